@@ -1,0 +1,47 @@
+# Everyday targets. `make demo` and `make test` do all the set-up themselves.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup demo test test-all bench lint format schema collect clean-venv
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml scripts/install_torch.sh
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	scripts/install_torch.sh $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+demo: setup  ## run the whole pipeline on the bundled sample
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro
+	@echo
+	@echo "Results:"
+	@echo "  metrics:  metrics/ (dvc metrics show)"
+	@echo "  rejects:  data/*/rejects*.parquet"
+	@ls reports/*.md 2>/dev/null | sed 's/^/  report:   /' || true
+
+test: setup  ## the default test run (minutes on two cores)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -m "not slow"
+
+test-all: setup  ## every test, slow ones included
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest
+
+bench: setup  ## speed and memory, side by side with the alternatives
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest benchmarks --benchmark-only -s
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: setup
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+schema: setup  ## regenerate schemas/params.schema.json after changing a params model
+	$(BIN)/python -m schemas --write-json-schema
+
+clean-venv:
+	rm -rf $(VENV)

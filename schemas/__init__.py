@@ -1,0 +1,132 @@
+"""Load and validate params.yaml: every problem at once, each by dotted path.
+
+    from schemas import load_params
+    params = load_params("params.yaml")   # raises ParamsError listing every bad key
+"""
+
+from __future__ import annotations
+
+import difflib
+import types
+import typing
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from schemas.params import Params
+
+__all__ = ["Params", "ParamsError", "load_params", "validate_params"]
+
+
+class ParamsError(ValueError):
+    """params.yaml is unreadable or invalid; `problems` holds one line per bad key."""
+
+    def __init__(self, source: str, problems: list[str]):
+        self.source = source
+        self.problems = problems
+        noun = "problem" if len(problems) == 1 else "problems"
+        super().__init__(f"{source}: {len(problems)} {noun}\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+def load_params(path: str | Path = "params.yaml") -> Params:
+    """Read a params file with OmegaConf (floats like `1e-4`, `${...}` interpolation) and validate it.
+
+    Raises ParamsError when the file is missing, is not YAML, has a broken
+    interpolation, or fails validation; the error lists every problem.
+    """
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    path = Path(path)
+    if not path.is_file():
+        raise ParamsError(str(path), [f"file not found (looked in {path.resolve().parent})"])
+    try:
+        raw = OmegaConf.to_container(OmegaConf.load(path), resolve=True)
+    except (OmegaConfBaseException, ValueError) as exc:
+        raise ParamsError(str(path), [f"cannot read: {exc}".splitlines()[0]]) from None
+    except Exception as exc:  # yaml.YAMLError and friends: report, never a traceback
+        raise ParamsError(str(path), [f"not valid YAML: {exc}".replace("\n", " ")]) from None
+    if not isinstance(raw, dict):
+        raise ParamsError(str(path), ["the top level must be a mapping of sections"])
+    return validate_params(raw, source=str(path))
+
+
+def validate_params(data: dict[str, Any], source: str = "params") -> Params:
+    """Validate an already-loaded mapping; raise ParamsError with every problem."""
+    try:
+        return Params.model_validate(data)
+    except ValidationError as exc:
+        raise ParamsError(source, [_describe(err) for err in exc.errors()]) from None
+
+
+def dotted(loc: tuple[Any, ...]) -> str:
+    """('ingest', 'sources', 1, 'format') -> 'ingest.sources[1].format'."""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _describe(err: dict[str, Any]) -> str:
+    loc = tuple(p for p in err["loc"] if not _is_internal_tag(p))
+    where = dotted(loc) or "(top level)"
+    if err["type"] == "extra_forbidden":
+        allowed = _allowed_keys(loc[:-1])
+        hint = ""
+        if allowed:
+            close = difflib.get_close_matches(str(loc[-1]), allowed, n=1, cutoff=0.5)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            hint += f" Allowed keys: {', '.join(allowed)}"
+        return f"{where}: unknown key{hint}"
+    msg = err["msg"].removeprefix("Value error, ")
+    if err["type"] == "missing":
+        return f"{where}: required key is missing"
+    return f"{where}: {msg}; got {err['input']!r}"
+
+
+def _is_internal_tag(part: Any) -> bool:
+    # pydantic adds validator names such as 'function-after[...]' to some locations
+    return isinstance(part, str) and ("[" in part and part.endswith("]"))
+
+
+def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
+    """The field names of the model found at `loc`, or [] when it cannot be resolved."""
+    node: Any = Params
+    for part in loc:
+        node = _step(node, part)
+        if node is None:
+            return []
+    model = _as_model(node)
+    return sorted(model.model_fields) if model else []
+
+
+def _as_model(node: Any) -> type[BaseModel] | None:
+    if isinstance(node, type) and issubclass(node, BaseModel):
+        return node
+    for arg in typing.get_args(node):  # Optional[Model], Annotated[Model, ...]
+        if isinstance(arg, type) and issubclass(arg, BaseModel):
+            return arg
+    return None
+
+
+def _step(node: Any, part: Any) -> Any:
+    model = _as_model(node)
+    if model is not None and isinstance(part, str):
+        field = model.model_fields.get(part)
+        if field is not None:
+            return field.annotation
+        # a discriminated union puts the tag (e.g. 'adapter') in the location
+        return None
+    origin = typing.get_origin(node)
+    args = [a for a in typing.get_args(node) if a is not type(None)]
+    if origin in (list, tuple) and isinstance(part, int):
+        return args[0] if args else None
+    if origin is dict:
+        return args[1] if len(args) == 2 else None
+    if origin in (typing.Union, types.UnionType):
+        for arg in args:
+            found = _step(arg, part)
+            if found is not None:
+                return found
+    return None

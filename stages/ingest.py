@@ -1,0 +1,180 @@
+"""ingest: read every configured source into one table of canonical rows.
+
+Output rows have `id`, `text`, `label`, `source`, `location` plus the kept
+fields, sorted by id. Anything unreadable goes to the rejects file with its
+source, location and reason; `rows_in == rows_out + sum(dropped)` always.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from schemas import load_params
+from schemas.ingest import IMPLICIT_TEXT_FORMATS, IngestParams, Source
+from schemas.paths import IngestPaths
+from schemas.rows import REJECT_FIELDS, ROW_FIELDS
+from stages.lib.errors import StageError, cli
+from stages.lib.hashing import content_key, row_id
+from stages.lib.io import write_json, write_parquets
+from stages.lib.log import get_logger, progress
+from stages.lib.readers import Record, read_source
+
+log = get_logger("ingest")
+
+# Every reason a row can be dropped here; all are written (zeros too) so metric keys stay stable.
+REASONS = (
+    "blank_line",
+    "decode_error",
+    "duplicate_id",
+    "empty_text",
+    "malformed_json",
+    "missing_id",
+    "missing_text",
+    "not_an_object",
+    "text_not_string",
+    "wrong_column_count",
+)
+
+
+def run(cfg: IngestParams, paths: IngestPaths, root: Path = Path(".")) -> dict[str, Any]:
+    """Read all sources, write rows and rejects atomically, return the metrics.
+
+    Raises StageError, before writing anything, when a source is missing, names
+    a field that does not exist, or has more bad rows than `max_reject_fraction`.
+    """
+    rows: list[dict[str, Any]] = []
+    rejects: list[dict[str, Any]] = []
+    per_source: dict[str, Any] = {}
+    for source in cfg.sources:
+        records = list(progress(read_source(source, root), desc=f"read {source.name}", unit="rows"))
+        check_fields(source, records)
+        kept, dropped = to_rows(source, records)
+        counts = Counter(r["reason"] for r in dropped)
+        per_source[source.name] = _counts(len(records), len(kept), counts)
+        log.info("read %d rows from %s (%s): kept %d, dropped %s", len(records), source.path, source.name,
+                 len(kept), dict(counts) or "none")
+        if records and len(dropped) / len(records) > cfg.max_reject_fraction:
+            examples = "; ".join(f"{r['location']}: {r['reason']}" for r in dropped[:3])
+            raise StageError(
+                f"source '{source.name}': {len(dropped)} of {len(records)} rows could not be read "
+                f"({len(dropped) / len(records):.1%} > ingest.max_reject_fraction={cfg.max_reject_fraction}); "
+                f"reasons {dict(counts)}; e.g. {examples}. Check format, delimiter, quoting and encoding. "
+                "Previous outputs were left untouched."
+            )
+        rows.extend(kept)
+        rejects.extend(dropped)
+
+    extra = sorted({k for r in rows for k in r} - {f.name for f in ROW_FIELDS} - {"location"})
+    schema = pa.schema([*ROW_FIELDS, pa.field("location", pa.string())] + [pa.field(k, pa.string()) for k in extra])
+    rows.sort(key=lambda r: r["id"])
+    table = pa.Table.from_pylist(rows, schema=schema)
+    reject_table = pa.Table.from_pylist(rejects, schema=pa.schema(REJECT_FIELDS))
+    write_parquets({paths.rows: table, paths.rejects: reject_table})
+    log.info("wrote %d rows to %s and %d rejects to %s", len(rows), paths.rows, len(rejects), paths.rejects)
+
+    total = Counter(r["reason"] for r in rejects)
+    metrics = _counts(sum(s["rows_in"] for s in per_source.values()), len(rows), total)
+    metrics["sources"] = per_source
+    metrics["labels"] = dict(sorted(Counter(r["label"] or "<none>" for r in rows).items()))
+    return metrics
+
+
+def check_fields(source: Source, records: list[Record]) -> None:
+    """Fail when a configured field appears in no record of the source, listing the fields that do."""
+    if source.format in IMPLICIT_TEXT_FORMATS:
+        return
+    present: set[str] = set()
+    for record in records:
+        if record.fields:
+            present.update(record.fields)
+    if not present:
+        return  # nothing readable: the reject fraction reports it
+    wanted = {"text_field": source.text_field, "label_field": source.label_field, "id_field": source.id_field}
+    wanted |= {f"keep_fields[{i}]": name for i, name in enumerate(source.keep_fields)}
+    for key, name in wanted.items():
+        if name is not None and name not in present:
+            raise StageError(
+                f"source '{source.name}': field '{name}' ({key}) is not in {source.path}; "
+                f"fields present: {', '.join(sorted(present))}"
+            )
+
+
+def to_rows(source: Source, records: list[Record]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Canonical rows and rejects from one source's records."""
+    kept: list[dict[str, Any]] = []
+    dropped: list[dict[str, Any]] = []
+    seen_keys: Counter[str] = Counter()
+    label_field = "label" if source.format == "text_dir" and source.label_from_dir else source.label_field
+    text_field = "text" if source.format in IMPLICIT_TEXT_FORMATS else source.text_field
+
+    def reject(record: Record, reason: str, detail: str | None = None) -> None:
+        raw = record.raw if record.raw is not None else json.dumps(record.fields, ensure_ascii=False, default=str)
+        dropped.append({"stage": "ingest", "reason": reason, "source": source.name, "location": record.location,
+                        "id": None, "detail": detail or record.detail, "raw": raw})
+
+    for record in records:
+        if record.reason is not None:
+            reject(record, record.reason)
+            continue
+        fields = record.fields or {}
+        if text_field not in fields:
+            reject(record, "missing_text", f"no field '{text_field}'")
+            continue
+        text = fields[text_field]
+        if isinstance(text, (dict, list)):
+            reject(record, "text_not_string", type(text).__name__)
+            continue
+        text = "" if text is None else str(text)
+        if not text.strip():
+            reject(record, "empty_text")
+            continue
+        label = _scalar(fields.get(label_field)) if label_field else None
+        if source.id_field is not None:
+            own_id = _scalar(fields.get(source.id_field))
+            if own_id is None:
+                reject(record, "missing_id", f"no value in '{source.id_field}'")
+                continue
+            key = f"id:{own_id}"
+            if seen_keys[key]:
+                reject(record, "duplicate_id", f"{source.id_field}={own_id} seen before")
+                continue
+        else:
+            base = content_key(text, label, 0)
+            key = content_key(text, label, seen_keys[base])
+            seen_keys[base] += 1
+        seen_keys[key] += 1
+        row = {"id": row_id(source.name, key), "text": text, "label": label, "source": source.name,
+               "location": record.location}
+        row |= {name: _scalar(fields.get(name)) for name in source.keep_fields}
+        kept.append(row)
+    return kept, dropped
+
+
+def _scalar(value: Any) -> str | None:
+    """A field value as a nullable string: labels 0/1 become '0'/'1', empty becomes None."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    if isinstance(value, bool):
+        return str(value).lower()
+    return str(value)
+
+
+def _counts(rows_in: int, rows_out: int, dropped: Counter[str]) -> dict[str, Any]:
+    return {"rows_in": rows_in, "rows_out": rows_out, "dropped": {r: dropped.get(r, 0) for r in REASONS}}
+
+
+def main() -> None:
+    params = load_params()
+    metrics = run(params.ingest, params.paths.ingest)
+    write_json(metrics, params.paths.ingest.metrics)
+
+
+if __name__ == "__main__":
+    cli(main)

@@ -1,0 +1,1 @@
+"""Library code shared by the stages: I/O, hashing, logging. No stage logic here."""

@@ -1,0 +1,24 @@
+"""How a stage fails: one clear message, exit code 1, no traceback, old outputs untouched."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+
+
+class StageError(RuntimeError):
+    """A problem the user can fix (missing file, unknown field, too many bad rows).
+
+    Raised before any output is written; `cli` prints it without a traceback.
+    """
+
+
+def cli(main: Callable[[], None]) -> None:
+    """Run a stage's main(); turn params and stage errors into a message and exit 1."""
+    from schemas import ParamsError
+
+    try:
+        main()
+    except (ParamsError, StageError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(1)
