@@ -1,7 +1,7 @@
 """Load and validate params.yaml: every problem at once, each by dotted path.
 
-    from schemas import load_params
-    params = load_params("params.yaml")   # raises ParamsError listing every bad key
+from schemas import load_params
+params = load_params("params.yaml")   # raises ParamsError listing every bad key
 """
 
 from __future__ import annotations

@@ -38,7 +38,9 @@ class Source(StrictModel):
     keep_fields: list[str] = Field(
         default_factory=list, description="Other fields copied into the rows (as strings), e.g. a date or a split."
     )
-    encoding: str = Field("utf-8", description="Text encoding of the file: utf-8 (a BOM is skipped), latin-1, cp1252...")
+    encoding: str = Field(
+        "utf-8", description="Text encoding of the file: utf-8 (a BOM is skipped), latin-1, cp1252..."
+    )
     delimiter: str | None = Field(None, description="Field delimiter for csv/tsv; default ',' for csv and TAB for tsv.")
     quoting: Literal["minimal", "none"] = Field(
         "minimal",
@@ -47,7 +49,9 @@ class Source(StrictModel):
     )
     header: bool = Field(True, description="csv/tsv: the first line names the columns.")
     columns: list[str] | None = Field(None, description="csv/tsv column names when the file has no header line.")
-    records_key: str | None = Field(None, description="json: key of the list of records when the top level is an object.")
+    records_key: str | None = Field(
+        None, description="json: key of the list of records when the top level is an object."
+    )
     pattern: str = Field("**/*.txt", description="text_dir: glob of the files to read inside the folder.")
     label_from_dir: bool = Field(False, description="text_dir: use the name of each file's parent folder as its label.")
     split: str | None = Field(None, description="hf_disk: read one split of a DatasetDict; default reads all of them.")

@@ -16,6 +16,9 @@ from typing import Any
 
 from schemas.ingest import Source
 from stages.lib.errors import StageError
+from stages.lib.log import get_logger
+
+log = get_logger("ingest")
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,11 @@ def has_bad_bytes(text: str) -> bool:
     return any("\udc80" <= ch <= "\udcff" for ch in text)
 
 
+def escape_bad_bytes(text: str) -> str:
+    """Show undecodable bytes as `\\xff` so a rejected line can still be stored and read."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 def lines(text: str) -> Iterator[tuple[int, str]]:
     """Split on \\n (and \\r\\n) only; str.splitlines would also split inside a line at U+0085 or U+2028."""
     parts = text.split("\n")
@@ -83,20 +91,28 @@ def read_delimited(path: Path, source: Source, rel: str) -> Iterator[Record]:
             return
         columns = source.columns or [c.strip() for c in header]
         start = reader.line_num
+    spanning = 0
     for row in reader:
         where = f"{rel}:{start + 1}"  # the physical line the record starts on
         raw = delimiter.join(row)
+        spanning += reader.line_num - start > 1 and any(delimiter in f and "\n" in f for f in row)
         start = reader.line_num
         if not row:
             yield Record(where, reason="blank_line")
         elif len(row) != len(columns):
-            yield Record(
-                where, reason="wrong_column_count", detail=f"expected {len(columns)}, got {len(row)}", raw=raw
-            )
+            yield Record(where, reason="wrong_column_count", detail=f"expected {len(columns)}, got {len(row)}", raw=raw)
         elif has_bad_bytes(raw):
-            yield Record(where, reason="decode_error", detail=f"not valid {source.encoding}", raw=raw)
+            yield Record(where, reason="decode_error", detail=f"not valid {source.encoding}", raw=escape_bad_bytes(raw))
         else:
             yield Record(where, fields=dict(zip(columns, row, strict=True)))
+    if spanning:
+        log.warning(
+            "%s: %d records span several lines and hold the delimiter inside a quoted field; if the file does "
+            "not quote its fields, set `quoting: none` for source '%s' or those lines are merged",
+            rel,
+            spanning,
+            source.name,
+        )
 
 
 def read_jsonl(path: Path, source: Source, rel: str) -> Iterator[Record]:
@@ -105,7 +121,9 @@ def read_jsonl(path: Path, source: Source, rel: str) -> Iterator[Record]:
         if not line.strip():
             yield Record(where, reason="blank_line")
         elif has_bad_bytes(line):
-            yield Record(where, reason="decode_error", detail=f"not valid {source.encoding}", raw=line)
+            yield Record(
+                where, reason="decode_error", detail=f"not valid {source.encoding}", raw=escape_bad_bytes(line)
+            )
         else:
             try:
                 obj = json.loads(line)
@@ -123,7 +141,9 @@ def read_json(path: Path, source: Source, rel: str) -> Iterator[Record]:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise StageError(f"source '{source.name}': {rel} is not valid JSON ({exc}); use format jsonl for JSON lines")
+        raise StageError(
+            f"source '{source.name}': {rel} is not valid JSON ({exc}); use format jsonl for JSON lines"
+        ) from None
     if source.records_key is not None:
         if not isinstance(data, dict) or source.records_key not in data:
             keys = sorted(data) if isinstance(data, dict) else []
@@ -145,7 +165,9 @@ def read_text(path: Path, source: Source, rel: str) -> Iterator[Record]:
         if not line.strip():
             yield Record(where, reason="blank_line")
         elif has_bad_bytes(line):
-            yield Record(where, reason="decode_error", detail=f"not valid {source.encoding}", raw=line)
+            yield Record(
+                where, reason="decode_error", detail=f"not valid {source.encoding}", raw=escape_bad_bytes(line)
+            )
         else:
             yield Record(where, fields={"text": line})
 
@@ -158,7 +180,9 @@ def read_text_dir(folder: Path, source: Source, root: Path) -> Iterator[Record]:
         rel = str(path.relative_to(root))
         text = decode(path.read_bytes(), source.encoding)
         if has_bad_bytes(text):
-            yield Record(rel, reason="decode_error", detail=f"not valid {source.encoding}", raw=text[:10_000])
+            yield Record(
+                rel, reason="decode_error", detail=f"not valid {source.encoding}", raw=escape_bad_bytes(text[:10_000])
+            )
             continue
         fields: dict[str, Any] = {"text": text.strip("\n"), "path": str(path.relative_to(folder))}
         if source.label_from_dir:

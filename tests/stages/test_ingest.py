@@ -1,0 +1,275 @@
+"""ingest: every format on tiny inline files, their real traps, rejects and determinism."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+import pytest
+
+from schemas.ingest import IngestParams
+from schemas.paths import IngestPaths
+from stages import ingest
+from stages.lib.errors import StageError
+
+from ..conftest import REPO
+
+
+def run_sources(root: Path, *sources: dict[str, Any], max_reject_fraction: float = 1.0):
+    cfg = IngestParams(
+        sources=[{"name": f"s{i}", **s} for i, s in enumerate(sources)], max_reject_fraction=max_reject_fraction
+    )
+    paths = IngestPaths(
+        rows=str(root / "out/rows.parquet"),
+        rejects=str(root / "out/rejects.parquet"),
+        metrics=str(root / "out/metrics.json"),
+    )
+    metrics = ingest.run(cfg, paths, root=root)
+    rows = pq.read_table(paths.rows).to_pylist()
+    rejects = pq.read_table(paths.rejects).to_pylist()
+    assert metrics["rows_in"] == metrics["rows_out"] + sum(metrics["dropped"].values())
+    assert len(rows) == metrics["rows_out"] and len(rejects) == sum(metrics["dropped"].values())
+    return rows, rejects, metrics
+
+
+def texts(rows):
+    return sorted(r["text"] for r in rows)
+
+
+def test_tsv_with_quotes_inside_fields_when_quoting_is_off(tmp_path):
+    (tmp_path / "a.tsv").write_text('ham\tHe said "hi\nspam\t"Free" prize "now\n')
+    rows, rejects, _ = run_sources(
+        tmp_path,
+        {
+            "path": "a.tsv",
+            "format": "tsv",
+            "header": False,
+            "columns": ["label", "text"],
+            "quoting": "none",
+            "label_field": "label",
+        },
+    )
+    assert texts(rows) == ['"Free" prize "now', 'He said "hi']
+    assert not rejects
+
+
+def test_quoting_on_merges_lines_and_says_so(tmp_path, caplog):
+    """The SMS trap: with quoting on, a message starting with a quote swallows the lines after it."""
+    (tmp_path / "a.tsv").write_text('spam\t"Win now\nham\tok\nham\tbye\n')
+    src = {"path": "a.tsv", "format": "tsv", "header": False, "columns": ["label", "text"]}
+    rows, _, _ = run_sources(tmp_path, src)
+    assert len(rows) == 1
+    assert "set `quoting: none` for source 's0'" in caplog.text
+    rows, _, _ = run_sources(tmp_path, {**src, "quoting": "none"})
+    assert texts(rows) == ['"Win now', "bye", "ok"]
+
+
+def test_csv_fields_containing_newlines_keep_their_start_line(tmp_path):
+    (tmp_path / "a.csv").write_text('text,label\n"line one\nline two",x\nplain,y\nbad,row,extra\n')
+    rows, rejects, metrics = run_sources(tmp_path, {"path": "a.csv", "format": "csv", "label_field": "label"})
+    assert texts(rows) == ["line one\nline two", "plain"]
+    assert {r["text"]: r["location"] for r in rows} == {"line one\nline two": "a.csv:2", "plain": "a.csv:4"}
+    assert [(r["reason"], r["location"], r["raw"]) for r in rejects] == [
+        ("wrong_column_count", "a.csv:5", "bad,row,extra")
+    ]
+    assert metrics["dropped"]["wrong_column_count"] == 1
+
+
+def test_latin1_file(tmp_path):
+    (tmp_path / "a.csv").write_bytes("text\ncaf\xe9 cr\xe8me\n".encode("latin-1"))
+    rows, _, _ = run_sources(tmp_path, {"path": "a.csv", "format": "csv", "encoding": "latin-1"})
+    assert texts(rows) == ["café crème"]
+
+
+def test_undecodable_bytes_are_rejected_not_mangled(tmp_path):
+    (tmp_path / "a.txt").write_bytes(b"good line\nbad \xff\xfe line\n")
+    rows, rejects, _ = run_sources(tmp_path, {"path": "a.txt", "format": "text"})
+    assert texts(rows) == ["good line"]
+    assert [(r["reason"], r["location"]) for r in rejects] == [("decode_error", "a.txt:2")]
+
+
+def test_bom_and_u0085_and_empty_lines_in_text(tmp_path):
+    # U+0085 (NEL) is a line break to str.splitlines but not to a text file: it stays inside its line.
+    (tmp_path / "a.txt").write_bytes("\ufefffirst\nsecond\u0085half\n\n   \nthird\r\n".encode())
+    rows, _rejects, metrics = run_sources(tmp_path, {"path": "a.txt", "format": "text"})
+    assert texts(rows) == ["first", "second\u0085half", "third"]
+    assert metrics["dropped"]["blank_line"] == 2
+    assert metrics["rows_in"] == 5
+
+
+def test_bom_in_csv_header(tmp_path):
+    (tmp_path / "a.csv").write_bytes("\ufefftext,label\nhello,a\n".encode())
+    rows, _, _ = run_sources(tmp_path, {"path": "a.csv", "format": "csv", "label_field": "label"})
+    assert rows[0]["text"] == "hello" and rows[0]["label"] == "a"
+
+
+def test_jsonl_malformed_non_object_missing_and_empty(tmp_path):
+    lines = [
+        '{"text": "ok", "label": 1}',
+        "{broken",
+        "[1, 2]",
+        '{"label": "x"}',
+        '{"text": "  "}',
+        '{"text": {"nested": 1}}',
+        '{"text": "fine", "label": null}',
+    ]
+    (tmp_path / "a.jsonl").write_text("\n".join(lines) + "\n")
+    rows, rejects, metrics = run_sources(tmp_path, {"path": "a.jsonl", "format": "jsonl", "label_field": "label"})
+    assert sorted((r["text"], r["label"]) for r in rows) == [("fine", None), ("ok", "1")]
+    assert {r["location"]: r["reason"] for r in rejects} == {
+        "a.jsonl:2": "malformed_json",
+        "a.jsonl:3": "not_an_object",
+        "a.jsonl:4": "missing_text",
+        "a.jsonl:5": "empty_text",
+        "a.jsonl:6": "text_not_string",
+    }
+    assert all(r["raw"] for r in rejects)
+    assert metrics["rows_in"] == 7
+
+
+def test_json_array_and_records_key(tmp_path):
+    (tmp_path / "a.json").write_text(json.dumps({"data": [{"body": "one", "id": 7}, {"body": "two", "id": 8}]}))
+    rows, _, _ = run_sources(
+        tmp_path, {"path": "a.json", "format": "json", "records_key": "data", "text_field": "body", "id_field": "id"}
+    )
+    assert texts(rows) == ["one", "two"]
+
+
+def test_parquet_and_kept_fields(tmp_path):
+    import pyarrow as pa
+
+    pq.write_table(
+        pa.table({"t": ["a", "b"], "y": ["p", "n"], "date": ["2024-01-01", "2024-02-01"]}), tmp_path / "a.parquet"
+    )
+    rows, _, _ = run_sources(
+        tmp_path,
+        {"path": "a.parquet", "format": "parquet", "text_field": "t", "label_field": "y", "keep_fields": ["date"]},
+    )
+    assert sorted((r["text"], r["label"], r["date"]) for r in rows) == [
+        ("a", "p", "2024-01-01"),
+        ("b", "n", "2024-02-01"),
+    ]
+
+
+def test_text_dir_with_labels_from_folders(tmp_path):
+    for label, name, body in [("pos", "1.txt", "great\n"), ("neg", "2.txt", "awful"), ("neg", "3.md", "skip")]:
+        (tmp_path / "reviews" / label).mkdir(parents=True, exist_ok=True)
+        (tmp_path / "reviews" / label / name).write_text(body)
+    rows, _, _ = run_sources(tmp_path, {"path": "reviews", "format": "text_dir", "label_from_dir": True})
+    assert sorted((r["text"], r["label"]) for r in rows) == [("awful", "neg"), ("great", "pos")]
+
+
+def test_hf_disk_dataset_dict(tmp_path):
+    import datasets
+
+    dd = datasets.DatasetDict(
+        {
+            "train": datasets.Dataset.from_dict({"sentence": ["a", "b"], "label": [0, 1]}),
+            "test": datasets.Dataset.from_dict({"sentence": ["c"], "label": [1]}),
+        }
+    )
+    dd.save_to_disk(str(tmp_path / "hf"))
+    rows, _, _ = run_sources(
+        tmp_path,
+        {
+            "path": "hf",
+            "format": "hf_disk",
+            "text_field": "sentence",
+            "label_field": "label",
+            "keep_fields": ["hf_split"],
+        },
+    )
+    assert sorted((r["text"], r["label"], r["hf_split"]) for r in rows) == [
+        ("a", "0", "train"),
+        ("b", "1", "train"),
+        ("c", "1", "test"),
+    ]
+
+
+def test_glob_reads_every_match(tmp_path):
+    (tmp_path / "raw").mkdir()
+    (tmp_path / "raw/a.jsonl").write_text('{"text": "x"}\n')
+    (tmp_path / "raw/b.jsonl").write_text('{"text": "y"}\n')
+    rows, _, _ = run_sources(tmp_path, {"path": "raw/*.jsonl", "format": "jsonl"})
+    assert texts(rows) == ["x", "y"]
+
+
+def test_unknown_field_names_source_and_lists_fields(tmp_path):
+    (tmp_path / "a.csv").write_text("body,label\nhello,a\n")
+    with pytest.raises(
+        StageError,
+        match=r"source 's0': field 'text' \(text_field\) is not in a.csv; "
+        r"fields present: body, label",
+    ):
+        run_sources(tmp_path, {"path": "a.csv", "format": "csv"})
+
+
+def test_missing_file_names_the_source(tmp_path):
+    with pytest.raises(StageError, match=r"source 's0': nope.csv does not exist"):
+        run_sources(tmp_path, {"path": "nope.csv", "format": "csv"})
+
+
+def test_symlink_out_of_repo_is_refused(tmp_path):
+    outside = tmp_path / "outside.txt"
+    outside.write_text("secret\n")
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "link.txt").symlink_to(outside)
+    with pytest.raises(StageError, match="resolves outside the repository"):
+        run_sources(repo, {"path": "link.txt", "format": "text"})
+
+
+def test_ids_stable_unique_and_independent_of_position(tmp_path):
+    (tmp_path / "a.txt").write_text("dup\nother\ndup\n")
+    rows_a, _, _ = run_sources(tmp_path, {"path": "a.txt", "format": "text"})
+    (tmp_path / "a.txt").write_text("other\ndup\ndup\n")
+    rows_b, _, _ = run_sources(tmp_path, {"path": "a.txt", "format": "text"})
+    assert len({r["id"] for r in rows_a}) == 3
+    assert sorted(r["id"] for r in rows_a) == sorted(r["id"] for r in rows_b)
+    assert [r["id"] for r in rows_a] == sorted(r["id"] for r in rows_a)
+
+
+def test_duplicate_source_ids_are_rejected(tmp_path):
+    (tmp_path / "a.jsonl").write_text('{"id": 1, "text": "a"}\n{"id": 1, "text": "b"}\n{"text": "c"}\n')
+    rows, rejects, _ = run_sources(tmp_path, {"path": "a.jsonl", "format": "jsonl", "id_field": "id"})
+    assert texts(rows) == ["a"]
+    assert sorted(r["reason"] for r in rejects) == ["duplicate_id", "missing_id"]
+
+
+def test_reject_fraction_failure_leaves_old_outputs_untouched(tmp_path):
+    (tmp_path / "a.jsonl").write_text('{"text": "fine"}\n')
+    run_sources(tmp_path, {"path": "a.jsonl", "format": "jsonl"})
+    before = {p: p.read_bytes() for p in (tmp_path / "out").iterdir()}
+    (tmp_path / "a.jsonl").write_text('{"text": "fine"}\n{broken\n{broken\n')
+    with pytest.raises(StageError, match=r"2 of 3 rows could not be read \(66.7% > ingest.max_reject_fraction=0.5\)"):
+        run_sources(tmp_path, {"path": "a.jsonl", "format": "jsonl"}, max_reject_fraction=0.5)
+    assert {p: p.read_bytes() for p in (tmp_path / "out").iterdir()} == before
+
+
+def test_sample_is_read_whole_and_byte_identical_on_rerun(tmp_path):
+    src = {
+        "path": str((REPO / "data/sample/sms_spam_collection/SMSSpamCollection").relative_to(REPO)),
+        "format": "tsv",
+        "header": False,
+        "columns": ["label", "text"],
+        "quoting": "none",
+        "label_field": "label",
+    }
+    cfg = IngestParams(sources=[{"name": "sms_spam", **src}])
+    outs = []
+    for attempt in range(2):
+        paths = IngestPaths(
+            rows=str(tmp_path / f"{attempt}/rows.parquet"),
+            rejects=str(tmp_path / f"{attempt}/rejects.parquet"),
+            metrics="unused",
+        )
+        metrics = ingest.run(cfg, paths, root=REPO)
+        outs.append((Path(paths.rows).read_bytes(), Path(paths.rejects).read_bytes()))
+    assert outs[0] == outs[1]
+    assert metrics["rows_in"] == metrics["rows_out"] == 5574
+    assert metrics["labels"] == {"ham": 4827, "spam": 747}
+    rows = pq.read_table(tmp_path / "0/rows.parquet").to_pylist()
+    assert any("&lt;#&gt;" in r["text"] for r in rows)  # ingest keeps text as read; clean fixes it
+    assert any("\x92" in r["text"] for r in rows)

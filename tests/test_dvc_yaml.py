@@ -1,0 +1,68 @@
+"""dvc.yaml is the one pipeline graph: it must list what each stage's code really reads."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from .conftest import REPO
+
+# Modules that cannot change a stage's outputs (messages, progress bars): listing them as deps would rerun
+# every stage when a log line changes.
+NO_OUTPUT_EFFECT = {"stages/lib/log.py", "stages/lib/errors.py"}
+
+DVC = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+
+
+def module_imports(path: Path) -> set[str]:
+    """Modules under stages/ imported by a file, followed transitively."""
+    seen: set[str] = set()
+    todo = [path]
+    while todo:
+        tree = ast.parse(todo.pop().read_text())
+        for node in ast.walk(tree):
+            names = [node.module] if isinstance(node, ast.ImportFrom) and node.module else []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            for name in names:
+                if name.startswith("stages.") and name not in seen:
+                    file = REPO / (name.replace(".", "/") + ".py")
+                    if not file.exists():
+                        file = REPO / name.replace(".", "/") / "__init__.py"
+                    if file.exists():
+                        seen.add(str(file.relative_to(REPO)))
+                        todo.append(file)
+    return seen
+
+
+def stage_module(stage: dict) -> Path:
+    match = re.search(r"python -m (stages\.\w+)", stage["cmd"])
+    assert match, f"stage command should be `python -m stages.<name>`: {stage['cmd']}"
+    return REPO / (match.group(1).replace(".", "/") + ".py")
+
+
+@pytest.mark.parametrize("name", sorted(DVC))
+def test_stage_deps_list_its_code(name):
+    stage = DVC[name]
+    module = stage_module(stage)
+    deps = {str(d) for d in stage.get("deps", [])}
+    wanted = {str(module.relative_to(REPO))} | {
+        m for m in module_imports(module) if not m.endswith("__init__.py")
+    } - NO_OUTPUT_EFFECT
+    covered = {w for w in wanted if w in deps or any(w.startswith(d.rstrip("/") + "/") for d in deps)}
+    assert wanted - covered == set(), f"dvc.yaml stage '{name}' should list these deps"
+
+
+@pytest.mark.parametrize("name", sorted(DVC))
+def test_stage_params_are_the_sections_its_main_reads(name):
+    stage = DVC[name]
+    source = stage_module(stage).read_text()
+    main = source[source.index("def main(") :]
+    read = set(re.findall(r"params\.(\w+)", main)) - {"paths"}
+    declared = {p.split(".")[0] if isinstance(p, str) else next(iter(p)) for p in stage.get("params", [])}
+    declared = {d.split("${")[0].rstrip(".") or d for d in declared}
+    assert read <= declared | {"approaches"}, f"stage '{name}' reads params sections {read}, declares {declared}"
