@@ -12,7 +12,9 @@ if "$PY" -c "import torch" 2>/dev/null; then
   echo "torch $("$PY" -c 'import torch; print(torch.__version__)') already installed"
 elif command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then
   "$PY" -m pip install "torch>=2.2"
-elif "$PY" -m pip install --no-index "torch==${TORCH_VERSION}" 2>/dev/null; then
+elif "$PY" -m pip install --quiet --no-deps --no-index "torch==${TORCH_VERSION}" 2>/dev/null; then
+  # the wheel was found locally (pip's find-links); now its dependencies from the usual index
+  "$PY" -m pip install --quiet "torch==${TORCH_VERSION}"
   echo "installed torch ${TORCH_VERSION} (CPU) from a local wheel"
 else
   "$PY" -m pip install "torch==${TORCH_VERSION}" --index-url https://download.pytorch.org/whl/cpu
