@@ -1,0 +1,493 @@
+"""label: import annotation exports, map labels to the label set, aggregate annotators, measure agreement.
+
+Reads clean's rows; writes them back with `label` (the aggregated label, null
+when none), `label_votes` (every valid vote: annotator, label, import, ground
+truth) and `label_agreement` (share of votes for the chosen label, or its
+Dawid-Skene posterior). Annotations that match no row go to the unmatched
+file; unusable ones (unknown label, no key...) and dropped rows to rejects,
+each with its reason. `rows_in == rows_out + sum(dropped)` always.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from schemas import load_params
+from schemas.label import LOSSY_FORMATS, LabelImport, LabelParams
+from schemas.paths import LabelPaths
+from schemas.rows import REJECT_FIELDS
+from stages.lib import agreement
+from stages.lib.annotations import PROBLEMS, SKIP_REASONS, Annotation, read_import
+from stages.lib.errors import StageError, cli
+from stages.lib.io import read_rows, write_json, write_parquets
+from stages.lib.log import get_logger, progress
+from stages.lib.texthash import text_key
+
+log = get_logger("label")
+
+ROW_REASONS = ("tie", "unlabeled")  # why a row is dropped
+VOTE_REASONS = (*PROBLEMS, "multiple_labels", "unknown_label")  # why an annotation is rejected
+SOURCE = "source"  # annotator and import name of the labels already in the rows
+
+VOTE_TYPE = pa.list_(
+    pa.struct(
+        [
+            pa.field("annotator", pa.string()),
+            pa.field("label", pa.string()),
+            pa.field("import", pa.string()),
+            pa.field("ground_truth", pa.bool_()),
+        ]
+    )
+)
+UNMATCHED_FIELDS = [pa.field(name, pa.string()) for name in ("import", "location", "annotator", "key", "label", "raw")]
+
+
+@dataclass(frozen=True)
+class Vote:
+    annotator: str
+    label: str
+    import_name: str
+    ground_truth: bool
+
+
+class LabelMap:
+    """Raw label -> class, through `classes` and `aliases`; None for a label outside the set."""
+
+    def __init__(self, classes: list[str], aliases: dict[str, str], ignore_case: bool):
+        self.open = not classes
+        self.classes = list(classes)
+        self.fold = (lambda s: s.strip().casefold()) if ignore_case else (lambda s: s.strip())
+        self.table = {self.fold(c): c for c in classes}
+        self.table |= {self.fold(k): self.table[self.fold(v)] for k, v in aliases.items()} if classes else {}
+        self.aliases = {self.fold(k): v for k, v in aliases.items()}
+
+    def __call__(self, raw: str) -> str | None:
+        key = self.fold(raw)
+        if self.open:
+            return self.aliases.get(key, raw.strip())
+        return self.table.get(key)
+
+
+def run(cfg: LabelParams, paths: LabelPaths, rows_path: str | Path, root: Path = Path(".")) -> dict[str, Any]:
+    """Import, aggregate and write rows, rejects and unmatched annotations; return the metrics.
+
+    Raises StageError, before writing anything, when an import is missing or lies
+    outside `paths.annotations`, when no annotation of an import matches a row
+    (wrong `join`/`key`), or when more than `max_reject_fraction` of an import's
+    annotations are unusable (wrong `format`/`question`, missing aliases).
+    """
+    table = read_rows(rows_path)
+    rows = table.to_pylist()
+    ids = [r["id"] for r in rows]
+    label_map = LabelMap(cfg.classes, cfg.aliases, cfg.ignore_case)
+    votes: dict[str, dict[tuple[str, str], list[Vote]]] = defaultdict(dict)  # row id -> (import, annotator) -> votes
+    rejects: list[dict[str, Any]] = []
+    unmatched: list[dict[str, Any]] = []
+    per_import: dict[str, Any] = {}
+    replaced = 0
+
+    index = JoinIndex(rows)
+    for imp in cfg.imports:
+        _check_inside(imp, paths.annotations, root)
+        if imp.format in LOSSY_FORMATS:
+            log.warning(
+                "import '%s': %s exports drop cancelled annotations and ground-truth flags; prefer the "
+                "full JSON export (format label_studio)",
+                imp.name,
+                imp.format,
+            )
+        found: dict[str, dict[tuple[str, str], list[Vote]]] = defaultdict(dict)
+        counts = _new_counts()
+        for ann in progress(read_import(imp, root), desc=f"read {imp.name}", unit="annotations"):
+            counts["read"] += 1
+            _classify(ann, imp, index, label_map, found, counts, rejects, unmatched)
+        _check_import(imp.name, counts, cfg.max_reject_fraction, rejects)
+        for row_id, by_annotator in found.items():
+            for (_, annotator), new in by_annotator.items():
+                # a later import from the same annotator replaces their earlier votes: imported corrections
+                old = [k for k in votes[row_id] if k[1] == annotator]
+                replaced += sum(len(votes[row_id].pop(k)) for k in old)
+                votes[row_id][(imp.name, annotator)] = new
+        per_import[imp.name] = counts
+        log.info(
+            "import '%s': %d annotations, %d votes, %d unmatched, rejected %s, skipped %s",
+            imp.name,
+            counts["read"],
+            counts["votes"],
+            counts["unmatched"],
+            _nonzero(counts["rejected"]),
+            _nonzero(counts["skipped"]),
+        )
+
+    if cfg.source_labels != "ignore":
+        counts = _new_counts()
+        for row in rows:
+            if row["label"] is None or (cfg.source_labels == "fallback" and votes.get(row["id"])):
+                continue
+            counts["read"] += 1
+            label = label_map(row["label"])
+            if label is None:
+                counts["rejected"]["unknown_label"] += 1
+                rejects.append(
+                    _reject(
+                        "unknown_label",
+                        SOURCE,
+                        row.get("location"),
+                        row["id"],
+                        _unknown(row["label"], cfg.classes),
+                        row["label"],
+                    )
+                )
+                continue
+            counts["votes"] += 1
+            votes[row["id"]][(SOURCE, SOURCE)] = [Vote(SOURCE, label, SOURCE, False)]
+        _check_import(SOURCE, counts, cfg.max_reject_fraction, rejects)
+        per_import[SOURCE] = counts
+
+    classes = list(cfg.classes) or sorted({v.label for by in votes.values() for vs in by.values() for v in vs})
+    flat = {
+        i: sorted(
+            (v for vs in votes.get(i, {}).values() for v in vs), key=lambda v: (v.annotator, v.import_name, v.label)
+        )
+        for i in ids
+    }
+    decided = aggregate(
+        ids, flat, classes, cfg.aggregation, cfg.tie_break, cfg.ground_truth_wins, cfg.dawid_skene_iterations
+    )
+
+    kept: list[dict[str, Any]] = []
+    dropped: Counter[str] = Counter()
+    for row in rows:
+        label, score, tie = decided[row["id"]]
+        if tie and cfg.tie_break == "reject":
+            dropped["tie"] += 1
+            tally = Counter(v.label for v in flat[row["id"]])
+            rejects.append(
+                _reject(
+                    "tie",
+                    row["source"],
+                    row.get("location"),
+                    row["id"],
+                    f"votes tied: {dict(sorted(tally.items()))}",
+                    row["text"],
+                )
+            )
+            continue
+        if label is None and not cfg.keep_unlabeled:
+            dropped["unlabeled"] += 1
+            rejects.append(
+                _reject(
+                    "unlabeled",
+                    row["source"],
+                    row.get("location"),
+                    row["id"],
+                    "no usable vote and label.keep_unlabeled is false",
+                    row["text"],
+                )
+            )
+            continue
+        out = dict(row)
+        out["label"] = label
+        out["label_votes"] = [
+            {"annotator": v.annotator, "label": v.label, "import": v.import_name, "ground_truth": v.ground_truth}
+            for v in flat[row["id"]]
+        ]
+        out["label_agreement"] = score
+        kept.append(out)
+
+    schema = _out_schema(table.schema)
+    kept.sort(key=lambda r: r["id"])
+    rejects.sort(key=lambda r: (r["reason"], r["source"] or "", r["location"] or "", r["id"] or ""))
+    unmatched.sort(key=lambda r: (r["import"], r["location"]))
+    write_parquets(
+        {
+            paths.rows: pa.Table.from_pylist(kept, schema=schema),
+            paths.rejects: pa.Table.from_pylist(rejects, schema=pa.schema(REJECT_FIELDS)),
+            paths.unmatched: pa.Table.from_pylist(unmatched, schema=pa.schema(UNMATCHED_FIELDS)),
+        }
+    )
+    log.info(
+        "wrote %d rows to %s, %d rejects, %d unmatched annotations", len(kept), paths.rows, len(rejects), len(unmatched)
+    )
+    return _metrics(len(rows), kept, dropped, per_import, replaced, classes, flat, decided)
+
+
+class JoinIndex:
+    """Row ids by id, by any rows column, and by normalised-text hash (of `text` and `text_raw`)."""
+
+    def __init__(self, rows: list[dict[str, Any]]):
+        self.rows = rows
+        self.ids = {r["id"] for r in rows}
+        self.columns = set(rows[0]) if rows else set()
+        self._by_field: dict[str, dict[str, list[str]]] = {}
+        self._by_text: dict[str, list[str]] | None = None
+
+    def match(self, imp: LabelImport, key: str) -> list[str]:
+        if imp.join == "id":
+            return [key] if key in self.ids else []
+        if imp.join == "text":
+            if self._by_text is None:
+                self._by_text = defaultdict(list)
+                for r in self.rows:
+                    for k in {text_key(r["text"]), text_key(r.get("text_raw") or r["text"])}:
+                        self._by_text[k].append(r["id"])
+            return self._by_text.get(text_key(key), [])
+        column = imp.row_field
+        if column not in self.columns:
+            raise StageError(
+                f"label import '{imp.name}': row_field '{column}' is not a rows column; columns: "
+                f"{', '.join(sorted(self.columns))} (keep a source's id with ingest keep_fields)"
+            )
+        if column not in self._by_field:
+            table: dict[str, list[str]] = defaultdict(list)
+            for r in self.rows:
+                if r.get(column) is not None:
+                    table[str(r[column])].append(r["id"])
+            self._by_field[column] = table
+        return self._by_field[column].get(key, [])
+
+
+def _classify(
+    ann: Annotation,
+    imp: LabelImport,
+    index: JoinIndex,
+    label_map: LabelMap,
+    found: dict[str, dict[tuple[str, str], list[Vote]]],
+    counts: dict[str, Any],
+    rejects: list[dict[str, Any]],
+    unmatched: list[dict[str, Any]],
+) -> None:
+    """Count one annotation as skipped, rejected, unmatched, or votes for its rows."""
+    if ann.skip:
+        counts["skipped"][ann.skip] += 1
+        return
+    if ann.problem:
+        counts["rejected"][ann.problem] += 1
+        rejects.append(_reject(ann.problem, imp.name, ann.location, None, ann.detail, ann.raw))
+        return
+    row_ids = index.match(imp, ann.key)
+    if not row_ids:
+        counts["unmatched"] += 1
+        unmatched.append(
+            {
+                "import": imp.name,
+                "location": ann.location,
+                "annotator": ann.annotator,
+                "key": ann.key,
+                "label": json.dumps(ann.labels, ensure_ascii=False),
+                "raw": ann.raw,
+            }
+        )
+        return
+    mapped = [label_map(raw) for raw in ann.labels]
+    unknown = [raw for raw, label in zip(ann.labels, mapped) if label is None]
+    labels = sorted({label for label in mapped if label is not None})
+    reason, detail = None, None
+    if unknown:
+        reason, detail = "unknown_label", _unknown(unknown[0], label_map.classes)
+    elif len(labels) > 1:
+        reason, detail = "multiple_labels", f"labels {ann.labels}: a single-label task takes one"
+    if reason:
+        counts["rejected"][reason] += 1
+        for row_id in row_ids:
+            rejects.append(_reject(reason, imp.name, ann.location, row_id, detail, ann.raw))
+        return
+    counts["votes"] += 1
+    for row_id in row_ids:
+        found[row_id].setdefault((imp.name, ann.annotator), []).append(
+            Vote(ann.annotator, labels[0], imp.name, ann.ground_truth)
+        )
+
+
+def aggregate(
+    ids: list[str],
+    votes: dict[str, list[Vote]],
+    classes: list[str],
+    method: str,
+    tie_break: str,
+    ground_truth_wins: bool,
+    iterations: int,
+) -> dict[str, tuple[str | None, float | None, bool]]:
+    """Row id -> (label, agreement, tie). Ground-truth votes decide alone; the rest by `method`."""
+    position = {c: i for i, c in enumerate(classes)}
+    posterior = None
+    if method == "dawid_skene":
+        names = sorted({v.annotator for vs in votes.values() for v in vs})
+        who = {n: i for i, n in enumerate(names)}
+        item_of = {i: n for n, i in enumerate(ids)}
+        triples = [(item_of[i], who[v.annotator], position[v.label]) for i in ids for v in votes[i]]
+        if triples:
+            items, anns, labs = (list(t) for t in zip(*triples))
+            posterior = agreement.dawid_skene(
+                items, anns, labs, len(ids), len(names), len(classes), max_iter=iterations
+            )
+    out: dict[str, tuple[str | None, float | None, bool]] = {}
+    for n, row_id in enumerate(ids):
+        row_votes = votes[row_id]
+        if not row_votes:
+            out[row_id] = (None, None, False)
+            continue
+        truth = [v for v in row_votes if v.ground_truth] if ground_truth_wins else []
+        pool = truth or row_votes
+        if posterior is not None and not truth:
+            best = int(np.argmax(posterior[n]))
+            out[row_id] = (classes[best], round(float(posterior[n][best]), 6), False)
+            continue
+        tied, _ = agreement.majority([position[v.label] for v in pool], len(classes))
+        if len(tied) > 1 and tie_break != "class_order":
+            out[row_id] = (None, None, True)
+            continue
+        label = classes[tied[0]]
+        share = sum(v.label == label for v in row_votes) / len(row_votes)
+        out[row_id] = (label, round(share, 6), len(tied) > 1)
+    return out
+
+
+def _metrics(
+    rows_in: int,
+    kept: list[dict[str, Any]],
+    dropped: Counter[str],
+    per_import: dict[str, Any],
+    replaced: int,
+    classes: list[str],
+    votes: dict[str, list[Vote]],
+    decided: dict[str, tuple[str | None, float | None, bool]],
+) -> dict[str, Any]:
+    position = {c: i for i, c in enumerate(classes)}
+    multi = [vs for vs in votes.values() if len(vs) >= 2]
+    counts = np.zeros((len(multi), len(classes)))
+    for n, vs in enumerate(multi):
+        for v in vs:
+            counts[n, position[v.label]] += 1
+    annotators = sorted({v.annotator for vs in votes.values() for v in vs})
+    cohen = None
+    if len(annotators) == 2:
+        pairs = []
+        for vs in votes.values():
+            by = defaultdict(list)
+            for v in vs:
+                by[v.annotator].append(v.label)
+            if all(len(by[a]) == 1 for a in annotators):
+                pairs.append((by[annotators[0]][0], by[annotators[1]][0]))
+        cohen = agreement.cohen_kappa([p[0] for p in pairs], [p[1] for p in pairs], classes)
+    total = _new_counts()
+    for c in per_import.values():
+        for k in ("read", "votes", "unmatched"):
+            total[k] += c[k]
+        for k in ("rejected", "skipped"):
+            total[k].update(c[k])
+    labelled = Counter(r["label"] for r in kept if r["label"] is not None)
+    return {
+        "rows_in": rows_in,
+        "rows_out": len(kept),
+        "dropped": {r: dropped.get(r, 0) for r in ROW_REASONS},
+        "classes": {c: labelled.get(c, 0) for c in classes},
+        "labeled": sum(labelled.values()),
+        "unlabeled": sum(r["label"] is None for r in kept),
+        "annotations": {
+            **_plain(total),
+            "replaced": replaced,
+            "imports": {k: _plain(v) for k, v in per_import.items()},
+        },
+        "agreement": {
+            "annotators": len(annotators),
+            "votes_per_annotator": dict(Counter(v.annotator for vs in votes.values() for v in vs).most_common()),
+            "rows_with_votes": sum(bool(vs) for vs in votes.values()),
+            "rows_multi_vote": len(multi),
+            "disagreement_share": round(sum(len({v.label for v in vs}) > 1 for vs in multi) / len(multi), 6)
+            if multi
+            else 0.0,
+            "ties": sum(t for _, _, t in decided.values()),
+            "ground_truth_rows": sum(any(v.ground_truth for v in vs) for vs in votes.values()),
+            "cohen_kappa": cohen,
+            "fleiss_kappa": agreement.fleiss_kappa(counts),
+            "krippendorff_alpha": agreement.krippendorff_alpha(counts),
+        },
+    }
+
+
+def _new_counts() -> dict[str, Any]:
+    return {"read": 0, "votes": 0, "unmatched": 0, "rejected": Counter(), "skipped": Counter()}
+
+
+def _plain(counts: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "read": counts["read"],
+        "votes": counts["votes"],
+        "unmatched": counts["unmatched"],
+        "rejected": {r: counts["rejected"].get(r, 0) for r in VOTE_REASONS},
+        "skipped": {r: counts["skipped"].get(r, 0) for r in SKIP_REASONS},
+    }
+
+
+def _nonzero(counter: Counter[str]) -> dict[str, int] | str:
+    return {k: v for k, v in sorted(counter.items()) if v} or "none"
+
+
+def _check_import(name: str, counts: dict[str, Any], limit: float, rejects: list[dict[str, Any]]) -> None:
+    usable = counts["read"] - sum(counts["skipped"].values())
+    bad = sum(counts["rejected"].values())
+    if usable and bad / usable > limit:
+        mine = [r for r in rejects if r["source"] == name][:3]
+        examples = "; ".join(f"{r['location']}: {r['reason']} ({r['detail']})" for r in mine)
+        raise StageError(
+            f"label import '{name}': {bad} of {usable} annotations are unusable ({bad / usable:.1%} > "
+            f"label.max_reject_fraction={limit}); {_nonzero(counts['rejected'])}; e.g. {examples}. Check `format`, "
+            "`question`, `key` and label.classes/aliases. Previous outputs were left untouched."
+        )
+    if name != SOURCE and usable - bad > 0 and counts["votes"] == 0:
+        raise StageError(
+            f"label import '{name}': none of its {usable - bad} annotations matched a row; check `join` and `key` "
+            "(join: id needs the row ids in the export; join: text compares normalised texts)"
+        )
+
+
+def _check_inside(imp: LabelImport, folder: str, root: Path) -> None:
+    base = (root / folder).resolve()
+    target = (root / imp.path.split("*")[0]).resolve()
+    if not (target == base or target.is_relative_to(base)):
+        raise StageError(
+            f"label import '{imp.name}': {imp.path} is outside {folder}/, which dvc.yaml watches; move the export "
+            "there so that a new export reruns label"
+        )
+
+
+def _unknown(raw: str, classes: list[str]) -> str:
+    return f"label {raw!r} is not in label.classes {classes} nor in label.aliases"
+
+
+def _reject(
+    reason: str, source: str | None, location: str | None, row_id: str | None, detail: str | None, raw: str | None
+) -> dict[str, Any]:
+    return {
+        "stage": "label",
+        "reason": reason,
+        "source": source,
+        "location": location,
+        "id": row_id,
+        "detail": detail,
+        "raw": raw,
+    }
+
+
+def _out_schema(schema: pa.Schema) -> pa.Schema:
+    fields = [pa.field("label", pa.string()) if f.name == "label" else f for f in schema]
+    fields = [f for f in fields if f.name not in ("label_votes", "label_agreement")]
+    return pa.schema([*fields, pa.field("label_votes", VOTE_TYPE), pa.field("label_agreement", pa.float64())])
+
+
+def main() -> None:
+    params = load_params()
+    metrics = run(params.label, params.paths.label, params.paths.clean.rows)
+    write_json(metrics, params.paths.label.metrics)
+
+
+if __name__ == "__main__":
+    cli(main)
