@@ -34,8 +34,16 @@ def clean_rows(texts: dict[str, str], labels: dict[str, str | None] | None = Non
     """Rows as the clean stage writes them (clean is built in parallel, so they are made here)."""
     labels = labels or {}
     return [
-        {"id": i, "text": t, "label": labels.get(i), "source": "sms", "location": f"sms:{n}", "text_raw": t,
-         "dup_cluster": i, "dup_count": 1}
+        {
+            "id": i,
+            "text": t,
+            "label": labels.get(i),
+            "source": "sms",
+            "location": f"sms:{n}",
+            "text_raw": t,
+            "dup_cluster": i,
+            "dup_count": 1,
+        }
         for n, (i, t) in enumerate(texts.items(), start=1)
     ]
 
@@ -52,9 +60,13 @@ def label(tmp_path: Path, rows: list[dict[str, Any]], exports: dict[str, Path] |
     rows_path = tmp_path / "cleaned.parquet"
     pq.write_table(pa.Table.from_pylist(rows), rows_path)
     out = tmp_path / "out"
-    paths = LabelPaths(annotations="data/annotations", rows=str(out / "rows.parquet"),
-                       rejects=str(out / "rejects.parquet"), unmatched=str(out / "unmatched.parquet"),
-                       metrics=str(out / "label.json"))
+    paths = LabelPaths(
+        annotations="data/annotations",
+        rows=str(out / "rows.parquet"),
+        rejects=str(out / "rejects.parquet"),
+        unmatched=str(out / "unmatched.parquet"),
+        metrics=str(out / "label.json"),
+    )
     cfg.setdefault("classes", ["ham", "spam"])
     cfg.setdefault("source_labels", "ignore")
     metrics = stage.run(LabelParams(**cfg), paths, rows_path, root=tmp_path)
@@ -74,11 +86,16 @@ def test_real_label_studio_export_reaches_into_choices_and_ignores_history(tmp_p
     text = "Calif. wildfires signal the arrival of a planetary fire age https://t.co/Vvo9noqQfA"
     rows = clean_rows({"t1": text, "t2": "something else"})
     metrics, out, rejects, unmatched = label(
-        tmp_path, rows, {"ls.json": FIXTURES / "label_studio" / "csv_test_history.json"},
-        classes=["Negative", "Neutral", "Positive"], imports=[imp("ls", "ls.json", "label_studio")])
+        tmp_path,
+        rows,
+        {"ls.json": FIXTURES / "label_studio" / "csv_test_history.json"},
+        classes=["Negative", "Neutral", "Positive"],
+        imports=[imp("ls", "ls.json", "label_studio")],
+    )
     assert out["t1"]["label"] == "Positive"
     assert out["t1"]["label_votes"] == [
-        {"annotator": "sergei@heartex.test", "label": "Positive", "import": "ls", "ground_truth": False}]
+        {"annotator": "sergei@heartex.test", "label": "Positive", "import": "ls", "ground_truth": False}
+    ]
     assert out["t1"]["label_agreement"] == 1.0
     assert out["t2"]["label"] is None
     assert metrics["annotations"]["imports"]["ls"]["read"] == 1  # the `history` copy is not a second vote
@@ -88,21 +105,32 @@ def test_real_label_studio_export_reaches_into_choices_and_ignores_history(tmp_p
 def test_real_doccano_v1_numeric_labels_need_aliases(tmp_path):
     rows = clean_rows({"a": "Terrible customer service.", "b": "Really great transaction.", "c": "Great price."})
     exports = {"v1.jsonl": FIXTURES / "doccano" / "classification_v1_export.jsonl"}
-    metrics, out, _, _ = label(tmp_path, rows, exports, classes=["negative", "positive"],
-                               aliases={"15": "negative", "17": "positive"},
-                               imports=[imp("doccano", "v1.jsonl", "doccano")])
+    _metrics, out, _, _ = label(
+        tmp_path,
+        rows,
+        exports,
+        classes=["negative", "positive"],
+        aliases={"15": "negative", "17": "positive"},
+        imports=[imp("doccano", "v1.jsonl", "doccano")],
+    )
     assert {k: r["label"] for k, r in out.items()} == {"a": "negative", "b": "positive", "c": "positive"}
     assert out["a"]["label_votes"][0]["annotator"] == "1"  # the `user` of the annotation
 
     with pytest.raises(StageError, match=r"3 of 3 annotations are unusable.*unknown_label.*label '15' is not in"):
-        label(tmp_path, rows, exports, classes=["negative", "positive"],
-              imports=[imp("doccano", "v1.jsonl", "doccano")])
+        label(
+            tmp_path, rows, exports, classes=["negative", "positive"], imports=[imp("doccano", "v1.jsonl", "doccano")]
+        )
 
 
 def test_real_doccano_current_export_label_list(tmp_path):
     rows = clean_rows({"a": "Terrible customer service.", "b": "Really great transaction.", "c": "Great price."})
-    _, out, _, _ = label(tmp_path, rows, {"admin.jsonl": FIXTURES / "doccano" / "text_classification_export_example.jsonl"},
-                         classes=["negative", "positive"], imports=[imp("doccano", "admin.jsonl", "doccano")])
+    _, out, _, _ = label(
+        tmp_path,
+        rows,
+        {"admin.jsonl": FIXTURES / "doccano" / "text_classification_export_example.jsonl"},
+        classes=["negative", "positive"],
+        imports=[imp("doccano", "admin.jsonl", "doccano")],
+    )
     assert {k: r["label"] for k, r in out.items()} == {"a": "negative", "b": "positive", "c": "positive"}
     assert {r["label_votes"][0]["annotator"] for r in out.values()} == {"admin"}  # doccano names files by user
 
@@ -113,8 +141,11 @@ def test_real_doccano_current_export_label_list(tmp_path):
 def test_label_studio_full_export_annotators_cancelled_ground_truth_unknown_unmatched(tmp_path):
     rows = clean_rows(TEXTS)
     metrics, out, rejects, unmatched = label(
-        tmp_path, rows, {"ls.json": SYNTH / "label_studio_full.json"},
-        imports=[imp("ls", "ls.json", "label_studio", join="id", key="row_id")])
+        tmp_path,
+        rows,
+        {"ls.json": SYNTH / "label_studio_full.json"},
+        imports=[imp("ls", "ls.json", "label_studio", join="id", key="row_id")],
+    )
     got = {k: (r["label"], r["label_agreement"]) for k, r in out.items()}
     assert got == {
         "r1": ("spam", 1.0),  # alice and bob agree
@@ -137,19 +168,29 @@ def test_label_studio_full_export_annotators_cancelled_ground_truth_unknown_unma
 
 
 def test_label_studio_ground_truth_can_be_turned_off(tmp_path):
-    _, out, _, _ = label(tmp_path, clean_rows(TEXTS), {"ls.json": SYNTH / "label_studio_full.json"},
-                         ground_truth_wins=False, tie_break="class_order",
-                         imports=[imp("ls", "ls.json", "label_studio", join="id", key="row_id")])
+    _, out, _, _ = label(
+        tmp_path,
+        clean_rows(TEXTS),
+        {"ls.json": SYNTH / "label_studio_full.json"},
+        ground_truth_wins=False,
+        tie_break="class_order",
+        imports=[imp("ls", "ls.json", "label_studio", join="id", key="row_id")],
+    )
     assert out["r3"]["label"] == "ham"  # a plain 1-1 tie now, broken by class order (ham listed first)
     assert out["r2"]["label"] == "ham"
 
 
-@pytest.mark.parametrize(("fmt", "file"), [("label_studio_min", "label_studio_min.json"),
-                                           ("label_studio_csv", "label_studio.csv")])
+@pytest.mark.parametrize(
+    ("fmt", "file"), [("label_studio_min", "label_studio_min.json"), ("label_studio_csv", "label_studio.csv")]
+)
 def test_label_studio_min_and_csv_exports(tmp_path, fmt, file, caplog):
     metrics, out, _, unmatched = label(
-        tmp_path, clean_rows(TEXTS), {file: SYNTH / file}, tie_break="unlabeled",
-        imports=[imp("ls", file, fmt, join="text", question="sentiment")])
+        tmp_path,
+        clean_rows(TEXTS),
+        {file: SYNTH / file},
+        tie_break="unlabeled",
+        imports=[imp("ls", file, fmt, join="text", question="sentiment")],
+    )
     assert out["r1"]["label"] == "spam" and len(out["r1"]["label_votes"]) == 2
     assert out["r3"]["label"] is None  # no ground-truth flag in these formats: a tie, kept unlabelled
     assert out["r2"]["label"] is None and out["r2"]["label_votes"]  # tie with votes kept
@@ -170,10 +211,13 @@ def test_flat_label_studio_needs_question():
 @pytest.mark.parametrize(("fmt", "file"), [("argilla", "argilla"), ("argilla_datasets", "argilla_datasets.jsonl")])
 def test_argilla_records_and_flattened_rows(tmp_path, fmt, file):
     path = file if fmt == "argilla_datasets" else "argilla/records.json"
-    metrics, out, _, unmatched = label(tmp_path, clean_rows(TEXTS), {file: SYNTH / file},
-                                       imports=[imp("rg", path, fmt, join="id")])
+    metrics, out, _, unmatched = label(
+        tmp_path, clean_rows(TEXTS), {file: SYNTH / file}, imports=[imp("rg", path, fmt, join="id")]
+    )
     assert out["r1"]["label"] == "spam" and [v["annotator"][:8] for v in out["r1"]["label_votes"]] == [
-        "6f1f8f43", "b2c1d7e0"]
+        "6f1f8f43",
+        "b2c1d7e0",
+    ]
     assert out["r2"]["label"] == "ham" and len(out["r2"]["label_votes"]) == 1  # bob discarded
     assert out["r4"]["label"] == "ham"
     assert out["r3"]["label"] is None  # the suggestion ('spam', from a model) is never a vote
@@ -187,8 +231,12 @@ def test_argilla_records_and_flattened_rows(tmp_path, fmt, file):
 
 def test_doccano_per_annotator_files(tmp_path):
     metrics, out, rejects, unmatched = label(
-        tmp_path, clean_rows(TEXTS), {"doccano": SYNTH / "doccano_project"}, tie_break="unlabeled",
-        imports=[imp("doccano", "doccano", "doccano")])
+        tmp_path,
+        clean_rows(TEXTS),
+        {"doccano": SYNTH / "doccano_project"},
+        tie_break="unlabeled",
+        imports=[imp("doccano", "doccano", "doccano")],
+    )
     assert out["r1"]["label"] == "spam" and {v["annotator"] for v in out["r1"]["label_votes"]} == {"alice", "bob"}
     assert out["r2"]["label"] is None  # alice ham, bob spam
     assert out["r4"]["label"] is None and [r["reason"] for r in rejects] == ["multiple_labels"]
@@ -197,12 +245,18 @@ def test_doccano_per_annotator_files(tmp_path):
 
 
 def test_doccano_merged_all_jsonl_counts_each_label_as_a_vote(tmp_path):
-    _, out, _, _ = label(tmp_path, clean_rows(TEXTS), {"all.jsonl": SYNTH / "doccano_merged" / "all.jsonl"},
-                         tie_break="unlabeled", imports=[imp("doccano", "all.jsonl", "doccano")])
+    _, out, _, _ = label(
+        tmp_path,
+        clean_rows(TEXTS),
+        {"all.jsonl": SYNTH / "doccano_merged" / "all.jsonl"},
+        tie_break="unlabeled",
+        imports=[imp("doccano", "all.jsonl", "doccano")],
+    )
     assert out["r1"]["label"] == "spam" and len(out["r1"]["label_votes"]) == 2
     assert out["r2"]["label"] is None and len(out["r2"]["label_votes"]) == 2
-    assert out["r3"]["label_votes"] == [{"annotator": "all", "label": "spam", "import": "doccano",
-                                         "ground_truth": False}]
+    assert out["r3"]["label_votes"] == [
+        {"annotator": "all", "label": "spam", "import": "doccano", "ground_truth": False}
+    ]
 
 
 # ------------------------------------------------------------------ Prodigy
@@ -210,22 +264,34 @@ def test_doccano_merged_all_jsonl_counts_each_label_as_a_vote(tmp_path):
 
 def test_prodigy_binary_reject_skipped_or_mapped(tmp_path):
     exports = {"binary.jsonl": SYNTH / "prodigy_binary.jsonl"}
-    metrics, out, _, _ = label(tmp_path, clean_rows(TEXTS), exports,
-                               imports=[imp("pg", "binary.jsonl", "prodigy", join="field", key="row_id",
-                                            row_field="id")])
+    metrics, out, _, _ = label(
+        tmp_path,
+        clean_rows(TEXTS),
+        exports,
+        imports=[imp("pg", "binary.jsonl", "prodigy", join="field", key="row_id", row_field="id")],
+    )
     assert out["r1"]["label"] == "spam" and out["r1"]["label_votes"][0]["annotator"] == "sms-alice"
     assert out["r2"]["label"] is None and out["r4"]["label"] is None
     pg = metrics["annotations"]["imports"]["pg"]
     assert pg["skipped"]["rejected_answer"] == 2 and pg["skipped"]["ignored"] == 1 and pg["votes"] == 1
 
-    _, out, _, _ = label(tmp_path, clean_rows(TEXTS), exports,
-                         imports=[imp("pg", "binary.jsonl", "prodigy", join="text", reject_label="ham")])
+    _, out, _, _ = label(
+        tmp_path,
+        clean_rows(TEXTS),
+        exports,
+        imports=[imp("pg", "binary.jsonl", "prodigy", join="text", reject_label="ham")],
+    )
     assert (out["r2"]["label"], out["r4"]["label"], out["r3"]["label"]) == ("ham", "ham", None)
 
 
 def test_prodigy_choice_accept_list(tmp_path):
-    metrics, out, rejects, _ = label(tmp_path, clean_rows(TEXTS), {"choice.jsonl": SYNTH / "prodigy_choice.jsonl"},
-                                     max_reject_fraction=0.5, imports=[imp("pg", "choice.jsonl", "prodigy")])
+    metrics, out, rejects, _ = label(
+        tmp_path,
+        clean_rows(TEXTS),
+        {"choice.jsonl": SYNTH / "prodigy_choice.jsonl"},
+        max_reject_fraction=0.5,
+        imports=[imp("pg", "choice.jsonl", "prodigy")],
+    )
     assert (out["r1"]["label"], out["r2"]["label"], out["r6"]["label"]) == ("spam", "ham", None)
     pg = metrics["annotations"]["imports"]["pg"]
     assert pg["skipped"]["rejected_answer"] == 1 and pg["rejected"]["no_label"] == 1
@@ -242,8 +308,8 @@ def write(tmp_path: Path, name: str, text: str) -> Path:
     return path
 
 
-KAPPA_A = "s s s s h h h h h h".split()
-KAPPA_B = "s s s h h h h h s h".split()
+KAPPA_A = ["s", "s", "s", "s", "h", "h", "h", "h", "h", "h"]
+KAPPA_B = ["s", "s", "s", "h", "h", "h", "h", "h", "s", "h"]
 
 
 def test_two_annotators_cohen_kappa_worked_by_hand(tmp_path):
@@ -254,8 +320,13 @@ def test_two_annotators_cohen_kappa_worked_by_hand(tmp_path):
     lines = ["id,label,who"] + [f"k{n:02d},{'spam' if a == 's' else 'ham'},ann_a" for n, a in enumerate(KAPPA_A)]
     lines += [f"k{n:02d},{'spam' if b == 's' else 'ham'},ann_b" for n, b in enumerate(KAPPA_B)]
     csv_path = write(tmp_path, "votes.csv", "\n".join(lines) + "\n")
-    metrics, out, _, _ = label(tmp_path, clean_rows(texts), {"votes.csv": csv_path}, tie_break="unlabeled",
-                               imports=[imp("csv", "votes.csv", "csv", join="id", annotator_field="who")])
+    metrics, out, _, _ = label(
+        tmp_path,
+        clean_rows(texts),
+        {"votes.csv": csv_path},
+        tie_break="unlabeled",
+        imports=[imp("csv", "votes.csv", "csv", join="id", annotator_field="who")],
+    )
     ag = metrics["agreement"]
     assert ag["cohen_kappa"] == pytest.approx(0.28 / 0.48, abs=1e-6)
     # Fleiss with two raters and equal marginals equals Scott's pi = Cohen here.
@@ -283,14 +354,25 @@ def test_plain_jsonl_join_by_source_id_field_and_text_hash(tmp_path):
     rows = clean_rows(TEXTS)
     for n, row in enumerate(rows):
         row["msg_id"] = f"m{n}"  # a source's own id, kept by ingest.keep_fields
-    jsonl = write(tmp_path, "a.jsonl", "\n".join([
-        json.dumps({"msg_id": "m0", "label": "SPAM"}),
-        json.dumps({"msg_id": "m99", "label": "ham"}),
-        json.dumps({"label": "ham"}),
-    ]) + "\n")
-    metrics, out, rejects, unmatched = label(
-        tmp_path, rows, {"a.jsonl": jsonl}, max_reject_fraction=0.5,
-        imports=[imp("j", "a.jsonl", "jsonl", join="field", key="msg_id", row_field="msg_id")])
+    jsonl = write(
+        tmp_path,
+        "a.jsonl",
+        "\n".join(
+            [
+                json.dumps({"msg_id": "m0", "label": "SPAM"}),
+                json.dumps({"msg_id": "m99", "label": "ham"}),
+                json.dumps({"label": "ham"}),
+            ]
+        )
+        + "\n",
+    )
+    _metrics, out, rejects, unmatched = label(
+        tmp_path,
+        rows,
+        {"a.jsonl": jsonl},
+        max_reject_fraction=0.5,
+        imports=[imp("j", "a.jsonl", "jsonl", join="field", key="msg_id", row_field="msg_id")],
+    )
     assert out["r1"]["label"] == "spam" and out["r1"]["label_votes"][0]["annotator"] == "j"
     assert [u["key"] for u in unmatched] == ["m99"] and [r["reason"] for r in rejects] == ["missing_key"]
 
@@ -332,9 +414,15 @@ def test_unknown_source_label_rejected_and_unlabeled_rows_dropped(tmp_path):
 def test_later_import_from_same_annotator_replaces_earlier_votes(tmp_path):
     first = write(tmp_path, "first.csv", "id,label,who\nr1,ham,ann\nr2,ham,ann\n")
     fix = write(tmp_path, "fix.csv", "id,label,who\nr1,spam,ann\n")
-    metrics, out, _, _ = label(tmp_path, clean_rows(TEXTS), {"first.csv": first, "fix.csv": fix}, imports=[
-        imp("first", "first.csv", "csv", join="id", annotator_field="who"),
-        imp("fix", "fix.csv", "csv", join="id", annotator_field="who")])
+    metrics, out, _, _ = label(
+        tmp_path,
+        clean_rows(TEXTS),
+        {"first.csv": first, "fix.csv": fix},
+        imports=[
+            imp("first", "first.csv", "csv", join="id", annotator_field="who"),
+            imp("fix", "fix.csv", "csv", join="id", annotator_field="who"),
+        ],
+    )
     assert out["r1"]["label"] == "spam" and len(out["r1"]["label_votes"]) == 1
     assert out["r2"]["label"] == "ham" and metrics["annotations"]["replaced"] == 1
 
@@ -372,11 +460,19 @@ def test_import_outside_annotations_folder_fails(tmp_path):
 
 def test_wrong_join_fails_with_the_fix(tmp_path):
     with pytest.raises(StageError, match=r"none of its 10 annotations matched a row; check `join` and `key`"):
-        label(tmp_path, clean_rows(TEXTS), {"ls.json": SYNTH / "label_studio_full.json"},
-              imports=[imp("ls", "ls.json", "label_studio", join="id", key="text")])  # texts are not row ids
+        label(
+            tmp_path,
+            clean_rows(TEXTS),
+            {"ls.json": SYNTH / "label_studio_full.json"},
+            imports=[imp("ls", "ls.json", "label_studio", join="id", key="text")],
+        )  # texts are not row ids
     with pytest.raises(StageError, match=r"10 of 10 annotations are unusable.*missing_key.*no value in 'id'"):
-        label(tmp_path, clean_rows(TEXTS), {"ls.json": SYNTH / "label_studio_full.json"},
-              imports=[imp("ls", "ls.json", "label_studio", join="id")])  # task data has no `id`: key row_id
+        label(
+            tmp_path,
+            clean_rows(TEXTS),
+            {"ls.json": SYNTH / "label_studio_full.json"},
+            imports=[imp("ls", "ls.json", "label_studio", join="id")],
+        )  # task data has no `id`: key row_id
 
 
 def test_outputs_are_byte_identical_across_runs(tmp_path):
