@@ -17,19 +17,6 @@ from stages.lib.splitting import fold_plan
 
 LONG = " the quick brown fox jumps over the lazy dog again and again"
 WORDS = "apple river stone cloud forest candle mirror garden silver rocket violin harbor".split()  # noqa: SIM905
-    "apple",
-    "river",
-    "stone",
-    "cloud",
-    "forest",
-    "candle",
-    "mirror",
-    "garden",
-    "silver",
-    "rocket",
-    "violin",
-    "harbor",
-]
 
 
 def text(n: int) -> str:
