@@ -96,8 +96,6 @@ def random_split(
     labels: Sequence[str], groups: np.ndarray, fractions: dict[str, float], seed: int, stratify: bool
 ) -> list[str]:
     """Split name per row: seeded folds over groups, stratified by label when asked."""
-    from sklearn.model_selection import GroupKFold, KFold, StratifiedGroupKFold, StratifiedKFold
-
     n = len(labels)
     d, plan = fold_plan(fractions)
     nonzero = sum(1 for s in SPLITS if plan[s] > 0)
@@ -108,23 +106,8 @@ def random_split(
             f"{fractions}; label more rows, or use fractions in coarser steps (e.g. 0.6/0.2/0.2 needs 5)"
         )
     check_class_sizes(labels, groups, nonzero)
-    x = np.zeros((n, 1))
+    folds = group_folds(np.asarray(labels), groups, d, seed, stratify)
     y = np.asarray(labels)
-    singletons = n_groups == n
-    if stratify:
-        cv = (
-            StratifiedKFold(d, shuffle=True, random_state=seed)
-            if singletons
-            else StratifiedGroupKFold(d, shuffle=True, random_state=seed)
-        )
-    else:
-        cv = KFold(d, shuffle=True, random_state=seed) if singletons else GroupKFold(d, shuffle=True, random_state=seed)
-    import warnings
-
-    with warnings.catch_warnings():
-        # "The least populated class in y has only N members": checked ourselves, per split, below
-        warnings.simplefilter("ignore", UserWarning)
-        folds = [held for _, held in cv.split(x, y, groups)]
     # Folds holding the most classes go to test, then validation, so rare classes reach them.
     richness = sorted(range(d), key=lambda i: (-len(set(y[folds[i]].tolist())), i))
     order = ["test"] * plan["test"] + ["validation"] * plan["validation"] + ["train"] * plan["train"]
@@ -139,6 +122,37 @@ def random_split(
             groups_of = len({int(g) for g, lab in zip(groups, labels) if lab == label})
             raise StageError(small_class_message(label, groups_of, nonzero))
     return out
+
+
+def group_folds(labels: np.ndarray, groups: np.ndarray, d: int, seed: int, stratify: bool) -> list[np.ndarray]:
+    """Row indices of each of `d` folds; whole groups only, stratified by each group's majority label.
+
+    scikit-learn's (Stratified)KFold over the groups, each group counted once
+    with its most common label (ties: first in sorted order). StratifiedGroupKFold
+    assigns one group at a time in Python: on data shaped like the SMS sample
+    (5,574 rows, 5,159 groups) it took 5.5 s against 0.027 s here (x200,
+    benchmarks/bench_split.py), for a largest per-fold spam-share gap of 0.1
+    against 1.2 points. Whole groups stay together either way.
+    """
+    from sklearn.model_selection import KFold, StratifiedKFold
+
+    n_groups = int(groups.max()) + 1
+    votes: dict[int, Counter[str]] = {}
+    for g, lab in zip(groups.tolist(), labels.tolist()):
+        votes.setdefault(g, Counter())[lab] += 1
+    group_label = np.array([min(votes[g].items(), key=lambda kv: (-kv[1], kv[0]))[0] for g in range(n_groups)])
+    cv = StratifiedKFold(d, shuffle=True, random_state=seed) if stratify else KFold(d, shuffle=True, random_state=seed)
+    import warnings
+
+    with warnings.catch_warnings():
+        # "The least populated class in y has only N members": checked ourselves, per split, afterwards
+        warnings.simplefilter("ignore", UserWarning)
+        held = [fold for _, fold in cv.split(np.zeros((n_groups, 1)), group_label)]
+    fold_of_group = np.empty(n_groups, dtype=np.int64)
+    for f, members in enumerate(held):
+        fold_of_group[members] = f
+    fold_of_row = fold_of_group[groups]
+    return [np.flatnonzero(fold_of_row == f) for f in range(d)]
 
 
 def column_split(values: Sequence[str | None], column: str) -> list[str]:
