@@ -482,3 +482,100 @@ def test_outputs_are_byte_identical_across_runs(tmp_path):
     first = {p.name: p.read_bytes() for p in (tmp_path / "out").glob("*.parquet")}
     label(tmp_path, clean_rows(TEXTS, SOURCE_LABELS), exports, **cfg)
     assert first == {p.name: p.read_bytes() for p in (tmp_path / "out").glob("*.parquet")}
+
+
+# ------------------------------------------------------------------ the real pipeline
+
+
+@pytest.mark.slow
+def test_dvc_repro_reruns_label_and_split_only_when_an_export_is_added(tmp_path):
+    """A copy of the project in a fresh git repo; `dvc repro`, add an export, `dvc repro` again.
+
+    Until the clean stage is merged this runs ingest -> label -> split (label
+    reads ingest's rows through `paths.clean.rows`); with clean present it runs
+    ingest -> clean -> label -> split and checks clean is skipped too.
+    """
+    import os
+    import subprocess
+    import sys
+
+    import yaml
+
+    repo = Path(__file__).parents[2]
+    files = subprocess.run(["git", "ls-files", "-z"], cwd=repo, capture_output=True, check=True).stdout
+    for rel in filter(None, files.decode().split("\0")):
+        if (repo / rel).is_file() and not rel.startswith(("tests/", "benchmarks/")):
+            (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(repo / rel, tmp_path / rel)
+    sms = tmp_path / "data/sample/sms_spam_collection/SMSSpamCollection"
+    sms.write_text("".join(sms.read_text().splitlines(keepends=True)[:300]))  # a small sample keeps it quick
+
+    pipeline = yaml.safe_load((tmp_path / "dvc.yaml").read_text())
+    params = yaml.safe_load((tmp_path / "params.yaml").read_text())
+    has_clean = "clean" in pipeline["stages"]
+    keep = {"ingest", "clean", "label", "split"} if has_clean else {"ingest", "label", "split"}
+    pipeline["stages"] = {k: v for k, v in pipeline["stages"].items() if k in keep}
+    if not has_clean:
+        params["paths"]["clean"]["rows"] = params["paths"]["ingest"]["rows"]
+        params["split"]["group_by"] = None
+    batches = tmp_path / "data/annotations/batches"
+    batches.mkdir(parents=True)
+    rows_of = [line.split("\t", 1) for line in sms.read_text().splitlines()]
+    (batches / "batch1.csv").write_text(
+        "text,label\n" + "".join(f'"{t}",{lab}\n' for lab, t in rows_of[:3] if '"' not in t)
+    )
+    params["label"]["imports"] = [
+        {
+            "name": "batches",
+            "path": "data/annotations/batches",
+            "format": "csv",
+            "join": "text",
+            "key": None,
+            "row_field": None,
+            "question": None,
+            "annotator_field": None,
+            "reject_label": None,
+            "delimiter": ",",
+        }
+    ]
+    (tmp_path / "dvc.yaml").write_text(yaml.safe_dump(pipeline, sort_keys=False))
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@t",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@t",
+    }
+
+    def sh(*cmd: str) -> str:
+        done = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True)
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout + done.stderr
+
+    sh("git", "init", "-q")
+    sh("git", "add", "-A")
+    sh("git", "commit", "-qm", "copy")
+    first = sh("dvc", "repro")
+    assert all(f"Running stage '{s}'" in first for s in keep), first
+    label_metrics = json.loads((tmp_path / "metrics/label.json").read_text())
+    assert label_metrics["annotations"]["imports"]["batches"]["votes"] >= 2
+
+    # another batch disagrees with the first message's label (2 votes to 1: the label stands, agreement drops)
+    lab, t = rows_of[0]
+    other = "ham" if lab == "spam" else "spam"
+    (batches / "batch2.csv").write_text(f'text,label,who\n"{t}",{other},second\n')
+    second = sh("dvc", "repro")
+    ran = {s for s in keep if f"Running stage '{s}'" in second}
+    assert ran == {"label", "split"}, second
+    assert "Stage 'ingest' didn't change" in second
+    after = json.loads((tmp_path / "metrics/label.json").read_text())
+    assert (
+        after["annotations"]["imports"]["batches"]["read"]
+        == label_metrics["annotations"]["imports"]["batches"]["read"] + 1
+    )
+    assert label_metrics["agreement"]["disagreement_share"] == 0.0 < after["agreement"]["disagreement_share"]
+    split_metrics = json.loads((tmp_path / "metrics/split.json").read_text())
+    assert split_metrics["rows_in"] == after["rows_out"]
