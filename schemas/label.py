@@ -42,16 +42,21 @@ class LabelImport(StrictModel):
         "doccano (JSONL; one file per annotator, or the merged all.jsonl), prodigy (db-out JSONL), "
         "csv or jsonl (plain: a join key, a label, optionally an annotator)."
     )
-    join: Literal["id", "field", "text"] = Field(
+    join: Literal["id", "source_id", "field", "text"] = Field(
         "text",
         description="How an annotation finds its row: `id` = the annotation's key equals the row id; "
-        "`field` = it equals the rows column `row_field` (e.g. a source's own id kept by ingest.keep_fields); "
+        "`source_id` = it equals the own id (ingest `id_field`) of a row of ingest source `source`; "
+        "`field` = it equals the rows column `row_field` (e.g. a field kept by ingest.keep_fields); "
         "`text` = the hash of its normalised text equals the row's (text or text_raw).",
+    )
+    source: str | None = Field(
+        None, description="join=source_id: the ingest source whose `id_field` values the annotations carry."
     )
     key: str | None = Field(
         None,
         description="Annotation field holding the join value (looked up in the task's `data` for Label Studio, "
-        "in `fields`/`metadata` for Argilla, in `meta` for Prodigy). Default: `id` for join=id, `text` otherwise.",
+        "in `fields`/`metadata` for Argilla, in `meta` for Prodigy). Default: `id` for join id and source_id, "
+        "`text` otherwise.",
     )
     row_field: str | None = Field(None, description="join=field: the rows column the key is compared with.")
     question: str | None = Field(
@@ -85,6 +90,8 @@ class LabelImport(StrictModel):
             raise ValueError("join: field needs both `key` (annotation side) and `row_field` (rows column)")
         if self.join != "field" and self.row_field is not None:
             raise ValueError("`row_field` only applies to join: field")
+        if (self.join == "source_id") != (self.source is not None):
+            raise ValueError("join: source_id needs `source` (the ingest source name), and `source` needs it")
         if self.reject_label is not None and self.format != "prodigy":
             raise ValueError("`reject_label` only applies to format prodigy")
         if self.annotator_field is not None and self.format not in ("csv", "jsonl"):

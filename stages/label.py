@@ -23,7 +23,7 @@ from schemas import load_params
 from schemas.label import LOSSY_FORMATS, LabelImport, LabelParams
 from schemas.paths import LabelPaths
 from schemas.rows import REJECT_FIELDS
-from stages.lib import agreement
+from stages.lib import agreement, hashing
 from stages.lib.annotations import PROBLEMS, SKIP_REASONS, Annotation, read_import
 from stages.lib.errors import StageError, cli
 from stages.lib.io import read_rows, write_json, write_parquets
@@ -220,7 +220,7 @@ def run(cfg: LabelParams, paths: LabelPaths, rows_path: str | Path, root: Path =
 
 
 class JoinIndex:
-    """Row ids by id, by any rows column, and by normalised-text hash (of `text` and `text_raw`)."""
+    """Row ids by id, by a source's own id, by any rows column, and by normalised-text hash (`text`, `text_raw`)."""
 
     def __init__(self, rows: list[dict[str, Any]]):
         self.rows = rows
@@ -232,6 +232,9 @@ class JoinIndex:
     def match(self, imp: LabelImport, key: str) -> list[str]:
         if imp.join == "id":
             return [key] if key in self.ids else []
+        if imp.join == "source_id":  # the row id ingest made from the source's own id
+            row = hashing.row_id(imp.source, f"id:{key}")
+            return [row] if row in self.ids else []
         if imp.join == "text":
             if self._by_text is None:
                 self._by_text = defaultdict(list)

@@ -69,7 +69,7 @@ def key_name(imp: LabelImport) -> str:
     """The annotation field the import joins on."""
     if imp.key is not None:
         return imp.key
-    return "id" if imp.join == "id" else "text"
+    return "id" if imp.join in ("id", "source_id") else "text"
 
 
 def _scalar(value: Any) -> str | None:

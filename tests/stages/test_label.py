@@ -384,6 +384,19 @@ def test_plain_jsonl_join_by_source_id_field_and_text_hash(tmp_path):
     assert out["r2"]["label"] == "ham"
 
 
+def test_join_by_source_own_id(tmp_path):
+    from stages.lib.hashing import row_id
+
+    rows = clean_rows(TEXTS)
+    for n, row in enumerate(rows):  # ids as ingest makes them for a source `sms` with `id_field`
+        row["id"] = row_id("sms", f"id:{1000 + n}")
+    votes = write(tmp_path, "v.jsonl", json.dumps({"id": 1000, "label": "spam"}) + "\n")
+    _, out, _, unmatched = label(
+        tmp_path, rows, {"v.jsonl": votes}, imports=[imp("v", "v.jsonl", "jsonl", join="source_id", source="sms")]
+    )
+    assert out[row_id("sms", "id:1000")]["label"] == "spam" and unmatched == []
+
+
 def test_source_labels_as_one_more_annotator_fallback_or_only(tmp_path):
     rows = clean_rows(TEXTS, SOURCE_LABELS)
     exports = {"ls.json": SYNTH / "label_studio_full.json"}
