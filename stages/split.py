@@ -48,6 +48,11 @@ def run(cfg: SplitParams, paths: SplitPaths, rows_path: str | Path) -> dict[str,
             raise StageError(f"split.{key} '{name}' is not a rows column{hint}; columns: {', '.join(sorted(columns))}")
     labelled = [r for r in rows if r["label"] is not None]
     unlabeled = [r for r in rows if r["label"] is None]
+    if not labelled:
+        raise StageError(
+            f"none of the {len(rows)} rows has a label: check label.classes, label.imports and the "
+            "label metrics (metrics/label.json)"
+        )
     fractions = cfg.fractions.model_dump()
     texts = [r["text"] for r in labelled]
     groups = group_ids([_str(r.get(cfg.group_by)) for r in labelled] if cfg.group_by else None, texts)

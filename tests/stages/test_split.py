@@ -201,3 +201,8 @@ def test_missing_columns_and_bad_split_values_fail_clearly(tmp_path):
 def test_fold_plan(fractions, plan):
     d, counts = fold_plan(dict(zip(("train", "validation", "test"), fractions)))
     assert (d, counts["train"], counts["validation"], counts["test"]) == plan
+
+
+def test_no_labelled_rows_fails_clearly(tmp_path):
+    with pytest.raises(StageError, match="none of the 4 rows has a label"):
+        split(tmp_path, labeled_rows([None] * 4))
