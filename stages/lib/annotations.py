@@ -148,7 +148,7 @@ def read_label_studio(path: Path, imp: LabelImport, rel: str) -> Iterator[Annota
         r.get("from_name")
         for t in tasks
         if isinstance(t, dict)
-        for a in t.get("annotations") or []
+        for a in _annotations(t)
         for r in a.get("result") or []
         if r.get("type") == "choices"
     }
@@ -166,7 +166,7 @@ def read_label_studio(path: Path, imp: LabelImport, rel: str) -> Iterator[Annota
             yield _malformed(where, _dump(task), "a task must be an object with `data`")
             continue
         value = _scalar(task["data"].get(key))
-        for a_index, ann in enumerate(task.get("annotations") or []):
+        for a_index, ann in enumerate(_annotations(task)):
             loc = f"{where}.annotations[{a_index}]"
             out = Annotation(
                 loc,
@@ -182,6 +182,11 @@ def read_label_studio(path: Path, imp: LabelImport, rel: str) -> Iterator[Annota
                     if result.get("type") == "choices" and result.get("from_name") == wanted:
                         out.labels.extend(str(c) for c in (result.get("value") or {}).get("choices") or [])
             yield _finish(out, key)
+
+
+def _annotations(task: dict[str, Any]) -> list[dict[str, Any]]:
+    """A task's annotations; Label Studio before 1.0 called them `completions`."""
+    return [a for a in task.get("annotations") or task.get("completions") or [] if isinstance(a, dict)]
 
 
 def _flat_choice(value: Any) -> list[str]:

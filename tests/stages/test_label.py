@@ -102,6 +102,21 @@ def test_real_label_studio_export_reaches_into_choices_and_ignores_history(tmp_p
     assert rejects == [] and unmatched == []
 
 
+def test_label_studio_before_1_0_called_annotations_completions(tmp_path):
+    tasks = json.loads((FIXTURES / "label_studio" / "csv_test_history.json").read_text())
+    tasks[0]["completions"] = tasks[0].pop("annotations")
+    old = write(tmp_path, "old.json", json.dumps(tasks))
+    text = tasks[0]["data"]["text"]
+    _, out, _, _ = label(
+        tmp_path,
+        clean_rows({"t1": text}),
+        {"old.json": old},
+        classes=["Negative", "Positive"],
+        imports=[imp("ls", "old.json", "label_studio")],
+    )
+    assert out["t1"]["label"] == "Positive"
+
+
 def test_real_doccano_v1_numeric_labels_need_aliases(tmp_path):
     rows = clean_rows({"a": "Terrible customer service.", "b": "Really great transaction.", "c": "Great price."})
     exports = {"v1.jsonl": FIXTURES / "doccano" / "classification_v1_export.jsonl"}
