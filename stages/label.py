@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -85,17 +85,75 @@ def run(cfg: LabelParams, paths: LabelPaths, rows_path: str | Path, root: Path =
     """
     table = read_rows(rows_path)
     rows = table.to_pylist()
-    ids = [r["id"] for r in rows]
     label_map = LabelMap(cfg.classes, cfg.aliases, cfg.ignore_case)
-    votes: dict[str, dict[tuple[str, str], list[Vote]]] = defaultdict(dict)  # row id -> (import, annotator) -> votes
-    rejects: list[dict[str, Any]] = []
-    unmatched: list[dict[str, Any]] = []
-    per_import: dict[str, Any] = {}
-    replaced = 0
+    found = import_votes(cfg, paths.annotations, rows, label_map, root)
+    if cfg.source_labels != "ignore":
+        source_votes(rows, found, cfg.source_labels == "fallback", label_map, cfg.max_reject_fraction)
 
+    votes, ids = found.votes, [r["id"] for r in rows]
+    classes = list(cfg.classes) or sorted({v.label for by in votes.values() for vs in by.values() for v in vs})
+    flat = {
+        i: sorted((v for vs in votes.get(i, {}).values() for v in vs), key=lambda v: (v.annotator, v.import_name))
+        for i in ids
+    }
+    decided = aggregate(
+        ids, flat, classes, cfg.aggregation, cfg.tie_break, cfg.ground_truth_wins, cfg.dawid_skene_iterations
+    )
+    kept, dropped = [], Counter()
+    for row in rows:
+        label, score, tie = decided[row["id"]]
+        tally = dict(sorted(Counter(v.label for v in flat[row["id"]]).items()))
+        reason = "tie" if tie and cfg.tie_break == "reject" else None
+        if reason is None and label is None and not cfg.keep_unlabeled:
+            reason = "unlabeled"
+        if reason:
+            dropped[reason] += 1
+            detail = f"votes tied: {tally}" if tie else "no usable vote"
+            found.rejects.append(_reject(reason, row["source"], row.get("location"), row["id"], detail, row["text"]))
+            continue
+        votes_out = [
+            {"annotator": v.annotator, "label": v.label, "import": v.import_name, "ground_truth": v.ground_truth}
+            for v in flat[row["id"]]
+        ]
+        kept.append({**row, "label": label, "label_votes": votes_out, "label_agreement": score})
+
+    kept.sort(key=lambda r: r["id"])
+    found.rejects.sort(key=lambda r: (r["reason"], r["source"] or "", r["location"] or "", r["id"] or ""))
+    found.unmatched.sort(key=lambda r: (r["import"], r["location"]))
+    write_parquets(
+        {
+            paths.rows: pa.Table.from_pylist(kept, schema=_out_schema(table.schema)),
+            paths.rejects: pa.Table.from_pylist(found.rejects, schema=pa.schema(REJECT_FIELDS)),
+            paths.unmatched: pa.Table.from_pylist(found.unmatched, schema=pa.schema(UNMATCHED_FIELDS)),
+        }
+    )
+    log.info(
+        "wrote %d rows to %s, %d rejects, %d unmatched annotations",
+        len(kept),
+        paths.rows,
+        len(found.rejects),
+        len(found.unmatched),
+    )
+    return _metrics(len(rows), kept, dropped, found, classes, flat, decided)
+
+
+@dataclass
+class Found:
+    """Everything the imports produced: votes by row and (import, annotator), and what did not become one."""
+
+    votes: dict[str, dict[tuple[str, str], list[Vote]]] = field(default_factory=lambda: defaultdict(dict))
+    rejects: list[dict[str, Any]] = field(default_factory=list)
+    unmatched: list[dict[str, Any]] = field(default_factory=list)
+    per_import: dict[str, Any] = field(default_factory=dict)
+    replaced: int = 0
+
+
+def import_votes(cfg: LabelParams, folder: str, rows: list[dict[str, Any]], label_map: LabelMap, root: Path) -> Found:
+    """Read every import in order; a later import from the same annotator replaces their earlier votes on a row."""
+    found = Found()
     index = JoinIndex(rows)
     for imp in cfg.imports:
-        _check_inside(imp, paths.annotations, root)
+        _check_inside(imp, folder, root)
         if imp.format in LOSSY_FORMATS:
             log.warning(
                 "import '%s': %s exports drop cancelled annotations and ground-truth flags; prefer the "
@@ -103,19 +161,18 @@ def run(cfg: LabelParams, paths: LabelPaths, rows_path: str | Path, root: Path =
                 imp.name,
                 imp.format,
             )
-        found: dict[str, dict[tuple[str, str], list[Vote]]] = defaultdict(dict)
+        mine: dict[str, dict[tuple[str, str], list[Vote]]] = defaultdict(dict)
         counts = _new_counts()
         for ann in progress(read_import(imp, root), desc=f"read {imp.name}", unit="annotations"):
             counts["read"] += 1
-            _classify(ann, imp, index, label_map, found, counts, rejects, unmatched)
-        _check_import(imp.name, counts, cfg.max_reject_fraction, rejects)
-        for row_id, by_annotator in found.items():
+            _classify(ann, imp, index, label_map, mine, counts, found)
+        _check_import(imp.name, counts, cfg.max_reject_fraction, found.rejects)
+        for row_id, by_annotator in mine.items():
             for (_, annotator), new in by_annotator.items():
-                # a later import from the same annotator replaces their earlier votes: imported corrections
-                old = [k for k in votes[row_id] if k[1] == annotator]
-                replaced += sum(len(votes[row_id].pop(k)) for k in old)
-                votes[row_id][(imp.name, annotator)] = new
-        per_import[imp.name] = counts
+                old = [k for k in found.votes[row_id] if k[1] == annotator]  # imported corrections win
+                found.replaced += sum(len(found.votes[row_id].pop(k)) for k in old)
+                found.votes[row_id][(imp.name, annotator)] = new
+        found.per_import[imp.name] = counts
         log.info(
             "import '%s': %d annotations, %d votes, %d unmatched, rejected %s, skipped %s",
             imp.name,
@@ -125,98 +182,28 @@ def run(cfg: LabelParams, paths: LabelPaths, rows_path: str | Path, root: Path =
             _nonzero(counts["rejected"]),
             _nonzero(counts["skipped"]),
         )
+    return found
 
-    if cfg.source_labels != "ignore":
-        counts = _new_counts()
-        for row in rows:
-            if row["label"] is None or (cfg.source_labels == "fallback" and votes.get(row["id"])):
-                continue
-            counts["read"] += 1
-            label = label_map(row["label"])
-            if label is None:
-                counts["rejected"]["unknown_label"] += 1
-                rejects.append(
-                    _reject(
-                        "unknown_label",
-                        SOURCE,
-                        row.get("location"),
-                        row["id"],
-                        _unknown(row["label"], cfg.classes),
-                        row["label"],
-                    )
-                )
-                continue
-            counts["votes"] += 1
-            votes[row["id"]][(SOURCE, SOURCE)] = [Vote(SOURCE, label, SOURCE, False)]
-        _check_import(SOURCE, counts, cfg.max_reject_fraction, rejects)
-        per_import[SOURCE] = counts
 
-    classes = list(cfg.classes) or sorted({v.label for by in votes.values() for vs in by.values() for v in vs})
-    flat = {
-        i: sorted(
-            (v for vs in votes.get(i, {}).values() for v in vs), key=lambda v: (v.annotator, v.import_name, v.label)
-        )
-        for i in ids
-    }
-    decided = aggregate(
-        ids, flat, classes, cfg.aggregation, cfg.tie_break, cfg.ground_truth_wins, cfg.dawid_skene_iterations
-    )
-
-    kept: list[dict[str, Any]] = []
-    dropped: Counter[str] = Counter()
+def source_votes(
+    rows: list[dict[str, Any]], found: Found, fallback: bool, label_map: LabelMap, max_reject_fraction: float
+) -> None:
+    """The rows' own labels as votes of annotator `source` (with `fallback`, only where no import voted)."""
+    counts = _new_counts()
     for row in rows:
-        label, score, tie = decided[row["id"]]
-        if tie and cfg.tie_break == "reject":
-            dropped["tie"] += 1
-            tally = Counter(v.label for v in flat[row["id"]])
-            rejects.append(
-                _reject(
-                    "tie",
-                    row["source"],
-                    row.get("location"),
-                    row["id"],
-                    f"votes tied: {dict(sorted(tally.items()))}",
-                    row["text"],
-                )
-            )
+        if row["label"] is None or (fallback and found.votes.get(row["id"])):
             continue
-        if label is None and not cfg.keep_unlabeled:
-            dropped["unlabeled"] += 1
-            rejects.append(
-                _reject(
-                    "unlabeled",
-                    row["source"],
-                    row.get("location"),
-                    row["id"],
-                    "no usable vote and label.keep_unlabeled is false",
-                    row["text"],
-                )
-            )
+        counts["read"] += 1
+        label = label_map(row["label"])
+        if label is None:
+            counts["rejected"]["unknown_label"] += 1
+            detail = _unknown(row["label"], label_map.classes)
+            found.rejects.append(_reject("unknown_label", SOURCE, row.get("location"), row["id"], detail, row["label"]))
             continue
-        out = dict(row)
-        out["label"] = label
-        out["label_votes"] = [
-            {"annotator": v.annotator, "label": v.label, "import": v.import_name, "ground_truth": v.ground_truth}
-            for v in flat[row["id"]]
-        ]
-        out["label_agreement"] = score
-        kept.append(out)
-
-    schema = _out_schema(table.schema)
-    kept.sort(key=lambda r: r["id"])
-    rejects.sort(key=lambda r: (r["reason"], r["source"] or "", r["location"] or "", r["id"] or ""))
-    unmatched.sort(key=lambda r: (r["import"], r["location"]))
-    write_parquets(
-        {
-            paths.rows: pa.Table.from_pylist(kept, schema=schema),
-            paths.rejects: pa.Table.from_pylist(rejects, schema=pa.schema(REJECT_FIELDS)),
-            paths.unmatched: pa.Table.from_pylist(unmatched, schema=pa.schema(UNMATCHED_FIELDS)),
-        }
-    )
-    log.info(
-        "wrote %d rows to %s, %d rejects, %d unmatched annotations", len(kept), paths.rows, len(rejects), len(unmatched)
-    )
-    return _metrics(len(rows), kept, dropped, per_import, replaced, classes, flat, decided)
+        counts["votes"] += 1
+        found.votes[row["id"]][(SOURCE, SOURCE)] = [Vote(SOURCE, label, SOURCE, False)]
+    _check_import(SOURCE, counts, max_reject_fraction, found.rejects)
+    found.per_import[SOURCE] = counts
 
 
 class JoinIndex:
@@ -262,10 +249,9 @@ def _classify(
     imp: LabelImport,
     index: JoinIndex,
     label_map: LabelMap,
-    found: dict[str, dict[tuple[str, str], list[Vote]]],
+    mine: dict[str, dict[tuple[str, str], list[Vote]]],
     counts: dict[str, Any],
-    rejects: list[dict[str, Any]],
-    unmatched: list[dict[str, Any]],
+    found: Found,
 ) -> None:
     """Count one annotation as skipped, rejected, unmatched, or votes for its rows."""
     if ann.skip:
@@ -273,12 +259,12 @@ def _classify(
         return
     if ann.problem:
         counts["rejected"][ann.problem] += 1
-        rejects.append(_reject(ann.problem, imp.name, ann.location, None, ann.detail, ann.raw))
+        found.rejects.append(_reject(ann.problem, imp.name, ann.location, None, ann.detail, ann.raw))
         return
     row_ids = index.match(imp, ann.key)
     if not row_ids:
         counts["unmatched"] += 1
-        unmatched.append(
+        found.unmatched.append(
             {
                 "import": imp.name,
                 "location": ann.location,
@@ -300,11 +286,11 @@ def _classify(
     if reason:
         counts["rejected"][reason] += 1
         for row_id in row_ids:
-            rejects.append(_reject(reason, imp.name, ann.location, row_id, detail, ann.raw))
+            found.rejects.append(_reject(reason, imp.name, ann.location, row_id, detail, ann.raw))
         return
     counts["votes"] += 1
     for row_id in row_ids:
-        found[row_id].setdefault((imp.name, ann.annotator), []).append(
+        mine[row_id].setdefault((imp.name, ann.annotator), []).append(
             Vote(ann.annotator, labels[0], imp.name, ann.ground_truth)
         )
 
@@ -357,8 +343,7 @@ def _metrics(
     rows_in: int,
     kept: list[dict[str, Any]],
     dropped: Counter[str],
-    per_import: dict[str, Any],
-    replaced: int,
+    found: Found,
     classes: list[str],
     votes: dict[str, list[Vote]],
     decided: dict[str, tuple[str | None, float | None, bool]],
@@ -381,7 +366,7 @@ def _metrics(
                 pairs.append((by[annotators[0]][0], by[annotators[1]][0]))
         cohen = agreement.cohen_kappa([p[0] for p in pairs], [p[1] for p in pairs], classes)
     total = _new_counts()
-    for c in per_import.values():
+    for c in found.per_import.values():
         for k in ("read", "votes", "unmatched"):
             total[k] += c[k]
         for k in ("rejected", "skipped"):
@@ -396,8 +381,8 @@ def _metrics(
         "unlabeled": sum(r["label"] is None for r in kept),
         "annotations": {
             **_plain(total),
-            "replaced": replaced,
-            "imports": {k: _plain(v) for k, v in per_import.items()},
+            "replaced": found.replaced,
+            "imports": {k: _plain(v) for k, v in found.per_import.items()},
         },
         "agreement": {
             "annotators": len(annotators),
