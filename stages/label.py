@@ -16,19 +16,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pyarrow as pa
 
 from schemas import load_params
 from schemas.label import LOSSY_FORMATS, LabelImport, LabelParams
 from schemas.paths import LabelPaths
 from schemas.rows import REJECT_FIELDS
-from stages.lib import agreement, hashing
+from stages.lib import votes
 from stages.lib.annotations import PROBLEMS, SKIP_REASONS, Annotation, read_import
 from stages.lib.errors import StageError, cli
 from stages.lib.io import read_rows, write_json, write_parquets
 from stages.lib.log import get_logger, progress
-from stages.lib.texthash import text_key
 
 log = get_logger("label")
 
@@ -49,32 +47,6 @@ VOTE_TYPE = pa.list_(
 UNMATCHED_FIELDS = [pa.field(name, pa.string()) for name in ("import", "location", "annotator", "key", "label", "raw")]
 
 
-@dataclass(frozen=True)
-class Vote:
-    annotator: str
-    label: str
-    import_name: str
-    ground_truth: bool
-
-
-class LabelMap:
-    """Raw label -> class, through `classes` and `aliases`; None for a label outside the set."""
-
-    def __init__(self, classes: list[str], aliases: dict[str, str], ignore_case: bool):
-        self.open = not classes
-        self.classes = list(classes)
-        self.fold = (lambda s: s.strip().casefold()) if ignore_case else (lambda s: s.strip())
-        self.table = {self.fold(c): c for c in classes}
-        self.table |= {self.fold(k): self.table[self.fold(v)] for k, v in aliases.items()} if classes else {}
-        self.aliases = {self.fold(k): v for k, v in aliases.items()}
-
-    def __call__(self, raw: str) -> str | None:
-        key = self.fold(raw)
-        if self.open:
-            return self.aliases.get(key, raw.strip())
-        return self.table.get(key)
-
-
 def run(cfg: LabelParams, paths: LabelPaths, rows_path: str | Path, root: Path = Path(".")) -> dict[str, Any]:
     """Import, aggregate and write rows, rejects and unmatched annotations; return the metrics.
 
@@ -85,18 +57,18 @@ def run(cfg: LabelParams, paths: LabelPaths, rows_path: str | Path, root: Path =
     """
     table = read_rows(rows_path)
     rows = table.to_pylist()
-    label_map = LabelMap(cfg.classes, cfg.aliases, cfg.ignore_case)
+    label_map = votes.LabelMap(cfg.classes, cfg.aliases, cfg.ignore_case)
     found = import_votes(cfg, paths.annotations, rows, label_map, root)
     if cfg.source_labels != "ignore":
         source_votes(rows, found, cfg.source_labels == "fallback", label_map, cfg.max_reject_fraction)
 
-    votes, ids = found.votes, [r["id"] for r in rows]
-    classes = list(cfg.classes) or sorted({v.label for by in votes.values() for vs in by.values() for v in vs})
+    ids = [r["id"] for r in rows]
+    classes = list(cfg.classes) or sorted({v.label for by in found.votes.values() for vs in by.values() for v in vs})
     flat = {
-        i: sorted((v for vs in votes.get(i, {}).values() for v in vs), key=lambda v: (v.annotator, v.import_name))
+        i: sorted((v for vs in found.votes.get(i, {}).values() for v in vs), key=lambda v: (v.annotator, v.import_name))
         for i in ids
     }
-    decided = aggregate(
+    decided = votes.aggregate(
         ids, flat, classes, cfg.aggregation, cfg.tie_break, cfg.ground_truth_wins, cfg.dawid_skene_iterations
     )
     kept, dropped = [], Counter()
@@ -141,17 +113,19 @@ def run(cfg: LabelParams, paths: LabelPaths, rows_path: str | Path, root: Path =
 class Found:
     """Everything the imports produced: votes by row and (import, annotator), and what did not become one."""
 
-    votes: dict[str, dict[tuple[str, str], list[Vote]]] = field(default_factory=lambda: defaultdict(dict))
+    votes: dict[str, dict[tuple[str, str], list[votes.Vote]]] = field(default_factory=lambda: defaultdict(dict))
     rejects: list[dict[str, Any]] = field(default_factory=list)
     unmatched: list[dict[str, Any]] = field(default_factory=list)
     per_import: dict[str, Any] = field(default_factory=dict)
     replaced: int = 0
 
 
-def import_votes(cfg: LabelParams, folder: str, rows: list[dict[str, Any]], label_map: LabelMap, root: Path) -> Found:
+def import_votes(
+    cfg: LabelParams, folder: str, rows: list[dict[str, Any]], label_map: votes.LabelMap, root: Path
+) -> Found:
     """Read every import in order; a later import from the same annotator replaces their earlier votes on a row."""
     found = Found()
-    index = JoinIndex(rows)
+    index = votes.JoinIndex(rows)
     for imp in cfg.imports:
         _check_inside(imp, folder, root)
         if imp.format in LOSSY_FORMATS:
@@ -161,7 +135,7 @@ def import_votes(cfg: LabelParams, folder: str, rows: list[dict[str, Any]], labe
                 imp.name,
                 imp.format,
             )
-        mine: dict[str, dict[tuple[str, str], list[Vote]]] = defaultdict(dict)
+        mine: dict[str, dict[tuple[str, str], list[votes.Vote]]] = defaultdict(dict)
         counts = _new_counts()
         for ann in progress(read_import(imp, root), desc=f"read {imp.name}", unit="annotations"):
             counts["read"] += 1
@@ -186,7 +160,7 @@ def import_votes(cfg: LabelParams, folder: str, rows: list[dict[str, Any]], labe
 
 
 def source_votes(
-    rows: list[dict[str, Any]], found: Found, fallback: bool, label_map: LabelMap, max_reject_fraction: float
+    rows: list[dict[str, Any]], found: Found, fallback: bool, label_map: votes.LabelMap, max_reject_fraction: float
 ) -> None:
     """The rows' own labels as votes of annotator `source` (with `fallback`, only where no import voted)."""
     counts = _new_counts()
@@ -201,55 +175,17 @@ def source_votes(
             found.rejects.append(_reject("unknown_label", SOURCE, row.get("location"), row["id"], detail, row["label"]))
             continue
         counts["votes"] += 1
-        found.votes[row["id"]][(SOURCE, SOURCE)] = [Vote(SOURCE, label, SOURCE, False)]
+        found.votes[row["id"]][(SOURCE, SOURCE)] = [votes.Vote(SOURCE, label, SOURCE, False)]
     _check_import(SOURCE, counts, max_reject_fraction, found.rejects)
     found.per_import[SOURCE] = counts
-
-
-class JoinIndex:
-    """Row ids by id, by a source's own id, by any rows column, and by normalised-text hash (`text`, `text_raw`)."""
-
-    def __init__(self, rows: list[dict[str, Any]]):
-        self.rows = rows
-        self.ids = {r["id"] for r in rows}
-        self.columns = set(rows[0]) if rows else set()
-        self._by_field: dict[str, dict[str, list[str]]] = {}
-        self._by_text: dict[str, list[str]] | None = None
-
-    def match(self, imp: LabelImport, key: str) -> list[str]:
-        if imp.join == "id":
-            return [key] if key in self.ids else []
-        if imp.join == "source_id":  # the row id ingest made from the source's own id
-            row = hashing.row_id(imp.source, f"id:{key}")
-            return [row] if row in self.ids else []
-        if imp.join == "text":
-            if self._by_text is None:
-                self._by_text = defaultdict(list)
-                for r in self.rows:
-                    for k in {text_key(r["text"]), text_key(r.get("text_raw") or r["text"])}:
-                        self._by_text[k].append(r["id"])
-            return self._by_text.get(text_key(key), [])
-        column = imp.row_field
-        if column not in self.columns:
-            raise StageError(
-                f"label import '{imp.name}': row_field '{column}' is not a rows column; columns: "
-                f"{', '.join(sorted(self.columns))} (keep a source's id with ingest keep_fields)"
-            )
-        if column not in self._by_field:
-            table: dict[str, list[str]] = defaultdict(list)
-            for r in self.rows:
-                if r.get(column) is not None:
-                    table[str(r[column])].append(r["id"])
-            self._by_field[column] = table
-        return self._by_field[column].get(key, [])
 
 
 def _classify(
     ann: Annotation,
     imp: LabelImport,
-    index: JoinIndex,
-    label_map: LabelMap,
-    mine: dict[str, dict[tuple[str, str], list[Vote]]],
+    index: votes.JoinIndex,
+    label_map: votes.LabelMap,
+    mine: dict[str, dict[tuple[str, str], list[votes.Vote]]],
     counts: dict[str, Any],
     found: Found,
 ) -> None:
@@ -291,52 +227,8 @@ def _classify(
     counts["votes"] += 1
     for row_id in row_ids:
         mine[row_id].setdefault((imp.name, ann.annotator), []).append(
-            Vote(ann.annotator, labels[0], imp.name, ann.ground_truth)
+            votes.Vote(ann.annotator, labels[0], imp.name, ann.ground_truth)
         )
-
-
-def aggregate(
-    ids: list[str],
-    votes: dict[str, list[Vote]],
-    classes: list[str],
-    method: str,
-    tie_break: str,
-    ground_truth_wins: bool,
-    iterations: int,
-) -> dict[str, tuple[str | None, float | None, bool]]:
-    """Row id -> (label, agreement, tie). Ground-truth votes decide alone; the rest by `method`."""
-    position = {c: i for i, c in enumerate(classes)}
-    posterior = None
-    if method == "dawid_skene":
-        names = sorted({v.annotator for vs in votes.values() for v in vs})
-        who = {n: i for i, n in enumerate(names)}
-        item_of = {i: n for n, i in enumerate(ids)}
-        triples = [(item_of[i], who[v.annotator], position[v.label]) for i in ids for v in votes[i]]
-        if triples:
-            items, anns, labs = (list(t) for t in zip(*triples))
-            posterior = agreement.dawid_skene(
-                items, anns, labs, len(ids), len(names), len(classes), max_iter=iterations
-            )
-    out: dict[str, tuple[str | None, float | None, bool]] = {}
-    for n, row_id in enumerate(ids):
-        row_votes = votes[row_id]
-        if not row_votes:
-            out[row_id] = (None, None, False)
-            continue
-        truth = [v for v in row_votes if v.ground_truth] if ground_truth_wins else []
-        pool = truth or row_votes
-        if posterior is not None and not truth:
-            best = int(np.argmax(posterior[n]))
-            out[row_id] = (classes[best], round(float(posterior[n][best]), 6), False)
-            continue
-        tied, _ = agreement.majority([position[v.label] for v in pool], len(classes))
-        if len(tied) > 1 and tie_break != "class_order":
-            out[row_id] = (None, None, True)
-            continue
-        label = classes[tied[0]]
-        share = sum(v.label == label for v in row_votes) / len(row_votes)
-        out[row_id] = (label, round(share, 6), len(tied) > 1)
-    return out
 
 
 def _metrics(
@@ -345,26 +237,9 @@ def _metrics(
     dropped: Counter[str],
     found: Found,
     classes: list[str],
-    votes: dict[str, list[Vote]],
+    flat: dict[str, list[votes.Vote]],
     decided: dict[str, tuple[str | None, float | None, bool]],
 ) -> dict[str, Any]:
-    position = {c: i for i, c in enumerate(classes)}
-    multi = [vs for vs in votes.values() if len(vs) >= 2]
-    counts = np.zeros((len(multi), len(classes)))
-    for n, vs in enumerate(multi):
-        for v in vs:
-            counts[n, position[v.label]] += 1
-    annotators = sorted({v.annotator for vs in votes.values() for v in vs})
-    cohen = None
-    if len(annotators) == 2:
-        pairs = []
-        for vs in votes.values():
-            by = defaultdict(list)
-            for v in vs:
-                by[v.annotator].append(v.label)
-            if all(len(by[a]) == 1 for a in annotators):
-                pairs.append((by[annotators[0]][0], by[annotators[1]][0]))
-        cohen = agreement.cohen_kappa([p[0] for p in pairs], [p[1] for p in pairs], classes)
     total = _new_counts()
     for c in found.per_import.values():
         for k in ("read", "votes", "unmatched"):
@@ -384,20 +259,7 @@ def _metrics(
             "replaced": found.replaced,
             "imports": {k: _plain(v) for k, v in found.per_import.items()},
         },
-        "agreement": {
-            "annotators": len(annotators),
-            "votes_per_annotator": dict(Counter(v.annotator for vs in votes.values() for v in vs).most_common()),
-            "rows_with_votes": sum(bool(vs) for vs in votes.values()),
-            "rows_multi_vote": len(multi),
-            "disagreement_share": round(sum(len({v.label for v in vs}) > 1 for vs in multi) / len(multi), 6)
-            if multi
-            else 0.0,
-            "ties": sum(t for _, _, t in decided.values()),
-            "ground_truth_rows": sum(any(v.ground_truth for v in vs) for vs in votes.values()),
-            "cohen_kappa": cohen,
-            "fleiss_kappa": agreement.fleiss_kappa(counts),
-            "krippendorff_alpha": agreement.krippendorff_alpha(counts),
-        },
+        "agreement": votes.agreement_summary(flat, classes, decided),
     }
 
 
