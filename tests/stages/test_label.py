@@ -215,6 +215,18 @@ def test_label_studio_min_and_csv_exports(tmp_path, fmt, file, caplog):
     assert "drop cancelled annotations and ground-truth flags" in caplog.text
 
 
+def test_label_studio_with_two_choice_controls_needs_question(tmp_path):
+    tasks = json.loads((SYNTH / "label_studio_full.json").read_text())
+    extra = {"id": "x", "type": "choices", "value": {"choices": ["urgent"]}, "from_name": "priority", "to_name": "text"}
+    tasks[0]["annotations"][0]["result"].append(extra)
+    two = write(tmp_path, "two.json", json.dumps(tasks))
+    cfg = {"name": "ls", "path": "data/annotations/two.json", "format": "label_studio", "join": "id", "key": "row_id"}
+    with pytest.raises(StageError, match=r"several choice controls \['priority', 'sentiment'\]; set `question`"):
+        label(tmp_path, clean_rows(TEXTS), {"two.json": two}, imports=[cfg])
+    _, out, _, _ = label(tmp_path, clean_rows(TEXTS), {"two.json": two}, imports=[{**cfg, "question": "sentiment"}])
+    assert out["r1"]["label"] == "spam"
+
+
 def test_flat_label_studio_needs_question():
     with pytest.raises(ValueError, match="set `question`"):
         LabelParams(classes=["a", "b"], imports=[imp("x", "x.json", "label_studio_min")])
