@@ -6,7 +6,9 @@ from pydantic import Field
 
 from schemas.base import StrictModel
 from schemas.ingest import IngestParams
+from schemas.label import LabelParams
 from schemas.paths import Paths
+from schemas.split import SplitParams
 
 
 class Params(StrictModel):
@@ -14,3 +16,5 @@ class Params(StrictModel):
 
     paths: Paths = Field(default_factory=Paths, description="Inputs and outputs of every stage.")
     ingest: IngestParams = Field(description="ingest stage: raw files to canonical rows.")
+    label: LabelParams = Field(default_factory=LabelParams, description="label stage: annotations to labels.")
+    split: SplitParams = Field(default_factory=SplitParams, description="split stage: train/validation/test.")

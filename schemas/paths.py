@@ -20,7 +20,37 @@ class IngestPaths(StrictModel):
     metrics: str = Field("metrics/ingest.json", description="Ingest metrics file.")
 
 
+class CleanPaths(StrictModel):
+    rows: str = Field("data/cleaned/rows.parquet", description="Rows after cleaning and de-duplication.")
+    rejects: str = Field("data/cleaned/rejects.parquet", description="Rows clean dropped, with their reason.")
+    metrics: str = Field("metrics/clean.json", description="Clean metrics file.")
+
+
+class LabelPaths(StrictModel):
+    annotations: str = Field(
+        "data/annotations",
+        description="Folder of annotation exports; dvc.yaml watches it, so a new export reruns label.",
+    )
+    rows: str = Field("data/labeled/rows.parquet", description="Rows with aggregated labels, votes and agreement.")
+    rejects: str = Field(
+        "data/labeled/rejects.parquet", description="Rejected annotations (unknown label...) and dropped rows."
+    )
+    unmatched: str = Field("data/labeled/unmatched.parquet", description="Annotations that matched no row.")
+    metrics: str = Field("metrics/label.json", description="Label metrics file (counts, agreement).")
+
+
+class SplitPaths(StrictModel):
+    folder: str = Field(
+        "data/split",
+        description="Folder with train, validation, test, unlabeled and rejects (.parquet).",
+    )
+    metrics: str = Field("metrics/split.json", description="Split metrics file.")
+
+
 class Paths(StrictModel):
     """Every stage's inputs and outputs, relative to the repository root."""
 
     ingest: IngestPaths = Field(default_factory=IngestPaths, description="Paths of the ingest stage.")
+    clean: CleanPaths = Field(default_factory=CleanPaths, description="Paths of the clean stage.")
+    label: LabelPaths = Field(default_factory=LabelPaths, description="Paths of the label stage.")
+    split: SplitPaths = Field(default_factory=SplitPaths, description="Paths of the split stage.")

@@ -1,0 +1,77 @@
+"""Params of the split stage: one train/validation/test split that every approach shares."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from schemas.base import StrictModel
+
+
+class SplitFractions(StrictModel):
+    """Shares of the labelled rows per split; they must sum to 1."""
+
+    train: float = Field(0.8, gt=0.0, le=1.0, description="Share of labelled rows for training.")
+    validation: float = Field(
+        0.1, ge=0.0, lt=1.0, description="Share for validation (early stopping, model selection); 0 = none."
+    )
+    test: float = Field(0.1, ge=0.0, lt=1.0, description="Share held out for the final evaluation; 0 = none.")
+
+    @model_validator(mode="after")
+    def _sum_to_one(self) -> SplitFractions:
+        total = self.train + self.validation + self.test
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(
+                f"train + validation + test must sum to 1; they sum to {total:.6g} "
+                f"({self.train} + {self.validation} + {self.test})"
+            )
+        return self
+
+
+class SplitParams(StrictModel):
+    """Split labelled rows without leakage: grouped, stratified, then checked for duplicates across splits."""
+
+    method: Literal["random", "column", "time"] = Field(
+        "random",
+        description="`random`: seeded, grouped by `group_by`, stratified by label when `stratify`; "
+        "`column`: a predefined split column of the source (`column`); `time`: oldest rows train, newest test "
+        "(`time_column`).",
+    )
+    fractions: SplitFractions = Field(default_factory=SplitFractions, description="Shares per split (random, time).")
+    seed: int = Field(42, description="Seed of the random split; same seed and rows, same split.")
+    stratify: bool = Field(True, description="Keep each class's share about equal in every split (random).")
+    group_by: str | None = Field(
+        "dup_cluster",
+        description="Rows column whose equal values stay in one split (clean's near-duplicate cluster). "
+        "Rows with the same normalised text are always grouped too. null = group by exact text only.",
+    )
+    column: str | None = Field(
+        None, description="method column: rows column holding train/validation/test (also val, valid, dev, testing)."
+    )
+    time_column: str | None = Field(None, description="method time: rows column with a date or timestamp.")
+    on_leakage: Literal["fail", "drop_from_test", "warn"] = Field(
+        "drop_from_test",
+        description="A validation/test row that duplicates a row of an earlier split (train, then validation): "
+        "`fail` the stage, `drop_from_test` (to rejects, counted), or `warn` and keep it.",
+    )
+    near_threshold: float | None = Field(
+        0.8,
+        gt=0.0,
+        le=1.0,
+        description="Word-shingle Jaccard similarity from which two rows count as near duplicates; null = "
+        "check exact duplicates only.",
+    )
+    shingle_size: int = Field(3, ge=1, description="Words per shingle for the near-duplicate check.")
+
+    @model_validator(mode="after")
+    def _method_fields(self) -> SplitParams:
+        if self.method == "column" and not self.column:
+            raise ValueError("method: column needs `column` (the rows column holding train/validation/test)")
+        if self.method == "time" and not self.time_column:
+            raise ValueError("method: time needs `time_column` (the rows column holding a date)")
+        if self.column and self.method != "column":
+            raise ValueError("`column` only applies to method: column")
+        if self.time_column and self.method != "time":
+            raise ValueError("`time_column` only applies to method: time")
+        return self

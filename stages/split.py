@@ -1,0 +1,160 @@
+"""split: one train/validation/test split that every approach shares, with no duplicate across it.
+
+Reads label's rows. Labelled rows go to train/validation/test (a `split`
+column added), rows without a label to unlabeled.parquet (always written,
+maybe empty: the corpus for base-model pre-training). Groups (clean's
+`dup_cluster`, plus rows with the same normalised text) never cross splits;
+afterwards every validation/test row is checked for an exact or near
+duplicate in an earlier split and handled by `on_leakage`.
+`rows_in == rows_out + sum(dropped)` always.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from schemas import load_params
+from schemas.paths import SplitPaths
+from schemas.rows import REJECT_FIELDS
+from schemas.split import SplitParams
+from stages.lib.errors import StageError, cli
+from stages.lib.io import read_rows, write_json, write_parquets
+from stages.lib.log import get_logger
+from stages.lib.splitting import SPLITS, column_split, find_leaks, group_ids, random_split, time_split
+from stages.lib.texthash import text_key
+
+log = get_logger("split")
+
+REASONS = ("leak_exact", "leak_near")
+
+
+def run(cfg: SplitParams, paths: SplitPaths, rows_path: str | Path) -> dict[str, Any]:
+    """Split, check leakage, write the four split files and rejects; return the metrics.
+
+    Raises StageError, before writing anything, when a configured column is
+    missing, a class is too small for every split, or leakage is found with
+    `on_leakage: fail`.
+    """
+    table = read_rows(rows_path)
+    rows = table.to_pylist()
+    columns = set(table.column_names)
+    for name, key in ((cfg.group_by, "group_by"), (cfg.column, "column"), (cfg.time_column, "time_column")):
+        if name is not None and name not in columns:
+            hint = " (the clean stage adds it; or set split.group_by: null)" if key == "group_by" else ""
+            raise StageError(f"split.{key} '{name}' is not a rows column{hint}; columns: {', '.join(sorted(columns))}")
+    labelled = [r for r in rows if r["label"] is not None]
+    unlabeled = [r for r in rows if r["label"] is None]
+    if not labelled:
+        raise StageError(
+            f"none of the {len(rows)} rows has a label: check label.classes, label.imports and the "
+            "label metrics (metrics/label.json)"
+        )
+    fractions = cfg.fractions.model_dump()
+    texts = [r["text"] for r in labelled]
+    groups = group_ids([_str(r.get(cfg.group_by)) for r in labelled] if cfg.group_by else None, texts)
+    if cfg.method == "column":
+        assigned = column_split([_str(r.get(cfg.column)) for r in labelled], cfg.column)
+    elif cfg.method == "time":
+        assigned = time_split(
+            [_str(r.get(cfg.time_column)) for r in labelled], [r["id"] for r in labelled], fractions, cfg.time_column
+        )
+    else:
+        assigned = random_split([r["label"] for r in labelled], groups, fractions, cfg.seed, cfg.stratify)
+
+    leaks = find_leaks(texts, assigned, cfg.near_threshold, cfg.shingle_size)
+    kinds = Counter(kind for kind, _, _ in leaks.values())
+    if leaks:
+        examples = "; ".join(
+            f"{assigned[i]} row {labelled[i]['id']} = {assigned[j]} row {labelled[j]['id']} ({kind}, {score})"
+            for i, (kind, j, score) in sorted(leaks.items())[:3]
+        )
+        message = (
+            f"{len(leaks)} validation/test rows duplicate a row of an earlier split "
+            f"(exact {kinds['exact']}, near {kinds['near']}); e.g. {examples}"
+        )
+        if cfg.on_leakage == "fail":
+            raise StageError(
+                message + ". Group them (split.group_by), raise split.near_threshold, or set "
+                "split.on_leakage: drop_from_test"
+            )
+        log.warning(message + ("; dropped from validation/test" if cfg.on_leakage == "drop_from_test" else ""))
+
+    out: dict[str, list[dict[str, Any]]] = {s: [] for s in SPLITS}
+    rejects: list[dict[str, Any]] = []
+    for i, (row, split) in enumerate(zip(labelled, assigned)):
+        if i in leaks and cfg.on_leakage == "drop_from_test":
+            kind, j, score = leaks[i]
+            rejects.append(
+                {
+                    "stage": "split",
+                    "reason": f"leak_{kind}",
+                    "source": row["source"],
+                    "location": row.get("location"),
+                    "id": row["id"],
+                    "detail": f"{split} row duplicates {assigned[j]} row {labelled[j]['id']} (similarity {score})",
+                    "raw": row["text"],
+                }
+            )
+            continue
+        out[split].append({**row, "split": split})
+    out["unlabeled"] = [{**r, "split": "unlabeled"} for r in unlabeled]
+
+    schema = table.schema.append(pa.field("split", pa.string())) if "split" not in columns else table.schema
+    folder = Path(paths.folder)
+    tables = {
+        folder / f"{name}.parquet": pa.Table.from_pylist(sorted(part, key=lambda r: r["id"]), schema=schema)
+        for name, part in out.items()
+    }
+    rejects.sort(key=lambda r: (r["reason"], r["id"]))
+    tables[folder / "rejects.parquet"] = pa.Table.from_pylist(rejects, schema=pa.schema(REJECT_FIELDS))
+    write_parquets(tables)
+    log.info("wrote %s to %s", {k: len(v) for k, v in out.items()}, folder)
+
+    classes = sorted({r["label"] for r in labelled})
+    eval_keys = {text_key(r["text"]) for s in ("validation", "test") for r in out[s]}
+    n_labelled = sum(len(out[s]) for s in SPLITS)
+    dropped = Counter(r["reason"] for r in rejects)
+    return {
+        "rows_in": len(rows),
+        "rows_out": n_labelled + len(unlabeled),
+        "dropped": {r: dropped.get(r, 0) for r in REASONS},
+        "method": cfg.method,
+        "groups": int(groups.max()) + 1 if len(groups) else 0,
+        "splits": {
+            **{
+                s: {
+                    "rows": len(out[s]),
+                    "share": round(len(out[s]) / n_labelled, 6) if n_labelled else 0.0,
+                    "classes": {c: sum(r["label"] == c for r in out[s]) for c in classes},
+                }
+                for s in SPLITS
+            },
+            "unlabeled": {"rows": len(unlabeled)},
+        },
+        "leakage": {
+            "exact": kinds["exact"],
+            "near": kinds["near"],
+            "action": cfg.on_leakage,
+            "remaining": 0 if cfg.on_leakage == "drop_from_test" else len(leaks),
+            # unlabeled texts feed base-model pre-training: a copy of an evaluation text there is a softer leak
+            "unlabeled_exact": sum(text_key(r["text"]) in eval_keys for r in unlabeled),
+        },
+    }
+
+
+def _str(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def main() -> None:
+    params = load_params()
+    metrics = run(params.split, params.paths.split, params.paths.label.rows)
+    write_json(metrics, params.paths.split.metrics)
+
+
+if __name__ == "__main__":
+    cli(main)
