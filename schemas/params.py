@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from schemas.base import StrictModel
+from schemas.collect import CollectParams
 from schemas.ingest import IngestParams
 from schemas.paths import Paths
 
@@ -14,3 +15,6 @@ class Params(StrictModel):
 
     paths: Paths = Field(default_factory=Paths, description="Inputs and outputs of every stage.")
     ingest: IngestParams = Field(description="ingest stage: raw files to canonical rows.")
+    collect: CollectParams = Field(
+        default_factory=CollectParams, description="collect stage: web pages to a snapshot that ingest reads."
+    )

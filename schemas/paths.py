@@ -20,7 +20,22 @@ class IngestPaths(StrictModel):
     metrics: str = Field("metrics/ingest.json", description="Ingest metrics file.")
 
 
+class CollectPaths(StrictModel):
+    pages: str = Field(
+        "data/collected",
+        description="Snapshot folder: <name>/pages.parquet per source (url, title, text...). Byte-identical when "
+        "the pages did not change, so ingest reruns only on new content.",
+    )
+    manifest: str = Field(
+        "data/collect_manifest.parquet",
+        description="Every URL tried, with final URL, status, fetch time, content hash and reason when rejected. "
+        "Kept out of the pages folder because its fetch times change on every run.",
+    )
+    metrics: str = Field("metrics/collect.json", description="Collect metrics file.")
+
+
 class Paths(StrictModel):
     """Every stage's inputs and outputs, relative to the repository root."""
 
     ingest: IngestPaths = Field(default_factory=IngestPaths, description="Paths of the ingest stage.")
+    collect: CollectPaths = Field(default_factory=CollectPaths, description="Paths of the collect stage.")

@@ -1,0 +1,237 @@
+"""collect: fetch web pages politely and freeze their main text as a snapshot that ingest reads.
+
+Writes `<paths.collect.pages>/<name>/pages.parquet` per source (url, requested_url,
+title, text, content_type, charset, extraction; sorted by url, no fetch times, so
+the same pages give the same bytes) and one manifest of every URL tried (final URL,
+status, redirects, fetch time, content hash, reason when not kept).
+`pages_requested == pages_fetched + skipped_robots + sum(failed)` always.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from schemas import load_params
+from schemas.collect import CollectParams, CollectSource, ExtractParams
+from schemas.paths import CollectPaths
+from stages.lib.crawl import FAIL_REASONS, Crawler, Fetch, read_url_file, select_urls
+from stages.lib.errors import StageError, cli
+from stages.lib.io import atomic_path, write_json
+from stages.lib.log import get_logger, progress
+from stages.lib.pagetext import page_text
+
+log = get_logger("collect")
+
+PAGE_SCHEMA = pa.schema(
+    [
+        pa.field("url", pa.string(), nullable=False),  # final URL after redirects: ingest's row id
+        pa.field("requested_url", pa.string(), nullable=False),
+        pa.field("title", pa.string()),
+        pa.field("text", pa.string(), nullable=False),
+        pa.field("content_type", pa.string()),
+        pa.field("charset", pa.string()),
+        pa.field("extraction", pa.string()),  # main, fallback or plain
+    ]
+)
+MANIFEST_SCHEMA = pa.schema(
+    [
+        pa.field("source", pa.string(), nullable=False),
+        pa.field("requested_url", pa.string(), nullable=False),
+        pa.field("final_url", pa.string()),
+        pa.field("status", pa.int32()),
+        pa.field("reason", pa.string()),  # null when the page is in the snapshot
+        pa.field("detail", pa.string()),
+        pa.field("redirects", pa.list_(pa.string())),
+        pa.field("attempts", pa.int32()),
+        pa.field("bytes", pa.int64()),
+        pa.field("content_type", pa.string()),
+        pa.field("content_hash", pa.string()),  # sha256 of the body as received
+        pa.field("fetched_at", pa.string()),  # UTC, ISO 8601; the only thing that differs between equal runs
+    ]
+)
+
+
+def run(cfg: CollectParams, paths: CollectPaths, root: Path = Path(".")) -> dict[str, Any]:
+    """Fetch every source's pages, write the snapshot and manifest atomically, return the metrics.
+
+    Raises StageError, before writing anything, when a URL file is missing or a
+    sitemap cannot be read. With no sources it writes an empty snapshot.
+    """
+    started = time.monotonic()
+    crawler = Crawler(
+        user_agent=cfg.user_agent,
+        delay_s=cfg.delay_s,
+        per_host_concurrency=cfg.per_host_concurrency,
+        max_concurrency=cfg.max_concurrency,
+        timeout_s=cfg.timeout_s,
+        max_retries=cfg.max_retries,
+        backoff_s=cfg.backoff_s,
+        max_wait_s=cfg.max_wait_s,
+        max_bytes=cfg.max_bytes,
+        max_redirects=cfg.max_redirects,
+        content_types=cfg.content_types,
+    )
+    try:
+        url_lists = {source.name: source_urls(source, crawler, root) for source in cfg.sources}
+        snapshots: dict[str, pa.Table] = {}
+        manifest: list[dict[str, Any]] = []
+        per_source: dict[str, Any] = {}
+        for source in cfg.sources:
+            pages, fetches = collect_source(source.name, url_lists[source.name], crawler, cfg.extract)
+            snapshots[source.name] = pa.Table.from_pylist(pages, schema=PAGE_SCHEMA)
+            manifest.extend(manifest_row(source.name, f) for f in fetches)
+            per_source[source.name] = _counts(fetches)
+            log.info(
+                "%s: %d of %d pages kept, %d skipped by robots.txt, failed %s",
+                source.name,
+                len(pages),
+                len(fetches),
+                per_source[source.name]["skipped_robots"],
+                {k: v for k, v in per_source[source.name]["failed"].items() if v} or "none",
+            )
+    finally:
+        crawler.close()
+
+    with contextlib.ExitStack() as stack:  # both outputs renamed only once both are written
+        folder = stack.enter_context(atomic_path(paths.pages))
+        folder.mkdir()
+        for name, table in snapshots.items():
+            (folder / name).mkdir()
+            pq.write_table(
+                table, folder / name / "pages.parquet", compression="zstd", use_dictionary=True, write_statistics=True
+            )
+        manifest_path = stack.enter_context(atomic_path(paths.manifest))
+        pq.write_table(pa.Table.from_pylist(manifest, schema=MANIFEST_SCHEMA), manifest_path, compression="zstd")
+    log.info("wrote %d sources to %s and %d URLs to %s", len(snapshots), paths.pages, len(manifest), paths.manifest)
+
+    metrics = _sum(per_source.values())
+    metrics |= {
+        "bytes": crawler.stats["bytes"],
+        "http_requests": crawler.stats["http_requests"],
+        "retries": crawler.stats["retries"],
+        "seconds": round(time.monotonic() - started, 2),
+        "sources": per_source,
+    }
+    return metrics
+
+
+def source_urls(source: CollectSource, crawler: Crawler, root: Path) -> list[str]:
+    """The page URLs of one source, after include/exclude and max_pages."""
+    if source.sitemap:
+        listed = crawler.sitemap_urls(source.sitemap)
+        where = source.sitemap
+    elif source.url_file:
+        path = root / source.url_file
+        if not path.is_file():
+            raise StageError(f"collect source '{source.name}': url_file {source.url_file} does not exist")
+        listed = read_url_file(path)
+        where = source.url_file
+    else:
+        listed = source.urls
+        where = "urls"
+    urls = select_urls(listed, source.include, source.exclude, source.max_pages)
+    log.info("%s: %d URLs listed in %s, %d selected", source.name, len(listed), where, len(urls))
+    return urls
+
+
+def collect_source(
+    name: str, urls: list[str], crawler: Crawler, extract: ExtractParams
+) -> tuple[list[dict[str, Any]], list[Fetch]]:
+    """Fetch and extract one source's pages: (snapshot rows sorted by url, every Fetch sorted by URL)."""
+    fetches: list[Fetch | None] = [None] * len(urls)
+    texts: dict[str, dict[str, Any]] = {}  # by requested URL
+    for index, fetch in progress(crawler.fetch_many(urls), desc=f"collect {name}", total=len(urls), unit="pages"):
+        fetches[index] = fetch
+        if fetch.reason is None:
+            assert fetch.body is not None
+            text = page_text(
+                fetch.body,
+                fetch.media_type or "",
+                fetch.charset,
+                fetch.final_url,
+                favor=extract.favor,
+                include_tables=extract.include_tables,
+                include_comments=extract.include_comments,
+                fallback=extract.fallback,
+            )
+            if text.text:
+                texts[fetch.requested_url] = {
+                    "url": fetch.final_url,
+                    "requested_url": fetch.requested_url,
+                    "title": text.title,
+                    "text": text.text,
+                    "content_type": fetch.media_type,
+                    "charset": text.charset,
+                    "extraction": text.method,
+                }
+            else:
+                fetch.reason, fetch.detail = "no_text", "no text found in the page"
+        fetch.body = None  # the text is kept; holding every body would grow memory with the crawl
+    done = sorted((f for f in fetches if f is not None), key=lambda f: f.requested_url)
+    pages: dict[str, dict[str, Any]] = {}
+    for fetch in done:  # two URLs redirecting to one page: the first (by requested URL) keeps it
+        row = texts.get(fetch.requested_url)
+        if row is None:
+            continue
+        if row["url"] in pages:
+            fetch.reason = "duplicate"
+            fetch.detail = f"same final URL as {pages[row['url']]['requested_url']}"
+        else:
+            pages[row["url"]] = row
+    return [pages[url] for url in sorted(pages)], done
+
+
+def manifest_row(source: str, fetch: Fetch) -> dict[str, Any]:
+    return {
+        "source": source,
+        "requested_url": fetch.requested_url,
+        "final_url": fetch.final_url,
+        "status": fetch.status,
+        "reason": fetch.reason,
+        "detail": fetch.detail,
+        "redirects": fetch.redirects,
+        "attempts": fetch.attempts,
+        "bytes": fetch.nbytes,
+        "content_type": fetch.media_type,
+        "content_hash": fetch.content_hash,
+        "fetched_at": fetch.fetched_at,
+    }
+
+
+def _counts(fetches: list[Fetch]) -> dict[str, Any]:
+    reasons = Counter(f.reason for f in fetches)
+    unknown = set(reasons) - {None, "robots", *FAIL_REASONS}
+    assert not unknown, f"reasons missing from FAIL_REASONS: {unknown}"
+    return {
+        "pages_requested": len(fetches),
+        "pages_fetched": reasons[None],
+        "skipped_robots": reasons["robots"],
+        "failed": {r: reasons[r] for r in FAIL_REASONS},
+        "bytes_pages": sum(f.nbytes for f in fetches),
+    }
+
+
+def _sum(parts: Any) -> dict[str, Any]:
+    parts = list(parts)
+    total: dict[str, Any] = {
+        k: sum(p[k] for p in parts) for k in ("pages_requested", "pages_fetched", "skipped_robots", "bytes_pages")
+    }
+    total["failed"] = {r: sum(p["failed"][r] for p in parts) for r in FAIL_REASONS}
+    return total
+
+
+def main() -> None:
+    params = load_params()
+    metrics = run(params.collect, params.paths.collect)
+    write_json(metrics, params.paths.collect.metrics)
+
+
+if __name__ == "__main__":
+    cli(main)
