@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
+import itertools
 import threading
 import time
 from collections import Counter
@@ -82,10 +84,8 @@ def site(monkeypatch: pytest.MonkeyPatch) -> Iterator[Site]:
             if "Content-Length" not in headers and not headers.get("X-No-Length"):
                 self.send_header("Content-Length", str(len(body)))
             self.end_headers()
-            try:
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # the client stopped reading
                 self.wfile.write(body)
-            except (BrokenPipeError, ConnectionResetError):
-                pass  # the client stopped reading (size limit): that is the point
             with web.lock:
                 web.log.append((start, time.monotonic(), self.path, self.headers.get("User-Agent", "")))
 
@@ -381,7 +381,7 @@ def test_per_host_concurrency_and_delay(site: Site, tmp_path: Path, per_host: in
     collect.run(cfg, out_paths(tmp_path))
     assert site.max_in_flight == per_host  # never more; and with 4 threads, reached
     starts = sorted(start for start, _, path, _ in site.log if path.startswith("/p"))
-    assert min(b - a for a, b in zip(starts, starts[1:])) >= delay * 0.9
+    assert min(b - a for a, b in itertools.pairwise(starts)) >= delay * 0.9
 
 
 def test_robots_crawl_delay_is_honoured(site: Site, tmp_path: Path) -> None:
@@ -396,7 +396,7 @@ def test_url_file_include_exclude_max_pages(site: Site, tmp_path: Path) -> None:
     for name in ("guide/one", "guide/two", "guide/three", "guide/changelog", "blog/post"):
         site.routes[f"/{name}"] = article(name, *TEA)
     listed = [site.url(f"/{n}") for n in ("guide/one", "blog/post", "guide/changelog", "guide/two", "guide/three")]
-    (tmp_path / "urls.txt").write_text("# docs\n\n" + "\n".join(listed + [listed[0]]) + "\n")
+    (tmp_path / "urls.txt").write_text("# docs\n\n" + "\n".join([*listed, listed[0]]) + "\n")
     paths = out_paths(tmp_path)
     src = {"name": "s", "url_file": "urls.txt", "include": ["/guide/"], "exclude": ["changelog"], "max_pages": 2}
     metrics = collect.run(params([src]), paths, root=tmp_path)
@@ -431,7 +431,7 @@ def test_unreadable_sitemap_fails_and_keeps_previous_outputs(site: Site, tmp_pat
     with pytest.raises(StageError, match=r"sitemap .*/nope.xml: http_error \(status 404"):
         collect.run(params([{"name": "s", "sitemap": site.url("/nope.xml")}]), paths)
     assert Path(paths.pages, "s", "pages.parquet").read_bytes() == before
-    with pytest.raises(StageError, match="url_file missing.txt does not exist"):
+    with pytest.raises(StageError, match=r"url_file missing\.txt does not exist"):
         collect.run(params([{"name": "s", "url_file": "missing.txt"}]), paths, root=tmp_path)
 
 
