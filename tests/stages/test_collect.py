@@ -147,6 +147,11 @@ FRENCH = (
     "préviennent que l'effet était faible et que l'étude n'était pas réalisée à l'aveugle. D'autres essais "
     "sont prévus l'année prochaine, selon l'auteur principal de l'article. Ça paraît prometteur."
 )
+RUSSIAN = (
+    "Исследователи небольшого университета наблюдали за двумя сотнями добровольцев в течение двенадцати "
+    "недель, чтобы понять, влияет ли зелёный чай по утрам на качество сна. Те, кто пил чай, засыпали "
+    "немного быстрее, хотя авторы предупреждают, что эффект был небольшим."
+)
 ROBOTS = "User-agent: *\nDisallow: /private/\n\nUser-agent: OtherBot\nDisallow: /\n"
 
 
@@ -459,3 +464,21 @@ def test_no_sources_writes_an_empty_snapshot(tmp_path: Path) -> None:
     assert pq.read_table(paths.manifest).num_rows == 0
     assert metrics["pages_requested"] == 0 and metrics["http_requests"] == 0
     assert set(metrics["failed"]) == set(FAIL_REASONS)
+
+
+def test_charset_from_header_meta_or_detection(site: Site, tmp_path: Path) -> None:
+    body = f"<html><body><p>{RUSSIAN}</p></body></html>"
+    site.routes |= {
+        "/detected": (200, {"Content-Type": "text/html"}, body.encode("cp1251")),
+        "/header": (200, {"Content-Type": "text/html; charset=koi8-r"}, body.encode("koi8_r")),
+        "/meta": (200, {"Content-Type": "text/html"}, body.replace("<html>", '<html><meta charset="KOI8-R">').encode("koi8_r")),
+        "/bom": (200, {"Content-Type": "text/html"}, body.encode("utf-16")),
+        "/utf8": (200, {"Content-Type": "text/html"}, body.encode("utf-8")),
+    }  # fmt: skip
+    paths = out_paths(tmp_path)
+    collect.run(params([{"name": "s", "urls": [site.url(p) for p in site.routes]}], max_bytes=100_000), paths)
+    pages, _ = read(paths, "s")
+    assert {p: r["text"] for p, r in pages.items()} == dict.fromkeys(site.routes, RUSSIAN)
+    assert {p: r["charset"] for p, r in pages.items()} == {
+        "/detected": "cp1251", "/header": "koi8-r", "/meta": "koi8-r", "/bom": "utf-16", "/utf8": "utf-8"
+    }  # fmt: skip
