@@ -5,6 +5,10 @@ from __future__ import annotations
 import contextlib
 import gzip
 import itertools
+import os
+import shutil
+import subprocess
+import sys
 import threading
 import time
 from collections import Counter
@@ -16,6 +20,7 @@ from urllib.parse import urlsplit
 
 import pyarrow.parquet as pq
 import pytest
+import yaml
 
 from schemas.collect import CollectParams, CollectSource
 from schemas.ingest import IngestParams, Source
@@ -468,10 +473,11 @@ def test_no_sources_writes_an_empty_snapshot(tmp_path: Path) -> None:
 
 def test_charset_from_header_meta_or_detection(site: Site, tmp_path: Path) -> None:
     body = f"<html><body><p>{RUSSIAN}</p></body></html>"
+    meta = body.replace("<html>", '<html><meta charset="KOI8-R">')
     site.routes |= {
         "/detected": (200, {"Content-Type": "text/html"}, body.encode("cp1251")),
         "/header": (200, {"Content-Type": "text/html; charset=koi8-r"}, body.encode("koi8_r")),
-        "/meta": (200, {"Content-Type": "text/html"}, body.replace("<html>", '<html><meta charset="KOI8-R">').encode("koi8_r")),
+        "/meta": (200, {"Content-Type": "text/html"}, meta.encode("koi8_r")),
         "/bom": (200, {"Content-Type": "text/html"}, body.encode("utf-16")),
         "/utf8": (200, {"Content-Type": "text/html"}, body.encode("utf-8")),
     }  # fmt: skip
@@ -482,3 +488,51 @@ def test_charset_from_header_meta_or_detection(site: Site, tmp_path: Path) -> No
     assert {p: r["charset"] for p, r in pages.items()} == {
         "/detected": "cp1251", "/header": "koi8-r", "/meta": "koi8-r", "/bom": "utf-16", "/utf8": "utf-8"
     }  # fmt: skip
+
+
+def dvc(project: Path, *args: str) -> str:
+    env = os.environ | {"PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    done = subprocess.run(["dvc", *args], cwd=project, env=env, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+@pytest.mark.slow  # about 30 s: five dvc commands, each starting Python and the stages
+def test_snapshot_flows_through_dvc_repro_and_is_not_refetched(site: Site, tmp_path: Path) -> None:
+    """The user's loop: collect once, `dvc repro` never refetches, `dvc repro -f -s collect` (make collect) does,
+    and ingest reruns only when the pages really changed."""
+    site.routes |= {"/a": article("A", *TEA), "/b": article("B", *BRIDGE)}
+    root = Path(__file__).resolve().parents[2]
+    project = tmp_path / "project"
+    for part in ("stages", "schemas", "data/sample"):
+        shutil.copytree(root / part, project / part, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(root / "dvc.yaml", project / "dvc.yaml")
+    cfg = yaml.safe_load((root / "params.yaml").read_text())
+    cfg["collect"] |= {"sources": [{"name": "site", "urls": [site.url("/a"), site.url("/b")]}], "delay_s": 0.0}
+    cfg["ingest"]["sources"].append(
+        {"name": "web", "path": "data/collected/site", "format": "collected", "id_field": "url", "keep_fields": []}
+    )
+    (project / "params.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    subprocess.run(["git", "init", "-q"], cwd=project, check=True)
+    dvc(project, "init", "-q")
+
+    dvc(project, "repro")
+    rows = pq.read_table(project / "data/ingested/rows.parquet").to_pylist()
+    web = {r["location"]: r["text"] for r in rows if r["source"] == "web"}
+    assert sorted(web) == [site.url("/a"), site.url("/b")] and BRIDGE[1] in web[site.url("/b")]
+    assert len(rows) > 5000  # the SMS sample is still there
+
+    site.reset()
+    assert "Stage 'collect' didn't change" in dvc(project, "repro")
+    assert site.hits == Counter()  # a plain `dvc repro` never touches the network
+
+    dvc(project, "repro", "--force", "--single-item", "collect")  # what `make collect` runs
+    assert site.hits["/a"] == site.hits["/b"] == 1
+    assert "up to date" in dvc(project, "status")  # same pages, same bytes: ingest need not rerun
+
+    site.routes["/b"] = article("B", BRIDGE[0], "The bridge reopened on Friday after a quicker repair than planned.")
+    dvc(project, "repro", "--force", "--single-item", "collect")
+    assert "ingest" in dvc(project, "status")
+    dvc(project, "repro")
+    rows = pq.read_table(project / "data/ingested/rows.parquet").to_pylist()
+    assert any("reopened on Friday" in r["text"] for r in rows if r["source"] == "web")
