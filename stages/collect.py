@@ -80,24 +80,19 @@ def run(cfg: CollectParams, paths: CollectPaths, root: Path = Path(".")) -> dict
     )
     try:
         url_lists = {source.name: source_urls(source, crawler, root) for source in cfg.sources}
-        snapshots: dict[str, pa.Table] = {}
-        manifest: list[dict[str, Any]] = []
-        per_source: dict[str, Any] = {}
-        for source in cfg.sources:
-            pages, fetches = collect_source(source.name, url_lists[source.name], crawler, cfg.extract)
-            snapshots[source.name] = pa.Table.from_pylist(pages, schema=PAGE_SCHEMA)
-            manifest.extend(manifest_row(source.name, f) for f in fetches)
-            per_source[source.name] = _counts(fetches)
-            log.info(
-                "%s: %d of %d pages kept, %d skipped by robots.txt, failed %s",
-                source.name,
-                len(pages),
-                len(fetches),
-                per_source[source.name]["skipped_robots"],
-                {k: v for k, v in per_source[source.name]["failed"].items() if v} or "none",
-            )
+        results = collect_pages(url_lists, crawler, cfg.extract)
     finally:
         crawler.close()
+    snapshots: dict[str, pa.Table] = {}
+    manifest: list[dict[str, Any]] = []
+    per_source: dict[str, Any] = {}
+    for name, (pages, fetches) in results.items():
+        snapshots[name] = pa.Table.from_pylist(pages, schema=PAGE_SCHEMA)
+        manifest.extend(manifest_row(name, f) for f in fetches)
+        counts = per_source[name] = _counts(fetches)
+        failed = {k: v for k, v in counts["failed"].items() if v}
+        log.info("%s: %d of %d pages kept, %d skipped by robots.txt, failed %s", name, len(pages), len(fetches),
+                 counts["skipped_robots"], failed or "none")  # fmt: skip
 
     with contextlib.ExitStack() as stack:  # both outputs renamed only once both are written
         folder = stack.enter_context(atomic_path(paths.pages))
@@ -141,43 +136,43 @@ def source_urls(source: CollectSource, crawler: Crawler, root: Path) -> list[str
     return urls
 
 
-def collect_source(
-    name: str, urls: list[str], crawler: Crawler, extract: ExtractParams
-) -> tuple[list[dict[str, Any]], list[Fetch]]:
-    """Fetch and extract one source's pages: (snapshot rows sorted by url, every Fetch sorted by URL)."""
-    fetches: list[Fetch | None] = [None] * len(urls)
-    texts: dict[str, dict[str, Any]] = {}  # by requested URL
-    for index, fetch in progress(crawler.fetch_many(urls), desc=f"collect {name}", total=len(urls), unit="pages"):
-        fetches[index] = fetch
+def collect_pages(
+    url_lists: dict[str, list[str]], crawler: Crawler, extract: ExtractParams
+) -> dict[str, tuple[list[dict[str, Any]], list[Fetch]]]:
+    """Fetch every source's pages in one pool (sources on different hosts proceed side by side) and
+    extract their text; per source, (snapshot rows sorted by url, every Fetch sorted by requested URL)."""
+    jobs = [(name, url) for name, urls in url_lists.items() for url in urls]
+    fetches: dict[str, list[Fetch]] = {name: [] for name in url_lists}
+    texts: dict[tuple[str, str], dict[str, Any]] = {}  # by (source, requested URL)
+    pages_done = progress(crawler.fetch_many([url for _, url in jobs]), desc="collect", total=len(jobs), unit="pages")
+    for index, fetch in pages_done:
+        name = jobs[index][0]
+        fetches[name].append(fetch)
         if fetch.reason is None:
             assert fetch.body is not None
-            text = page_text(
-                fetch.body,
-                fetch.media_type or "",
-                fetch.charset,
-                fetch.final_url,
-                favor=extract.favor,
-                include_tables=extract.include_tables,
-                include_comments=extract.include_comments,
-                fallback=extract.fallback,
-            )
+            text = page_text(fetch.body, fetch.media_type or "", fetch.charset, fetch.final_url,
+                             favor=extract.favor, include_tables=extract.include_tables,
+                             include_comments=extract.include_comments, fallback=extract.fallback)  # fmt: skip
             if text.text:
-                texts[fetch.requested_url] = {
-                    "url": fetch.final_url,
-                    "requested_url": fetch.requested_url,
-                    "title": text.title,
-                    "text": text.text,
-                    "content_type": fetch.media_type,
-                    "charset": text.charset,
+                texts[name, fetch.requested_url] = {
+                    "url": fetch.final_url, "requested_url": fetch.requested_url, "title": text.title,
+                    "text": text.text, "content_type": fetch.media_type, "charset": text.charset,
                     "extraction": text.method,
-                }
+                }  # fmt: skip
             else:
                 fetch.reason, fetch.detail = "no_text", "no text found in the page"
         fetch.body = None  # the text is kept; holding every body would grow memory with the crawl
-    done = sorted((f for f in fetches if f is not None), key=lambda f: f.requested_url)
+    return {name: _dedupe(name, done, texts) for name, done in fetches.items()}
+
+
+def _dedupe(
+    name: str, fetches: list[Fetch], texts: dict[tuple[str, str], dict[str, Any]]
+) -> tuple[list[dict[str, Any]], list[Fetch]]:
+    """Two URLs redirecting to one page: the first by requested URL keeps it, the other is a duplicate."""
+    done = sorted(fetches, key=lambda f: f.requested_url)
     pages: dict[str, dict[str, Any]] = {}
-    for fetch in done:  # two URLs redirecting to one page: the first (by requested URL) keeps it
-        row = texts.get(fetch.requested_url)
+    for fetch in done:
+        row = texts.get((name, fetch.requested_url))
         if row is None:
             continue
         if row["url"] in pages:

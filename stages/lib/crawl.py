@@ -15,6 +15,7 @@ from __future__ import annotations
 import email.message
 import email.utils
 import hashlib
+import itertools
 import re
 import threading
 import time
@@ -154,10 +155,18 @@ class Crawler:
         return self._fetch(url, self.content_types, self.max_bytes, self.max_redirects, robots=True)
 
     def fetch_many(self, urls: list[str]) -> Iterator[tuple[int, Fetch]]:
-        """Fetch pages on `max_concurrency` threads; yield (index in `urls`, Fetch) as each finishes."""
+        """Fetch pages on `max_concurrency` threads; yield (index in `urls`, Fetch) as each finishes.
+
+        Hosts take turns in the queue, so that threads do not all wait on one host's gate
+        while pages of other hosts could be fetched.
+        """
+        by_host: dict[str, list[int]] = {}
+        for i, url in enumerate(urls):
+            by_host.setdefault((urlsplit(url).hostname or "").lower(), []).append(i)
+        order = [i for turn in itertools.zip_longest(*by_host.values()) for i in turn if i is not None]
         pool = ThreadPoolExecutor(max_workers=self.max_concurrency, thread_name_prefix="collect")
         try:
-            futures = {pool.submit(self.fetch, url): i for i, url in enumerate(urls)}
+            futures = {pool.submit(self.fetch, urls[i]): i for i in order}
             for future in as_completed(futures):
                 yield futures[future], future.result()
         finally:
@@ -277,7 +286,8 @@ class Crawler:
             retryable = hop.reason in ("timeout", "connection_error") or hop.status in RETRY_STATUSES
             if not retryable:
                 return hop
-            gave_up = "rate_limited" if hop.status == 429 else "server_error" if hop.status else hop.reason
+            # a timeout or connection error stays one even after a 200 status line
+            gave_up = hop.reason or ("rate_limited" if hop.status == 429 else "server_error")
             if attempt > self.max_retries:
                 hop.reason = gave_up
                 hop.detail = hop.detail or f"status {hop.status} after {attempt} attempts"

@@ -90,7 +90,11 @@ def site(monkeypatch: pytest.MonkeyPatch) -> Iterator[Site]:
                 self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # the client stopped reading
-                self.wfile.write(body)
+                if "X-Drip" in headers:  # half the body, a pause, the rest: a server stalling mid-page
+                    self.wfile.write(body[: len(body) // 2])
+                    self.wfile.flush()
+                    time.sleep(float(headers["X-Drip"]))
+                self.wfile.write(body[len(body) // 2 :] if "X-Drip" in headers else body)
             with web.lock:
                 web.log.append((start, time.monotonic(), self.path, self.headers.get("User-Agent", "")))
 
@@ -368,9 +372,10 @@ def test_give_up_after_retries_and_on_long_retry_after(site: Site, tmp_path: Pat
         "/limited": (429, {"Retry-After": "3600"}, b""),
         "/slow": lambda n: (time.sleep(1.0), article("Slow", *TEA))[1],
         "/broken": (501, {}, b""),
+        "/stall": (200, {"Content-Type": "text/html", "X-Drip": "1.0"}, page("Stall", *TEA).encode()),
     }
     paths = out_paths(tmp_path)
-    urls = [site.url(p) for p in ("/down", "/limited", "/slow", "/broken")]
+    urls = [site.url(p) for p in ("/down", "/limited", "/slow", "/broken", "/stall")]
     metrics = collect.run(params([{"name": "s", "urls": urls}], max_retries=1, timeout_s=0.3), paths)
     _, manifest = read(paths, "s")
     assert (manifest["/down"]["reason"], manifest["/down"]["attempts"]) == ("server_error", 2)
@@ -379,7 +384,9 @@ def test_give_up_after_retries_and_on_long_retry_after(site: Site, tmp_path: Pat
     assert "3600" in manifest["/limited"]["detail"]
     assert (manifest["/slow"]["reason"], manifest["/slow"]["attempts"]) == ("timeout", 2)
     assert (manifest["/broken"]["reason"], site.hits["/broken"]) == ("http_error", 1)  # 501 is not retried
-    assert metrics["retries"] == 2
+    # the status line came (200), then the body stalled: a timeout, not a server error
+    assert (manifest["/stall"]["reason"], manifest["/stall"]["status"]) == ("timeout", 200)
+    assert metrics["retries"] == 3
 
 
 @pytest.mark.parametrize(("per_host", "delay"), [(1, 0.1), (2, 0.0)])
