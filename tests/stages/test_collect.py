@@ -43,6 +43,8 @@ class Site:
         self.hits: Counter[str] = Counter()
         self.in_flight = 0
         self.max_in_flight = 0
+        self.host_in_flight: Counter[str] = Counter()
+        self.max_host_in_flight = 0
         self.lock = threading.Lock()
         self.base = ""
 
@@ -51,6 +53,7 @@ class Site:
             self.log.clear()
             self.hits.clear()
             self.max_in_flight = 0
+            self.max_host_in_flight = 0
 
     def url(self, path: str) -> str:
         return self.base + path
@@ -58,12 +61,14 @@ class Site:
     def requested(self, path: str) -> list[tuple[float, float]]:
         return [(start, end) for start, end, p, _ in self.log if p == path]
 
-    def serve(self, path: str) -> Reply:
+    def serve(self, path: str, host: str = "") -> Reply:
         with self.lock:
             self.hits[path] += 1
             n = self.hits[path]
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            self.host_in_flight[host] += 1
+            self.max_host_in_flight = max(self.max_host_in_flight, self.host_in_flight[host])
         try:
             route = self.routes.get(path)
             if route is None:
@@ -72,6 +77,7 @@ class Site:
         finally:
             with self.lock:
                 self.in_flight -= 1
+                self.host_in_flight[host] -= 1
 
 
 @pytest.fixture
@@ -82,7 +88,7 @@ def site(monkeypatch: pytest.MonkeyPatch) -> Iterator[Site]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             start = time.monotonic()
-            status, headers, body = web.serve(self.path)
+            status, headers, body = web.serve(self.path, self.headers.get("Host", "").split(":")[0])
             self.send_response(status)
             for key, value in headers.items():
                 self.send_header(key, value)
@@ -399,6 +405,21 @@ def test_per_host_concurrency_and_delay(site: Site, tmp_path: Path, per_host: in
     assert site.max_in_flight == per_host  # never more; and with 4 threads, reached
     starts = sorted(start for start, _, path, _ in site.log if path.startswith("/p"))
     assert min(b - a for a, b in itertools.pairwise(starts)) >= delay * 0.9
+
+
+def test_sources_on_different_hosts_proceed_side_by_side(site: Site, tmp_path: Path) -> None:
+    for i in range(3):
+        site.routes[f"/p{i}"] = lambda n, i=i: (time.sleep(0.2), article(f"Page {i}", *TEA))[1]
+    other = site.base.replace("127.0.0.1", "localhost")  # the same server under a second host name
+    sources = [
+        {"name": "one", "urls": [site.url(f"/p{i}") for i in range(3)]},
+        {"name": "two", "urls": [f"{other}/p{i}" for i in range(3)]},
+    ]
+    paths = out_paths(tmp_path)
+    metrics = collect.run(params(sources, max_concurrency=2, per_host_concurrency=1), paths)
+    assert metrics["pages_fetched"] == 6
+    assert site.max_host_in_flight == 1 and site.max_in_flight == 2
+    assert {u for *_, u in site.log} == {UA}
 
 
 def test_robots_crawl_delay_is_honoured(site: Site, tmp_path: Path) -> None:
