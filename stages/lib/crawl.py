@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from urllib.parse import urldefrag, urljoin, urlsplit
+from urllib.parse import quote, unquote, urldefrag, urljoin, urlsplit
 from urllib.robotparser import RobotFileParser
 
 import requests
@@ -188,7 +188,7 @@ class Crawler:
         rules = self._robots[origin]
         if isinstance(rules, Fetch):
             return rules.reason or "connection_error", f"robots.txt unreachable, so nothing is fetched: {rules.detail}"
-        if not rules.can_fetch(self.user_agent, url):
+        if not robots_allows(rules, self.user_agent, url):
             return "robots", f"robots.txt disallows {url} for {self.user_agent}"
         return None
 
@@ -373,6 +373,34 @@ class Crawler:
         if delay > 0:
             self._gate(origin).slow_down(delay)
         return parser
+
+
+def robots_allows(parser: RobotFileParser, user_agent: str, url: str) -> bool:
+    """RFC 9309 matching on urllib.robotparser's parsed rules: the longest matching rule wins (Allow on
+    a tie), `*` matches any run of characters and a final `$` anchors the end.
+
+    urllib.robotparser picks the group for the agent well, but its own `can_fetch` takes the first rule
+    that is a plain prefix of the path: `Disallow: /*?session=` would never match, and an `Allow` after
+    a broader `Disallow` would never apply, where sites expect both to work as for the major crawlers.
+    """
+    if parser.disallow_all:
+        return False
+    if parser.allow_all:
+        return True
+    group = next((e for e in parser.entries if e.applies_to(user_agent)), parser.default_entry)
+    if group is None:
+        return True
+    parts = urlsplit(unquote(url))
+    target = quote(parts.path + (f"?{parts.query}" if parts.query else "")) or "/"  # as robotparser quotes
+    best: tuple[int, bool] | None = None
+    for rule in group.rulelines:
+        pattern = rule.path  # quoted by robotparser: '*' is '%2A', '$' is '%24'
+        anchored = pattern.endswith("%24")
+        core = pattern[:-3] if anchored else pattern
+        regex = ".*".join(re.escape(piece) for piece in core.split("%2A")) + ("$" if anchored else "")
+        if re.match(regex, target) and (best is None or (len(pattern), rule.allowance) > best):
+            best = (len(pattern), rule.allowance)
+    return True if best is None else best[1]
 
 
 def _read_body(

@@ -167,7 +167,10 @@ RUSSIAN = (
     "недель, чтобы понять, влияет ли зелёный чай по утрам на качество сна. Те, кто пил чай, засыпали "
     "немного быстрее, хотя авторы предупреждают, что эффект был небольшим."
 )
-ROBOTS = "User-agent: *\nDisallow: /private/\n\nUser-agent: OtherBot\nDisallow: /\n"
+ROBOTS = (
+    "User-agent: *\nDisallow: /private/\nAllow: /private/open\nDisallow: /*?session=\nDisallow: /*.pdf$\n\n"
+    "User-agent: OtherBot\nDisallow: /\n"
+)
 
 
 def sitemap(urls: list[str]) -> Reply:
@@ -324,7 +327,16 @@ def test_changed_page_changes_only_its_row(site: Site, tmp_path: Path) -> None:
 
 def test_robots_rules_for_the_agent_and_unreachable_robots(site: Site, tmp_path: Path) -> None:
     site.routes |= {"/robots.txt": (200, {}, ROBOTS.encode()), "/tea": article("Tea", *TEA)}
+    site.routes |= {"/private/open": article("Open", *BRIDGE), "/a.pdf?x=1": article("Not a PDF", *TEA)}
     paths = out_paths(tmp_path)
+    # RFC 9309 matching: the longest rule wins (Allow beats a shorter Disallow), `*` and `$` work
+    urls = [site.url(p) for p in ("/tea", "/tea?session=abc", "/private/open", "/private/x", "/a.pdf", "/a.pdf?x=1")]
+    collect.run(params([{"name": "s", "urls": urls}]), paths)
+    pages = {r["url"] for r in pq.read_table(f"{paths.pages}/s/pages.parquet").to_pylist()}
+    assert pages == {site.url("/tea"), site.url("/private/open"), site.url("/a.pdf?x=1")}
+    assert site.hits["/tea?session=abc"] == site.hits["/private/x"] == site.hits["/a.pdf"] == 0
+
+    site.reset()
     collect.run(params([{"name": "s", "urls": [site.url("/tea")]}], user_agent="OtherBot/2.0"), paths)
     _, manifest = read(paths, "s")
     assert manifest["/tea"]["reason"] == "robots" and site.hits["/tea"] == 0
