@@ -162,6 +162,14 @@ class CollectParams(StrictModel):
         description="Media types accepted; other pages are rejected as content_type. text/html and "
         "application/xhtml+xml are parsed for their main text; any other accepted type is kept as plain text.",
     )
+    max_failed_fraction: float = Field(
+        0.5,
+        ge=0.0,
+        le=1.0,
+        description="Fail, keeping the previous snapshot, when more than this share of a source's pages failed "
+        "(robots.txt skips and duplicates aside): a site that is down or blocks the crawler should stop the "
+        "stage, not replace the data with an empty snapshot.",
+    )
     extract: ExtractParams = Field(default_factory=ExtractParams, description="Main-text extraction settings.")
 
     @field_validator("content_types")

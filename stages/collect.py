@@ -61,8 +61,9 @@ MANIFEST_SCHEMA = pa.schema(
 def run(cfg: CollectParams, paths: CollectPaths, root: Path = Path(".")) -> dict[str, Any]:
     """Fetch every source's pages, write the snapshot and manifest atomically, return the metrics.
 
-    Raises StageError, before writing anything, when a URL file is missing or a
-    sitemap cannot be read. With no sources it writes an empty snapshot.
+    Raises StageError, before writing anything, when a URL file is missing, a sitemap
+    cannot be read, or more than `max_failed_fraction` of a source's pages failed.
+    With no sources it writes an empty snapshot.
     """
     started = time.monotonic()
     crawler = Crawler(
@@ -93,6 +94,7 @@ def run(cfg: CollectParams, paths: CollectPaths, root: Path = Path(".")) -> dict
         failed = {k: v for k, v in counts["failed"].items() if v}
         log.info("%s: %d of %d pages kept, %d skipped by robots.txt, failed %s", name, len(pages), len(fetches),
                  counts["skipped_robots"], failed or "none")  # fmt: skip
+        check_failures(name, fetches, cfg.max_failed_fraction)
 
     with contextlib.ExitStack() as stack:  # both outputs renamed only once both are written
         folder = stack.enter_context(atomic_path(paths.pages))
@@ -181,6 +183,25 @@ def _dedupe(
         else:
             pages[row["url"]] = row
     return [pages[url] for url in sorted(pages)], done
+
+
+def check_failures(name: str, fetches: list[Fetch], max_failed_fraction: float) -> None:
+    """Stop, before the snapshot is replaced, when too many of a source's pages failed.
+
+    A site that is down, blocks the crawler or renders its text with JavaScript would
+    otherwise replace a good snapshot with an empty one. Pages skipped by robots.txt and
+    duplicates are not failures.
+    """
+    tried = [f for f in fetches if f.reason not in ("robots", "duplicate")]
+    failed = [f for f in tried if f.reason is not None]
+    if tried and len(failed) / len(tried) > max_failed_fraction:
+        reasons = dict(Counter(f.reason for f in failed).most_common())
+        examples = "; ".join(f"{f.requested_url}: {f.reason} ({f.detail})" for f in failed[:3])
+        raise StageError(
+            f"collect source '{name}': {len(failed)} of {len(tried)} pages failed "
+            f"({len(failed) / len(tried):.0%} > collect.max_failed_fraction={max_failed_fraction}); "
+            f"reasons {reasons}; e.g. {examples}. The previous snapshot was left untouched."
+        )
 
 
 def manifest_row(source: str, fetch: Fetch) -> dict[str, Any]:

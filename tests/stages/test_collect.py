@@ -208,8 +208,10 @@ def build_site(site: Site) -> None:
 
 
 def params(sources: list[dict[str, Any]], **overrides: Any) -> CollectParams:
+    # tiny delays so the file runs in seconds; failures recorded, not fatal, unless a test asks
     settings: dict[str, Any] = {"user_agent": UA, "delay_s": 0.0, "backoff_s": 0.01, "max_retries": 2,
-                                "timeout_s": 5.0, "max_wait_s": 5.0, "max_bytes": 4000}  # fmt: skip
+                                "timeout_s": 5.0, "max_wait_s": 5.0, "max_bytes": 4000,
+                                "max_failed_fraction": 1.0}  # fmt: skip
     return CollectParams(sources=[CollectSource(**s) for s in sources], **(settings | overrides))
 
 
@@ -483,6 +485,23 @@ def test_unreadable_sitemap_fails_and_keeps_previous_outputs(site: Site, tmp_pat
     assert Path(paths.pages, "s", "pages.parquet").read_bytes() == before
     with pytest.raises(StageError, match=r"url_file missing\.txt does not exist"):
         collect.run(params([{"name": "s", "url_file": "missing.txt"}]), paths, root=tmp_path)
+
+
+def test_a_site_that_is_down_does_not_replace_the_snapshot(site: Site, tmp_path: Path) -> None:
+    site.routes |= {f"/p{i}": article(f"Page {i}", *TEA) for i in range(4)}
+    site.routes["/robots.txt"] = (200, {}, b"User-agent: *\nDisallow: /p3\n")
+    paths = out_paths(tmp_path)
+    cfg = params([{"name": "s", "urls": [site.url(f"/p{i}") for i in range(4)]}], max_failed_fraction=0.5)
+    collect.run(cfg, paths)
+    before = Path(paths.pages, "s", "pages.parquet").read_bytes()
+    site.routes |= {"/p1": (404, {}, b"")}
+    collect.run(cfg, paths)  # one dead link of three tried (p3 is robots-skipped): fine
+    assert pq.read_table(Path(paths.pages, "s", "pages.parquet")).num_rows == 2
+    site.routes |= {"/p0": (503, {}, b""), "/p1": (503, {}, b"")}
+    with pytest.raises(StageError, match=r"2 of 3 pages failed \(67% > collect.max_failed_fraction=0.5\)"):
+        collect.run(cfg, paths)
+    assert pq.read_table(Path(paths.pages, "s", "pages.parquet")).num_rows == 2
+    assert Path(paths.pages, "s", "pages.parquet").read_bytes() != before
 
 
 def test_no_text_and_fallback(site: Site, tmp_path: Path) -> None:
