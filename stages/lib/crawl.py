@@ -12,6 +12,7 @@ against robots.txt and the allowed schemes before it is requested.
 
 from __future__ import annotations
 
+import contextlib
 import email.message
 import email.utils
 import hashlib
@@ -23,7 +24,6 @@ import zlib
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -87,7 +87,7 @@ class HostGate:
         self._lock = threading.Lock()
         self._next_start = 0.0
 
-    @contextmanager
+    @contextlib.contextmanager
     def slot(self) -> Iterator[None]:
         with self._slots:
             while True:
@@ -162,7 +162,7 @@ class Crawler:
         """
         by_host: dict[str, list[int]] = {}
         for i, url in enumerate(urls):
-            by_host.setdefault((urlsplit(url).hostname or "").lower(), []).append(i)
+            by_host.setdefault(_host(url), []).append(i)
         order = [i for turn in itertools.zip_longest(*by_host.values()) for i in turn if i is not None]
         pool = ThreadPoolExecutor(max_workers=self.max_concurrency, thread_name_prefix="collect")
         try:
@@ -238,7 +238,7 @@ class Crawler:
         return session
 
     def _gate(self, url: str) -> HostGate:
-        host = (urlsplit(url).hostname or "").lower()
+        host = _host(url)
         with self._lock:
             gate = self._gates.get(host)
             if gate is None:
@@ -253,7 +253,7 @@ class Crawler:
         result = Fetch(requested_url=url, final_url=url)
         current = url
         for _ in range(max_redirects + 1):
-            if urlsplit(current).scheme not in ("http", "https") or not urlsplit(current).hostname:
+            if not is_http_url(current):
                 result.reason, result.detail = "bad_url", f"not an http(s) URL: {current}"
                 return result
             verdict = self.robots_verdict(current) if robots else None
@@ -312,6 +312,11 @@ class Crawler:
             response = self._session().get(url, stream=True, allow_redirects=False, timeout=self.timeout_s)
         except requests.Timeout as exc:
             hop.reason, hop.detail = "timeout", _short(exc)
+            return hop
+        except (requests.exceptions.InvalidURL, requests.exceptions.InvalidSchema, ValueError) as exc:
+            # not retried: it would fail the same way. ValueError: requests parses a redirect's
+            # Location even when not following it, and urllib raises on a broken IPv6 literal there.
+            hop.reason, hop.detail = "bad_url", _short(exc)
             return hop
         except requests.RequestException as exc:
             hop.reason, hop.detail = "connection_error", _short(exc)
@@ -419,6 +424,15 @@ def _read_body(
     return None, None
 
 
+def is_http_url(url: str) -> bool:
+    """An http(s) URL with a host that urllib can parse (a broken IPv6 literal raises there)."""
+    try:
+        parts = urlsplit(url)
+        return parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:
+        return False
+
+
 def parse_content_type(value: str | None) -> tuple[str | None, str | None]:
     """'text/html; charset=ISO-8859-1' -> ('text/html', 'ISO-8859-1')."""
     if not value:
@@ -481,7 +495,9 @@ def select_urls(urls: list[str], include: list[str], exclude: list[str], max_pag
     kept: list[str] = []
     seen: set[str] = set()
     for url in urls:
-        url = urldefrag(url.strip()).url
+        url = url.strip()
+        with contextlib.suppress(ValueError):  # unparsable: kept as is, reported as bad_url when fetched
+            url = urldefrag(url).url
         if url in seen:
             continue
         seen.add(url)
@@ -506,6 +522,13 @@ def _gunzip(body: bytes, limit: int, url: str) -> bytes:
     if len(data) > limit:
         raise StageError(f"sitemap {url}: more than {limit} bytes once decompressed")
     return data
+
+
+def _host(url: str) -> str:
+    try:
+        return (urlsplit(url).hostname or "").lower()
+    except ValueError:
+        return ""
 
 
 def _short(exc: BaseException) -> str:

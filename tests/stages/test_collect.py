@@ -367,18 +367,20 @@ def test_redirect_limits_schemes_robots_and_duplicates(site: Site, tmp_path: Pat
         "/loop1": (302, {"Location": "/loop2"}, b""),
         "/loop2": (302, {"Location": "/loop1"}, b""),
         "/to-ftp": (301, {"Location": "ftp://127.0.0.1/file"}, b""),
+        "/to-broken": (302, {"Location": "http://[::1/x"}, b""),
         "/to-private": (301, {"Location": "/private/x"}, b""),
         "/a": (301, {"Location": "/final"}, b""),
         "/b": (308, {"Location": site.url("/final")}, b""),
         "/final": article("Final", *TEA),
     }
     paths = out_paths(tmp_path)
-    urls = [site.url(p) for p in ("/loop1", "/to-ftp", "/to-private", "/a", "/b")]
+    urls = [site.url(p) for p in ("/loop1", "/to-ftp", "/to-broken", "/to-private", "/a", "/b")]
     metrics = collect.run(params([{"name": "s", "urls": urls}], max_redirects=3), paths)
     pages, manifest = read(paths, "s")
     assert manifest["/loop1"]["reason"] == "too_many_redirects"
     assert len(manifest["/loop1"]["redirects"]) == 4 and site.hits["/loop1"] + site.hits["/loop2"] == 4
     assert manifest["/to-ftp"]["reason"] == "bad_url" and manifest["/to-ftp"]["final_url"].startswith("ftp://")
+    assert manifest["/to-broken"]["reason"] == "bad_url"
     assert manifest["/to-private"]["reason"] == "robots" and site.hits["/private/x"] == 0
     # two URLs ending on one page: the first (by requested URL) keeps it, the other is a duplicate
     assert list(pages) == ["/final"] and pages["/final"]["requested_url"] == site.url("/a")
@@ -456,6 +458,17 @@ def test_url_file_include_exclude_max_pages(site: Site, tmp_path: Path) -> None:
     assert sorted(pages) == ["/guide/one", "/guide/two"]  # first two in file order after the filters
     assert metrics["pages_requested"] == 2
     assert site.hits["/guide/three"] == site.hits["/blog/post"] == 0
+
+
+def test_bad_urls_in_a_list_are_reported_not_fatal(site: Site, tmp_path: Path) -> None:
+    site.routes["/a"] = article("A", *TEA)
+    bad = ["http://[::1/broken", "http://exa mple.com/", "mailto:someone@example.org", "//no-scheme.org/x"]
+    (tmp_path / "urls.txt").write_text("\n".join([site.url("/a"), *bad]) + "\n")
+    paths = out_paths(tmp_path)
+    metrics = collect.run(params([{"name": "s", "url_file": "urls.txt"}]), paths, root=tmp_path)
+    manifest = {r["requested_url"]: r for r in pq.read_table(paths.manifest).to_pylist()}
+    assert {u: manifest[u]["reason"] for u in bad} == dict.fromkeys(bad, "bad_url")
+    assert metrics["pages_fetched"] == 1 and metrics["retries"] == 0
 
 
 def test_sitemap_index_with_gzipped_child(site: Site, tmp_path: Path) -> None:
