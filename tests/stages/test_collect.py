@@ -313,6 +313,12 @@ def test_rerun_gives_identical_snapshot_and_ingest_reads_it(site: Site, tmp_path
     assert tea["title"] == "Green tea study" and TEA[0] in tea["text"]
     assert tea["label"] is None and tea["source"] == "web"
 
+    everything = source.model_copy(update={"path": "data/collected"})  # every collected source at once
+    assert ingest.run(IngestParams(sources=[everything]), out, root=tmp_path)["rows_out"] == 6
+    manifest = source.model_copy(update={"path": "data/collect_manifest.parquet"})
+    with pytest.raises(StageError, match=r"is not a collect snapshot \(expected \*/pages\.parquet\)"):
+        ingest.run(IngestParams(sources=[manifest]), out, root=tmp_path)
+
 
 def test_changed_page_changes_only_its_row(site: Site, tmp_path: Path) -> None:
     site.routes |= {"/a": article("A", *TEA), "/b": article("B", *BRIDGE)}
