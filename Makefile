@@ -32,6 +32,9 @@ test-all: setup  ## every test, slow ones included
 bench: setup  ## speed and memory, side by side with the alternatives
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest benchmarks --benchmark-only -s
 
+collect: setup  ## fetch collect.sources again into a new snapshot; then `dvc repro`
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro --force --single-item collect
+
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

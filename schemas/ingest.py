@@ -10,7 +10,7 @@ from pydantic import Field, field_validator, model_validator
 
 from schemas.base import StrictModel
 
-Format = Literal["csv", "tsv", "jsonl", "json", "parquet", "text", "text_dir", "hf_disk"]
+Format = Literal["csv", "tsv", "jsonl", "json", "parquet", "text", "text_dir", "hf_disk", "collected"]
 
 # Formats whose rows are plain text with no field names: the text is the line or file.
 IMPLICIT_TEXT_FORMATS = ("text", "text_dir")
@@ -28,7 +28,8 @@ class Source(StrictModel):
     )
     format: Format = Field(
         description="csv, tsv, jsonl, json (array of objects), parquet, text (one example per line), "
-        "text_dir (one example per file), hf_disk (datasets.save_to_disk folder)."
+        "text_dir (one example per file), hf_disk (datasets.save_to_disk folder), "
+        "collected (a snapshot written by the collect stage: data/collected/<name>, or data/collected for all)."
     )
     text_field: str = Field("text", description="Field holding the example text (ignored by text and text_dir).")
     label_field: str | None = Field(None, description="Field holding the label, if the source has one.")
@@ -97,6 +98,8 @@ class Source(StrictModel):
             raise ValueError(f"`columns` only applies to csv and tsv, not {self.format}")
         if self.label_from_dir and self.format != "text_dir":
             raise ValueError("`label_from_dir` only applies to format text_dir")
+        if self.format == "collected" and self.id_field is None:
+            raise ValueError("format collected: set `id_field: url` so a page keeps its id when its text changes")
         return self
 
 

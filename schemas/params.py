@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from schemas.base import StrictModel
+from schemas.collect import CollectParams
 from schemas.ingest import IngestParams
 from schemas.label import LabelParams
 from schemas.paths import Paths
@@ -18,3 +19,6 @@ class Params(StrictModel):
     ingest: IngestParams = Field(description="ingest stage: raw files to canonical rows.")
     label: LabelParams = Field(default_factory=LabelParams, description="label stage: annotations to labels.")
     split: SplitParams = Field(default_factory=SplitParams, description="split stage: train/validation/test.")
+    collect: CollectParams = Field(
+        default_factory=CollectParams, description="collect stage: web pages to a snapshot that ingest reads."
+    )

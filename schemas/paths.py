@@ -45,6 +45,18 @@ class SplitPaths(StrictModel):
         description="Folder with train, validation, test, unlabeled and rejects (.parquet).",
     )
     metrics: str = Field("metrics/split.json", description="Split metrics file.")
+class CollectPaths(StrictModel):
+    pages: str = Field(
+        "data/collected",
+        description="Snapshot folder: <name>/pages.parquet per source (url, title, text...). Byte-identical when "
+        "the pages did not change, so ingest reruns only on new content.",
+    )
+    manifest: str = Field(
+        "data/collect_manifest.parquet",
+        description="Every URL tried, with final URL, status, fetch time, content hash and reason when rejected. "
+        "Kept out of the pages folder because its fetch times change on every run.",
+    )
+    metrics: str = Field("metrics/collect.json", description="Collect metrics file.")
 
 
 class Paths(StrictModel):
@@ -54,3 +66,4 @@ class Paths(StrictModel):
     clean: CleanPaths = Field(default_factory=CleanPaths, description="Paths of the clean stage.")
     label: LabelPaths = Field(default_factory=LabelPaths, description="Paths of the label stage.")
     split: SplitPaths = Field(default_factory=SplitPaths, description="Paths of the split stage.")
+    collect: CollectPaths = Field(default_factory=CollectPaths, description="Paths of the collect stage.")

@@ -216,6 +216,16 @@ def read_hf_disk(path: Path, source: Source, rel: str) -> Iterator[Record]:
             yield Record(f"{rel}/{split or ''}#{index}", fields=obj)
 
 
+def read_collected(path: Path, source: Source, rel: str) -> Iterator[Record]:
+    """Pages of a collect snapshot (`<name>/pages.parquet`); each record is located by its page URL."""
+    import pyarrow.parquet as pq
+
+    if path.name != "pages.parquet":
+        raise StageError(f"source '{source.name}': {rel} is not a collect snapshot (expected */pages.parquet)")
+    for obj in pq.read_table(path).to_pylist():
+        yield Record(obj["url"], fields=obj)
+
+
 def read_source(source: Source, root: Path) -> Iterator[Record]:
     """Every record of one source, in file order."""
     root = root.resolve()
@@ -235,4 +245,5 @@ READERS = {
     "parquet": read_parquet,
     "text": read_text,
     "hf_disk": read_hf_disk,
+    "collected": read_collected,
 }
