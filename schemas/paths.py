@@ -45,6 +45,8 @@ class SplitPaths(StrictModel):
         description="Folder with train, validation, test, unlabeled and rejects (.parquet).",
     )
     metrics: str = Field("metrics/split.json", description="Split metrics file.")
+
+
 class CollectPaths(StrictModel):
     pages: str = Field(
         "data/collected",
