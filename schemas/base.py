@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import PurePosixPath
+
 from pydantic import BaseModel, ConfigDict
 
 
@@ -13,3 +15,16 @@ class StrictModel(BaseModel):
     """
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False)
+
+
+def check_inside_repo(value: str, fix: str) -> str:
+    """Reject an absolute path or one whose `..` climbs out of the repository; `fix` says what to do instead."""
+    p = PurePosixPath(value)
+    if p.is_absolute():
+        raise ValueError(f"must be relative to the repository root, not absolute; {fix}")
+    depth = 0
+    for part in p.parts:
+        depth += -1 if part == ".." else (0 if part == "." else 1)
+        if depth < 0:
+            raise ValueError(f"escapes the repository; {fix}")
+    return value

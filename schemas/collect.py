@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 
-from schemas.base import StrictModel
+from schemas.base import StrictModel, check_inside_repo
 
 
 def check_http_url(value: str) -> str:
@@ -68,9 +68,7 @@ class CollectSource(StrictModel):
     @field_validator("url_file")
     @classmethod
     def _inside_repo(cls, value: str | None) -> str | None:
-        """Reject absolute paths and `..` that climb out of the repository."""
-        if value is None:
-            return value
+        return None if value is None else check_inside_repo(value, "keep the URL file inside it")
         p = PurePosixPath(value)
         if p.is_absolute():
             raise ValueError("must be relative to the repository root, not absolute")

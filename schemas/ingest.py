@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import codecs
-from pathlib import PurePosixPath
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from schemas.base import StrictModel
+from schemas.base import StrictModel, check_inside_repo
 
 Format = Literal["csv", "tsv", "jsonl", "json", "parquet", "text", "text_dir", "hf_disk", "collected"]
 
@@ -60,16 +59,7 @@ class Source(StrictModel):
     @field_validator("path")
     @classmethod
     def _inside_repo(cls, value: str) -> str:
-        """Reject absolute paths and `..` that climb out of the repository."""
-        p = PurePosixPath(value)
-        if p.is_absolute():
-            raise ValueError("must be relative to the repository root, not absolute")
-        depth = 0
-        for part in p.parts:
-            depth += -1 if part == ".." else (0 if part == "." else 1)
-            if depth < 0:
-                raise ValueError("escapes the repository; copy or `dvc add` the data inside it")
-        return value
+        return check_inside_repo(value, "copy or `dvc add` the data inside it")
 
     @field_validator("encoding")
     @classmethod

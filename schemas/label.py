@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import PurePosixPath
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from schemas.base import StrictModel
+from schemas.base import StrictModel, check_inside_repo
 
 ImportFormat = Literal[
     "label_studio",
@@ -79,10 +78,7 @@ class LabelImport(StrictModel):
     @field_validator("path")
     @classmethod
     def _inside_repo(cls, value: str) -> str:
-        p = PurePosixPath(value)
-        if p.is_absolute() or ".." in p.parts:
-            raise ValueError("must be relative to the repository root, without `..`; put exports in data/annotations/")
-        return value
+        return check_inside_repo(value, "put exports in data/annotations/")
 
     @model_validator(mode="after")
     def _consistent(self) -> LabelImport:
