@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from schemas.augment import AugmentParams
+from schemas.balance import BalanceParams
 from schemas.base import StrictModel
 from schemas.ingest import IngestParams
 from schemas.paths import Paths
@@ -14,3 +16,9 @@ class Params(StrictModel):
 
     paths: Paths = Field(default_factory=Paths, description="Inputs and outputs of every stage.")
     ingest: IngestParams = Field(description="ingest stage: raw files to canonical rows.")
+    augment: AugmentParams = Field(
+        default_factory=AugmentParams, description="augment stage: generated training rows (train split only)."
+    )
+    balance: BalanceParams = Field(
+        default_factory=BalanceParams, description="balance stage: resampling and class weights (train split only)."
+    )
