@@ -25,7 +25,7 @@ from stages.lib.augmentation import (
     imbalance_ratio,
     synthesize_rows,
 )
-from stages.lib.errors import StageError, cli
+from stages.lib.errors import cli
 from stages.lib.hashing import row_id
 from stages.lib.io import write_json
 from stages.lib.log import get_logger
@@ -81,8 +81,12 @@ def run(cfg: BalanceParams, paths: BalancePaths, source_dir: str | Path, nltk_da
         added = synthetic.kept
         for label, short in shortfall.items():
             if short:
-                log.warning("synthetic: %d of %d rows for '%s' could not be generated (duplicates or unchanged)",
-                            short, needed[label], label)
+                log.warning(
+                    "synthetic: %d of %d rows for '%s' could not be generated (duplicates or unchanged)",
+                    short,
+                    needed[label],
+                    label,
+                )
         out = labelled + added
     elif cfg.strategy in SAMPLERS:
         features = None
@@ -111,8 +115,15 @@ def run(cfg: BalanceParams, paths: BalancePaths, source_dir: str | Path, nltk_da
         "after": class_counts(r["label"] for r in out),
     }
     write_json(plot_rows(counts), paths.plot)
-    log.info("train: %d rows in, %d added, %d removed; classes %s -> %s; class weights %s", len(rows), len(added),
-             len(removed), counts["before"], counts["after"], weights)
+    log.info(
+        "train: %d rows in, %d added, %d removed; classes %s -> %s; class weights %s",
+        len(rows),
+        len(added),
+        len(removed),
+        counts["before"],
+        counts["after"],
+        weights,
+    )
     syn_dropped = dict.fromkeys(DROP_REASONS, 0)
     for r in synthetic.dropped:
         syn_dropped[r["_reason"]] += 1

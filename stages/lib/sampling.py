@@ -90,7 +90,16 @@ def resample_indices(
     import importlib
 
     module, name, needs_features, takes_neighbors = SAMPLERS[strategy]
-    kwargs: dict[str, Any] = {"sampling_strategy": sampling_strategy}
+    # Labels go in as integer codes: NeighbourhoodCleaningRule takes scipy's mode of them, which refuses strings
+    classes = sorted(set(labels))
+    code = {c: i for i, c in enumerate(classes)}
+    y = np.asarray([code[x] for x in labels])
+    target = sampling_strategy
+    if isinstance(target, dict):
+        target = {code[k]: v for k, v in target.items()}
+    elif isinstance(target, list):
+        target = [code[k] for k in target]
+    kwargs: dict[str, Any] = {"sampling_strategy": target}
     if strategy in _RANDOM:
         kwargs["random_state"] = seed
     if takes_neighbors:
@@ -98,7 +107,7 @@ def resample_indices(
     sampler = getattr(importlib.import_module(module), name)(**kwargs)
     X = features if needs_features else np.arange(len(labels)).reshape(-1, 1)
     try:
-        sampler.fit_resample(X, np.asarray(labels, dtype=object))
+        sampler.fit_resample(X, y)
     except ValueError as exc:
         raise StageError(
             f"balance.sampling_strategy={sampling_strategy!r} with {name}: {exc} (train class counts: "
