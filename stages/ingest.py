@@ -56,14 +56,8 @@ def run(cfg: IngestParams, paths: IngestPaths, root: Path = Path(".")) -> dict[s
         kept, dropped = to_rows(source, records)
         counts = Counter(r["reason"] for r in dropped)
         per_source[source.name] = _counts(len(records), len(kept), counts)
-        log.info(
-            "read %d rows from %s (%s): kept %d, dropped %s",
-            len(records),
-            source.path,
-            source.name,
-            len(kept),
-            dict(counts) or "none",
-        )
+        log.info("read %d rows from %s (%s): kept %d, dropped %s", len(records), source.path, source.name,
+                 len(kept), dict(counts) or "none")
         if records and len(dropped) / len(records) > cfg.max_reject_fraction:
             examples = "; ".join(f"{r['location']}: {r['reason']}" for r in dropped[:3])
             raise StageError(
@@ -120,17 +114,8 @@ def to_rows(source: Source, records: list[Record]) -> tuple[list[dict[str, Any]]
 
     def reject(record: Record, reason: str, detail: str | None = None) -> None:
         raw = record.raw if record.raw is not None else json.dumps(record.fields, ensure_ascii=False, default=str)
-        dropped.append(
-            {
-                "stage": "ingest",
-                "reason": reason,
-                "source": source.name,
-                "location": record.location,
-                "id": None,
-                "detail": detail or record.detail,
-                "raw": raw,
-            }
-        )
+        dropped.append({"stage": "ingest", "reason": reason, "source": source.name, "location": record.location,
+                        "id": None, "detail": detail or record.detail, "raw": raw})
 
     for record in records:
         if record.reason is not None:
@@ -163,13 +148,8 @@ def to_rows(source: Source, records: list[Record]) -> tuple[list[dict[str, Any]]
             key = content_key(text, label, seen_keys[base])
             seen_keys[base] += 1
         seen_keys[key] += 1
-        row = {
-            "id": row_id(source.name, key),
-            "text": text,
-            "label": label,
-            "source": source.name,
-            "location": record.location,
-        }
+        row = {"id": row_id(source.name, key), "text": text, "label": label, "source": source.name,
+               "location": record.location}
         row |= {name: _scalar(fields.get(name)) for name in source.keep_fields}
         kept.append(row)
     return kept, dropped

@@ -90,7 +90,9 @@ def read_delimited(path: Path, source: Source, rel: str) -> Iterator[Record]:
         if not row:
             yield Record(where, reason="blank_line")
         elif len(row) != len(columns):
-            yield Record(where, reason="wrong_column_count", detail=f"expected {len(columns)}, got {len(row)}", raw=raw)
+            yield Record(
+                where, reason="wrong_column_count", detail=f"expected {len(columns)}, got {len(row)}", raw=raw
+            )
         elif has_bad_bytes(raw):
             yield Record(where, reason="decode_error", detail=f"not valid {source.encoding}", raw=raw)
         else:
