@@ -340,3 +340,97 @@ def test_install_wordnet_copies_files_and_writes_lexnames(tmp_path: Path) -> Non
     assert len(lexnames) == 45 and lexnames[0] == "00\tadj.all\t3" and lexnames[44] == "44\tadj.ppl\t3"
     with pytest.raises(StageError, match="is not a WordNet database"):
         install_wordnet(tmp_path, tmp_path / "other")
+
+
+# ---------------------------------------------------------------- model-based operations (tiny local models)
+
+
+@pytest.fixture(scope="module")
+def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """A byte-level BPE tokenizer trained here, and a tiny masked LM, causal LM and seq2seq model on it."""
+    import torch
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import (
+        BartConfig,
+        BartForConditionalGeneration,
+        BertConfig,
+        BertForMaskedLM,
+        GPT2Config,
+        GPT2LMHeadModel,
+        PreTrainedTokenizerFast,
+    )
+
+    torch.manual_seed(0)
+    # byte-level BPE: deterministic training (WordPiece is not, see PITFALLS.md)
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=True)
+    tok.decoder = decoders.ByteLevel()
+    specials = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
+    trainer = trainers.BpeTrainer(vocab_size=400, min_frequency=1, special_tokens=specials,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    tok.train_from_iterator((SPAM + HAM) * 3, trainer)
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>", pad_token="<pad>",
+                                   unk_token="<unk>", mask_token="<mask>",
+                                   model_input_names=["input_ids", "attention_mask"])
+    ids = {"vocab_size": len(fast), "pad_token_id": fast.pad_token_id, "bos_token_id": fast.bos_token_id,
+           "eos_token_id": fast.eos_token_id}
+    built = {
+        "mlm": BertForMaskedLM(BertConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                                          intermediate_size=64, max_position_embeddings=64, **ids)),
+        "causal": GPT2LMHeadModel(GPT2Config(n_embd=32, n_layer=2, n_head=2, n_positions=128, **ids)),
+        "seq2seq": BartForConditionalGeneration(BartConfig(
+            d_model=32, encoder_layers=1, decoder_layers=1, encoder_attention_heads=2, decoder_attention_heads=2,
+            encoder_ffn_dim=64, decoder_ffn_dim=64, max_position_embeddings=128,
+            decoder_start_token_id=fast.eos_token_id, **ids)),
+    }  # fmt: skip
+    root = tmp_path_factory.mktemp("models")
+    out = {}
+    for name, model in built.items():
+        model.save_pretrained(root / name)
+        fast.save_pretrained(root / name)
+        out[name] = str(root / name)
+    return out
+
+
+def test_masked_lm_substitutes_rate_of_content_words(tiny_models: dict[str, str]) -> None:
+    mlm = textops.MaskedLMSubstituter(tiny_models["mlm"], top_k=3, max_length=64, batch_size=2)
+    texts = SPAM[:3]
+    outs = mlm.substitute(texts, [Random(i) for i in range(3)], rate=0.5)
+    for text, out in zip(texts, outs):
+        words, new = text.split(), out.split()
+        content = [w for w in words if textops.is_content_word(w)]
+        changed = [(a, b) for a, b in zip(words, new) if a != b]
+        assert len(new) == len(words)
+        assert len(changed) == round(0.5 * len(content))
+        assert all(textops.is_content_word(a) and b.isalpha() for a, b in changed)
+    assert outs == mlm.substitute(texts, [Random(i) for i in range(3)], rate=0.5)
+
+
+def test_stage_runs_masked_lm_and_paraphrase_deterministically(tmp_path: Path, split_dir: Path,
+                                                               tiny_models: dict[str, str]) -> None:
+    cfg = params(
+        operations=[
+            {"kind": "mlm", "model": tiny_models["mlm"], "n_aug": 2, "rate": 0.3},
+            {"kind": "paraphrase", "model": tiny_models["causal"], "prompt": "paraphrase: {text}",
+             "max_new_tokens": 8},
+            # back-translation through a seq2seq model and back through the causal one
+            {"kind": "paraphrase", "name": "back_translation", "model": tiny_models["seq2seq"],
+             "back_model": tiny_models["causal"], "max_new_tokens": 8},
+        ],
+        per_class={"spam": 1.0}, default_multiplier=0,
+    )  # fmt: skip
+    first = run(cfg, paths(tmp_path), split_dir)
+    data = (tmp_path / "augmented" / "train.parquet").read_bytes()
+    second = run(cfg, paths(tmp_path), split_dir)
+    assert first == second
+    assert (tmp_path / "augmented" / "train.parquet").read_bytes() == data
+    for name, n in (("mlm", 8), ("paraphrase", 4), ("back_translation", 4)):
+        assert first["operations"][name]["candidates"] == n
+    assert first["aug_op"].get("mlm", 0) > 0 and first["aug_op"].get("paraphrase", 0) > 0
+    rows = read(tmp_path)
+    assert all(r["label"] == "spam" for r in rows if r["aug_op"])
+
+
+def test_missing_model_folder_is_an_error(tmp_path: Path, split_dir: Path) -> None:
+    with pytest.raises(StageError, match=r"'mlm': model folder models/nope does not exist"):
+        run(params(operations=[{"kind": "mlm", "model": "models/nope"}]), paths(tmp_path), split_dir)
