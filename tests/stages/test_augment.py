@@ -366,14 +366,25 @@ def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=True)
     tok.decoder = decoders.ByteLevel()
     specials = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
-    trainer = trainers.BpeTrainer(vocab_size=400, min_frequency=1, special_tokens=specials,
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    trainer = trainers.BpeTrainer(
+        vocab_size=400, min_frequency=1, special_tokens=specials, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
+    )
     tok.train_from_iterator((SPAM + HAM) * 3, trainer)
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>", pad_token="<pad>",
-                                   unk_token="<unk>", mask_token="<mask>",
-                                   model_input_names=["input_ids", "attention_mask"])
-    ids = {"vocab_size": len(fast), "pad_token_id": fast.pad_token_id, "bos_token_id": fast.bos_token_id,
-           "eos_token_id": fast.eos_token_id}
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        bos_token="<s>",
+        eos_token="</s>",
+        pad_token="<pad>",
+        unk_token="<unk>",
+        mask_token="<mask>",
+        model_input_names=["input_ids", "attention_mask"],
+    )
+    ids = {
+        "vocab_size": len(fast),
+        "pad_token_id": fast.pad_token_id,
+        "bos_token_id": fast.bos_token_id,
+        "eos_token_id": fast.eos_token_id,
+    }
     built = {
         "mlm": BertForMaskedLM(BertConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
                                           intermediate_size=64, max_position_embeddings=64, **ids)),
@@ -406,8 +417,9 @@ def test_masked_lm_substitutes_rate_of_content_words(tiny_models: dict[str, str]
     assert outs == mlm.substitute(texts, [Random(i) for i in range(3)], rate=0.5)
 
 
-def test_stage_runs_masked_lm_and_paraphrase_deterministically(tmp_path: Path, split_dir: Path,
-                                                               tiny_models: dict[str, str]) -> None:
+def test_stage_runs_masked_lm_and_paraphrase_deterministically(
+    tmp_path: Path, split_dir: Path, tiny_models: dict[str, str]
+) -> None:
     cfg = params(
         operations=[
             {"kind": "mlm", "model": tiny_models["mlm"], "n_aug": 2, "rate": 0.3},
