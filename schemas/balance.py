@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from schemas.base import StrictModel
 from schemas.textops import Operation, check_operations
@@ -116,49 +116,58 @@ class BalanceParams(StrictModel):
     synthetic: Synthetic = Field(default_factory=Synthetic, description="Settings of the `synthetic` strategy.")
     seed: int = Field(42, description="random_state of the samplers and seed of the synthetic rows.")
 
-    @model_validator(mode="after")
-    def _checks(self) -> BalanceParams:
-        kind = sampler_kind(self.strategy)
-        s = self.sampling_strategy
+    @field_validator("sampling_strategy")
+    @classmethod
+    def _fits_sampler(cls, s: Any, info: ValidationInfo) -> Any:
+        """What imbalanced-learn accepts for the sampler kind (a float on many classes is caught at run time)."""
+        strategy = info.data.get("strategy")
+        if strategy is None:
+            return s  # strategy itself is invalid and reported
+        kind = sampler_kind(strategy)
         if kind is None:
             if s != "auto":
-                raise ValueError(
-                    f"sampling_strategy applies only to resampling strategies, not '{self.strategy}'; leave it 'auto'"
-                )
+                raise ValueError(f"applies only to resampling strategies, not '{strategy}'; leave it 'auto'")
         elif isinstance(s, str):
             if s not in STRINGS[kind]:
                 raise ValueError(
-                    f"sampling_strategy '{s}' is not valid for {kind}-sampler '{self.strategy}'; "
-                    f"use one of {list(STRINGS[kind])}"
+                    f"'{s}' is not valid for {kind}-sampler '{strategy}'; use one of {list(STRINGS[kind])}"
                 )
         elif isinstance(s, float):
             if kind == "clean":
                 raise ValueError(
-                    f"a float sampling_strategy does not apply to cleaning sampler '{self.strategy}'; "
-                    "give a list of labels to clean or a string such as 'auto'"
+                    f"a float does not apply to cleaning sampler '{strategy}'; give a list of labels "
+                    "to clean or a string such as 'auto'"
                 )
             if not 0.0 < s <= 1.0:
-                raise ValueError(f"a float sampling_strategy is the minority/majority ratio wanted, in (0, 1]; got {s}")
+                raise ValueError("a float is the minority/majority ratio wanted after resampling, in (0, 1]")
         elif isinstance(s, dict):
             if kind == "clean":
                 raise ValueError(
-                    f"a dict sampling_strategy does not apply to cleaning sampler '{self.strategy}'; "
-                    "give a list of the labels to clean instead"
+                    f"a dict does not apply to cleaning sampler '{strategy}'; give a list of the "
+                    "labels to clean instead"
                 )
             bad = {k: v for k, v in s.items() if v < 0}
             if bad:
-                raise ValueError(f"sampling_strategy counts must be >= 0; got {bad}")
+                raise ValueError(f"counts must be >= 0; got {bad}")
         elif kind != "clean":
             raise ValueError(
-                f"a list sampling_strategy applies only to cleaning samplers, not '{self.strategy}'; "
-                "use a dict {label: rows wanted}"
+                f"a list applies only to cleaning samplers, not '{strategy}'; use a dict {{label: rows wanted}}"
             )
+        return s
+
+    @field_validator("class_weights")
+    @classmethod
+    def _weights(cls, w: Any) -> Any:
+        if isinstance(w, dict):
+            bad = {k: v for k, v in w.items() if v <= 0}
+            if bad:
+                raise ValueError(f"weights must be > 0; got {bad}")
+        return w
+
+    @model_validator(mode="after")
+    def _needs(self) -> BalanceParams:
         if self.strategy == "class_weights" and self.class_weights == "none":
             raise ValueError("strategy 'class_weights' needs class_weights set: 'balanced', 'balanced_sqrt' or a dict")
-        if isinstance(self.class_weights, dict):
-            bad = {k: v for k, v in self.class_weights.items() if v <= 0}
-            if bad:
-                raise ValueError(f"class_weights must be > 0; got {bad}")
         if self.strategy == "synthetic" and not self.synthetic.operations:
             raise ValueError("strategy 'synthetic' needs balance.synthetic.operations (e.g. [{kind: eda}])")
         return self

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from schemas import ParamsError, load_params, validate_params
@@ -18,7 +20,7 @@ def test_committed_params_validate_and_write_every_augment_field() -> None:
     assert params.augment.operations and params.augment.per_class == {"spam": 1.0}
     import yaml
 
-    written = yaml.safe_load(open("params.yaml"))["augment"]
+    written = yaml.safe_load(Path("params.yaml").read_text())["augment"]
     assert set(written) == set(type(params.augment).model_fields)
     for op, model in zip(written["operations"], params.augment.operations):
         assert set(op) == set(type(model).model_fields)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from schemas import ParamsError, load_params, validate_params
@@ -17,7 +19,7 @@ def test_committed_params_write_every_balance_field() -> None:
     import yaml
 
     params = load_params("params.yaml")
-    written = yaml.safe_load(open("params.yaml"))["balance"]
+    written = yaml.safe_load(Path("params.yaml").read_text())["balance"]
     assert set(written) == set(type(params.balance).model_fields)
     assert set(written["features"]) == set(type(params.balance.features).model_fields)
     assert set(written["synthetic"]) == set(type(params.balance.synthetic).model_fields)
@@ -44,19 +46,19 @@ def test_valid_balance_params(balance: dict) -> None:
     ("balance", "message"),
     [
         ({"strategy": "tomek_links", "sampling_strategy": 0.5},
-         r"a float sampling_strategy does not apply to cleaning sampler 'tomek_links'; give a list of labels"),
+         r"balance.sampling_strategy: a float does not apply to cleaning sampler 'tomek_links'; give a list"),
         ({"strategy": "random_over", "sampling_strategy": 1.5},
-         r"a float sampling_strategy is the minority/majority ratio wanted, in \(0, 1\]; got 1.5"),
+         r"balance.sampling_strategy: a float is the minority/majority ratio wanted .*, in \(0, 1\]; got 1.5"),
         ({"strategy": "random_under", "sampling_strategy": "minority"},
-         r"sampling_strategy 'minority' is not valid for under-sampler 'random_under'; use one of \['auto', "),
+         r"balance.sampling_strategy: 'minority' is not valid for under-sampler 'random_under'; use one of \['auto', "),
         ({"strategy": "edited_nearest_neighbours", "sampling_strategy": {"ham": 3}},
-         r"a dict sampling_strategy does not apply to cleaning sampler"),
+         r"balance.sampling_strategy: a dict does not apply to cleaning sampler"),
         ({"strategy": "random_over", "sampling_strategy": ["spam"]},
-         r"a list sampling_strategy applies only to cleaning samplers, not 'random_over'"),
+         r"balance.sampling_strategy: a list applies only to cleaning samplers, not 'random_over'"),
         ({"strategy": "none", "sampling_strategy": "minority"},
-         r"sampling_strategy applies only to resampling strategies, not 'none'"),
-        ({"strategy": "class_weights"}, r"strategy 'class_weights' needs class_weights set"),
-        ({"class_weights": {"ham": 0.0}}, r"class_weights must be > 0"),
+         r"balance.sampling_strategy: applies only to resampling strategies, not 'none'"),
+        ({"strategy": "class_weights"}, r"balance: strategy 'class_weights' needs class_weights set"),
+        ({"class_weights": {"ham": 0.0}}, r"balance.class_weights: weights must be > 0"),
         ({"strategy": "synthetic"}, r"strategy 'synthetic' needs balance.synthetic.operations"),
         ({"strategy": "smote"}, r"balance.strategy: Input should be 'none', 'class_weights'"),
         ({"strategy": "random_over", "sampling_strategy": {"ham": -1}}, r"counts must be >= 0"),
