@@ -84,8 +84,8 @@ def load_wordnet(nltk_data: str) -> Any:
     class EnglishWordNet(WordNetCorpusReader):
         """The reader without the WordNet-version mapping of the multilingual (OMW) data.
 
-        That mapping needs `index.sense` (not in wordnet-base) and takes 5 of the 6 s
-        the reader otherwise needs to open; EDA reads English synonyms only.
+        That mapping needs `index.sense` (not in wordnet-base) and makes opening about
+        2x slower (benchmarks/bench_wordnet.py); EDA reads English synonyms only.
         """
 
         def map_wn(self, version: str = "wordnet") -> None:
