@@ -137,6 +137,8 @@ def class_weights(kind: str | dict[str, float], labels: Sequence[str]) -> dict[s
     present = sorted(set(labels))
     if kind == "none":
         return None
+    if not present:
+        raise StageError("balance.class_weights: train has no labelled row to weigh; set class_weights to 'none'")
     if isinstance(kind, dict):
         missing, extra = sorted(set(present) - set(kind)), sorted(set(kind) - set(present))
         if missing or extra:

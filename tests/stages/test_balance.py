@@ -128,7 +128,16 @@ def test_cleaning_samplers_only_touch_the_listed_classes(tmp_path: Path, source:
     noisy = "great thanks love excellent happy wonderful"
     rows = [*skewed_rows(), (noisy, "billing")]
     src = write_split(tmp_path / "noisy", rows)
-    for strategy in ("edited_nearest_neighbours", "tomek_links", "neighbourhood_cleaning"):
+    cleaners = (
+        "edited_nearest_neighbours",
+        "repeated_edited_nearest_neighbours",
+        "all_knn",
+        "tomek_links",
+        "condensed_nearest_neighbour",
+        "one_sided_selection",
+        "neighbourhood_cleaning",
+    )
+    for strategy in cleaners:
         metrics = balance(tmp_path, src, strategy=strategy, sampling_strategy=["billing"])
         after = counts(train(tmp_path))
         assert after["outage"] == 12 and after["praise"] == 6, strategy
@@ -138,6 +147,13 @@ def test_cleaning_samplers_only_touch_the_listed_classes(tmp_path: Path, source:
     assert noisy not in {r["text"] for r in train(tmp_path)}
     rejects = pq.read_table(tmp_path / "balanced" / "rejects.parquet").to_pylist()
     assert noisy in {r["raw"] for r in rejects if r["reason"] == "cleaning"}
+
+
+def test_instance_hardness_only_removes_majority_rows(tmp_path: Path, source: Path) -> None:
+    metrics = balance(tmp_path, source, strategy="instance_hardness", sampling_strategy="majority")
+    after = counts(train(tmp_path))
+    assert after["outage"] == 12 and after["praise"] == 6
+    assert after["billing"] == 30 - metrics["dropped"]["under_sampling"] < 30
 
 
 # ---------------------------------------------------------------- mapping back through sample_indices_
@@ -160,6 +176,14 @@ def test_sample_indices_map_back_to_the_same_rows(tmp_path: Path, source: Path) 
     # the stage writes exactly these rows (sorted by id)
     balance(tmp_path, source, strategy="random_over", seed=42)
     assert sorted(r["text"] for r in train(tmp_path)) == sorted(r["text"] for r in out)
+
+
+def test_copies_of_generated_rows_point_at_the_original_row(tmp_path: Path) -> None:
+    src = write_split(tmp_path / "aug", skewed_rows(), augmented=6)  # praise rows generated from train000
+    balance(tmp_path, src, strategy="random_over", sampling_strategy={"praise": 12})
+    copies = [r for r in train(tmp_path) if r["aug_op"] and r["aug_op"].endswith("random_over")]
+    assert len(copies) == 6
+    assert all(r["aug_op"] == "eda_rs+random_over" and r["origin_id"] == "train000" for r in copies)
 
 
 def test_under_sampling_keeps_original_rows_and_rejects_the_rest(tmp_path: Path, source: Path) -> None:
