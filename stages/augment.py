@@ -47,11 +47,7 @@ def run(cfg: AugmentParams, paths: AugmentPaths, split_dir: str | Path) -> dict[
         raise StageError(
             f"augment.per_class names labels that are not in the train split: {unknown}; train has {sorted(before)}"
         )
-    transforms = []
-    for op in cfg.operations:
-        if getattr(op, "model", None) is not None and not Path(op.model).is_dir():
-            raise StageError(f"augment.operations '{op.op_name}': model folder {op.model} does not exist")
-        transforms.append(build_transform(op, cfg.seed, paths.nltk_data))
+    transforms = [build_transform(op, cfg.seed, paths.nltk_data) for op in cfg.operations]
 
     def multiplier(label: str | None) -> float:
         # unlabelled train rows (if split kept any) have no class to augment toward

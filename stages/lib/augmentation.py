@@ -14,11 +14,13 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from random import Random
 from typing import Any
 
 from schemas.textops import CharNoiseOp, EdaOp, MaskedLMOp, ParaphraseOp
 from stages.lib import textops
+from stages.lib.errors import StageError
 from stages.lib.hashing import row_id
 from stages.lib.log import progress
 
@@ -51,8 +53,14 @@ def _rng(seed: int, *parts: object) -> Random:
 
 
 def build_transform(op: EdaOp | CharNoiseOp | MaskedLMOp | ParaphraseOp, seed: int, nltk_data: str) -> Transform:
-    """Turn one operation config into a Transform (loads WordNet or a model when the operation needs one)."""
+    """Turn one operation config into a Transform (loads WordNet or a model when the operation needs one).
+
+    Raises StageError when WordNet or a model folder is missing.
+    """
     name = op.op_name
+    for folder in (getattr(op, "model", None), getattr(op, "back_model", None)):
+        if folder is not None and not Path(folder).is_dir():
+            raise StageError(f"operation '{name}': model folder {folder} does not exist")
     if isinstance(op, EdaOp):
         synonyms = None
         if op.needs_wordnet:
@@ -78,7 +86,8 @@ def build_transform(op: EdaOp | CharNoiseOp | MaskedLMOp | ParaphraseOp, seed: i
                     new = textops.random_swap(words, textops.eda_count(op.alpha_rs, len(words)), rng)
                 else:
                     new = textops.random_deletion(words, op.p_rd, rng)
-                out.append((f"{name}_{tech}", " ".join(new)))
+                # an operation that changed no word returns the text as it was (not whitespace-normalised)
+                out.append((f"{name}_{tech}", " ".join(new) if new != words else job.text))
             return out
 
         return Transform(name, op.apply_to, op.n_aug, eda)

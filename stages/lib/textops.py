@@ -244,7 +244,7 @@ class MaskedLMSubstituter:
                                 break
                     if picks:
                         ws[i] = prefix + match_case(rng.choice(picks), core) + suffix
-                out.append(" ".join(ws))
+                out.append(" ".join(ws) if ws != words else texts[start + b])
         return out
 
 

@@ -444,5 +444,14 @@ def test_stage_runs_masked_lm_and_paraphrase_deterministically(
 
 
 def test_missing_model_folder_is_an_error(tmp_path: Path, split_dir: Path) -> None:
-    with pytest.raises(StageError, match=r"'mlm': model folder models/nope does not exist"):
+    with pytest.raises(StageError, match=r"operation 'mlm': model folder models/nope does not exist"):
         run(params(operations=[{"kind": "mlm", "model": "models/nope"}]), paths(tmp_path), split_dir)
+
+
+def test_a_rewrite_that_changes_no_word_is_unchanged_not_a_whitespace_variant(tmp_path: Path) -> None:
+    # one word cannot be swapped: EDA must not return 'hello' (whitespace-normalised) as a new row
+    split = write_split(tmp_path / "split", [("hello  \n", "a"), ("good  morning", "a")])
+    cfg = params(operations=[{"kind": "eda", "n_aug": 2, "alpha_sr": 0, "alpha_ri": 0, "p_rd": 0}])
+    metrics = run(cfg, paths(tmp_path), split)
+    assert metrics["dropped"]["unchanged"] == 2
+    assert [r["text"] for r in read(tmp_path) if r["aug_op"]] == ["morning good"]
