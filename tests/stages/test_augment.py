@@ -15,7 +15,7 @@ from schemas.paths import AugmentPaths
 from stages.augment import run
 from stages.lib import textops
 from stages.lib.errors import StageError
-from stages.lib.wordnet import DEBIAN_WORDNET, MISSING_MESSAGE, install_wordnet, synonym_finder
+from stages.lib.wordnet import DEBIAN_WORDNET, MISSING_MESSAGE, install_wordnet, synonym_finder, wordnet_dir
 
 SPAM = [
     "Free entry to win a prize call now",
@@ -71,13 +71,19 @@ def split_dir(tmp_path: Path) -> Path:
     return write_split(tmp_path / "split", [(t, "spam") for t in SPAM] + [(t, "ham") for t in HAM])
 
 
+def wordnet_source() -> Path:
+    """Debian's WordNet files, or the copy scripts/setup_data.sh made in the project; skip when neither exists."""
+    for folder in (DEBIAN_WORDNET, wordnet_dir(AugmentPaths().nltk_data)):
+        if (folder / "data.noun").is_file():
+            return folder
+    pytest.skip(f"WordNet files not installed in {DEBIAN_WORDNET}: run scripts/setup_data.sh (apt wordnet-base)")
+
+
 @pytest.fixture(scope="module")
 def nltk_data(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """An NLTK data folder built from Debian's wordnet-base files, as scripts/setup_data.sh builds it."""
-    if not (DEBIAN_WORDNET / "data.noun").is_file():
-        pytest.skip(f"WordNet files not installed in {DEBIAN_WORDNET}: run scripts/setup_data.sh (apt wordnet-base)")
+    """An NLTK data folder built in the test from the WordNet files, as scripts/setup_data.sh builds it."""
     folder = tmp_path_factory.mktemp("nltk_data")
-    install_wordnet(DEBIAN_WORDNET, folder)
+    install_wordnet(wordnet_source(), folder)
     return str(folder)
 
 
@@ -332,9 +338,7 @@ def test_eda_without_synonyms_needs_no_wordnet(tmp_path: Path, split_dir: Path) 
 
 
 def test_install_wordnet_copies_files_and_writes_lexnames(tmp_path: Path) -> None:
-    if not (DEBIAN_WORDNET / "data.noun").is_file():
-        pytest.skip(f"WordNet files not installed in {DEBIAN_WORDNET}: run scripts/setup_data.sh (apt wordnet-base)")
-    target = install_wordnet(DEBIAN_WORDNET, tmp_path / "nd")
+    target = install_wordnet(wordnet_source(), tmp_path / "nd")
     assert not any(p.is_symlink() for p in target.iterdir())
     lexnames = (target / "lexnames").read_text().splitlines()
     assert len(lexnames) == 45 and lexnames[0] == "00\tadj.all\t3" and lexnames[44] == "44\tadj.ppl\t3"
