@@ -8,11 +8,12 @@ STAMP := $(VENV)/.installed
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml scripts/install_torch.sh
+$(STAMP): pyproject.toml scripts/install_torch.sh scripts/setup_data.sh
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	scripts/install_torch.sh $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	scripts/setup_data.sh $(BIN)/python
 	touch $(STAMP)
 
 demo: setup  ## run the whole pipeline on the bundled sample

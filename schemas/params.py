@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from schemas.augment import AugmentParams
+from schemas.balance import BalanceParams
 from schemas.base import StrictModel
 from schemas.collect import CollectParams
 from schemas.ingest import IngestParams
@@ -21,4 +23,10 @@ class Params(StrictModel):
     split: SplitParams = Field(default_factory=SplitParams, description="split stage: train/validation/test.")
     collect: CollectParams = Field(
         default_factory=CollectParams, description="collect stage: web pages to a snapshot that ingest reads."
+    )
+    augment: AugmentParams = Field(
+        default_factory=AugmentParams, description="augment stage: generated training rows (train split only)."
+    )
+    balance: BalanceParams = Field(
+        default_factory=BalanceParams, description="balance stage: resampling and class weights (train split only)."
     )

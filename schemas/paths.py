@@ -40,9 +40,10 @@ class LabelPaths(StrictModel):
 
 
 class SplitPaths(StrictModel):
-    folder: str = Field(
+    dir: str = Field(
         "data/split",
-        description="Folder with train, validation, test, unlabeled and rejects (.parquet).",
+        description="Folder of train, validation, test and unlabeled .parquet written by split, plus rejects.parquet "
+        "(rows dropped for leakage).",
     )
     metrics: str = Field("metrics/split.json", description="Split metrics file.")
 
@@ -61,6 +62,33 @@ class CollectPaths(StrictModel):
     metrics: str = Field("metrics/collect.json", description="Collect metrics file.")
 
 
+class AugmentPaths(StrictModel):
+    dir: str = Field(
+        "data/augmented",
+        description="Folder of the four split files (train augmented, the others byte-identical copies) and "
+        "rejects.parquet (generated rows dropped, with the reason).",
+    )
+    metrics: str = Field("metrics/augment.json", description="Augment metrics file.")
+    nltk_data: str = Field(
+        ".nltk_data",
+        description="NLTK data folder holding corpora/wordnet (written by scripts/setup_data.sh); read by EDA "
+        "synonym replacement and insertion in augment and in balance's synthetic strategy.",
+    )
+
+
+class BalancePaths(StrictModel):
+    dir: str = Field(
+        "data/balanced",
+        description="Folder of the four split files (train resampled, the others byte-identical copies), "
+        "class_weights.json and rejects.parquet (rows removed by under-sampling or cleaning).",
+    )
+    metrics: str = Field("metrics/balance.json", description="Balance metrics file.")
+    plot: str = Field(
+        "plots/balance_class_counts.json",
+        description="Rows per class after split, augment and balance, for `dvc plots show` (bar_horizontal).",
+    )
+
+
 class Paths(StrictModel):
     """Every stage's inputs and outputs, relative to the repository root."""
 
@@ -69,3 +97,5 @@ class Paths(StrictModel):
     label: LabelPaths = Field(default_factory=LabelPaths, description="Paths of the label stage.")
     split: SplitPaths = Field(default_factory=SplitPaths, description="Paths of the split stage.")
     collect: CollectPaths = Field(default_factory=CollectPaths, description="Paths of the collect stage.")
+    augment: AugmentPaths = Field(default_factory=AugmentPaths, description="Paths of the augment stage.")
+    balance: BalancePaths = Field(default_factory=BalancePaths, description="Paths of the balance stage.")

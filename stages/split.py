@@ -104,7 +104,7 @@ def run(cfg: SplitParams, paths: SplitPaths, rows_path: str | Path) -> dict[str,
     out["unlabeled"] = [{**r, "split": "unlabeled"} for r in unlabeled]
 
     schema = table.schema.append(pa.field("split", pa.string())) if "split" not in columns else table.schema
-    folder = Path(paths.folder)
+    folder = Path(paths.dir)
     tables = {
         folder / f"{name}.parquet": pa.Table.from_pylist(sorted(part, key=lambda r: r["id"]), schema=schema)
         for name, part in out.items()

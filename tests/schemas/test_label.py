@@ -46,7 +46,9 @@ def test_import_checks_name_the_fix():
     assert "label.imports[0]: join: field needs both `key`" in bad(join="field")
     assert "`reject_label` only applies to format prodigy" in bad(reject_label="x")
     assert "`annotator_field` only applies to formats csv and jsonl" in bad(annotator_field="who")
-    assert "label.imports[0].path: escapes the repository; put exports in data/annotations/" in bad(path="../elsewhere/a.json")
+    assert "label.imports[0].path: escapes the repository; put exports in data/annotations/" in bad(
+        path="../elsewhere/a.json"
+    )
     assert "label.imports[0].format: Input should be 'label_studio'" in bad(format="labelstudio")
     assert "set `question` (e.g. sentiment)" in bad(format="label_studio_csv")
     assert "unknown key; did you mean 'join'?" in bad(joins="id")

@@ -46,7 +46,7 @@ def labeled_rows(labels: list[str | None], **extra: list[Any]) -> list[dict[str,
 def split(tmp_path: Path, rows: list[dict[str, Any]], **cfg: Any):
     rows_path = tmp_path / "labeled.parquet"
     pq.write_table(pa.Table.from_pylist(rows), rows_path)
-    paths = SplitPaths(folder=str(tmp_path / "split"), metrics=str(tmp_path / "split.json"))
+    paths = SplitPaths(dir=str(tmp_path / "split"), metrics=str(tmp_path / "split.json"))
     metrics = stage.run(SplitParams(**cfg), paths, rows_path)
     parts = {
         n: pq.read_table(tmp_path / "split" / f"{n}.parquet").to_pylist()

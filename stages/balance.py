@@ -1,0 +1,197 @@
+"""balance: resample the train split (imbalanced-learn or new text) and write per-class loss weights.
+
+Reads the augmented folder, writes the balanced folder: train resampled,
+validation/test/unlabeled copied byte for byte, class_weights.json
+(`{"class_weights": {label: weight}}` or `{"class_weights": null}`) and
+rejects.parquet (rows a sampler removed, synthetic candidates dropped).
+`rows_in + added == rows_out + sum(dropped)`.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from schemas import load_params
+from schemas.balance import BalanceParams, sampler_kind
+from schemas.paths import BalancePaths
+from stages.lib.augmentation import (
+    DROP_REASONS,
+    Deduper,
+    Outcome,
+    build_transform,
+    class_counts,
+    imbalance_ratio,
+    synthesize_rows,
+)
+from stages.lib.errors import cli
+from stages.lib.hashing import row_id
+from stages.lib.io import write_json
+from stages.lib.log import get_logger
+from stages.lib.sampling import (
+    SAMPLERS,
+    check_strategy_against_data,
+    class_weights,
+    resample_indices,
+    target_counts_over,
+    tfidf,
+)
+from stages.lib.splitdir import check_split_dir, read_train, rejects_table, texts, to_table, write_split_dir
+
+log = get_logger("balance")
+
+CLASS_WEIGHTS_FILE = "class_weights.json"
+# Why a train row is not in the output; every key is always written.
+REASONS = ("under_sampling", "cleaning")
+PHASES = ("1 split", "2 augmented", "3 balanced")
+
+
+def run(cfg: BalanceParams, paths: BalancePaths, source_dir: str | Path, nltk_data: str) -> dict[str, Any]:
+    """Resample train as configured, write the balanced folder and the plot data atomically, return the metrics.
+
+    Raises StageError before writing when sampling_strategy does not fit the
+    data (a float on more than two classes, unknown labels, counts an
+    over-sampler cannot reach) or an operation's data is missing.
+    """
+    source = check_split_dir(source_dir)
+    train = read_train(source)
+    rows = sorted(train.to_pylist(), key=lambda r: r["id"])
+    labelled = [r for r in rows if r["label"] is not None]
+    unlabelled = [r for r in rows if r["label"] is None]  # no class to balance: passed through
+    labels = [r["label"] for r in labelled]
+    kind = sampler_kind(cfg.strategy)
+    if kind is not None:
+        check_strategy_against_data(cfg.strategy, cfg.sampling_strategy, labels)
+
+    added: list[dict[str, Any]] = []
+    removed: list[dict[str, Any]] = []
+    synthetic = Outcome()
+    shortfall: dict[str, int] = {}
+    if cfg.strategy == "synthetic":
+        needed = target_counts_over(cfg.sampling_strategy, labels)
+        transforms = [build_transform(op, cfg.seed, nltk_data) for op in cfg.synthetic.operations]
+        by_label: dict[str, list[dict[str, Any]]] = {}
+        for r in labelled:
+            by_label.setdefault(r["label"], []).append(r)
+        deduper = Deduper(seen={r["text"] for r in rows}, eval_texts=texts(source, ("validation", "test")))
+        synthetic, shortfall = synthesize_rows(
+            by_label, needed, transforms, cfg.seed, deduper, cfg.synthetic.max_attempts
+        )
+        added = synthetic.kept
+        for label, short in shortfall.items():
+            if short:
+                log.warning(
+                    "synthetic: %d of %d rows for '%s' could not be generated (duplicates or unchanged)",
+                    short,
+                    needed[label],
+                    label,
+                )
+        out = labelled + added
+    elif cfg.strategy in SAMPLERS:
+        features = None
+        if SAMPLERS[cfg.strategy][2]:
+            f = cfg.features
+            features = tfidf([r["text"] for r in labelled], f.max_features, f.ngram_max, f.min_df, f.sublinear_tf)
+        indices = resample_indices(cfg.strategy, cfg.sampling_strategy, labels, features, cfg.seed, cfg.n_neighbors)
+        out, added, removed = map_back(labelled, indices.tolist(), cfg.strategy, kind or "")
+    else:
+        out = labelled
+    out = out + unlabelled
+
+    weights = class_weights(cfg.class_weights, [r["label"] for r in out if r["label"] is not None])
+    dropped = dict.fromkeys(REASONS, 0)
+    for r in removed:
+        dropped[r["_reason"]] += 1
+    write_split_dir(
+        paths.dir,
+        source,
+        {"train": to_table(out, train.schema), "rejects": rejects_table("balance", removed + synthetic.dropped)},
+        {CLASS_WEIGHTS_FILE: {"class_weights": weights}},
+    )
+    counts = {
+        "split": class_counts(r["label"] for r in rows if r["origin_id"] is None),
+        "before": class_counts(r["label"] for r in rows),
+        "after": class_counts(r["label"] for r in out),
+    }
+    write_json(plot_rows(counts), paths.plot)
+    log.info(
+        "train: %d rows in, %d added, %d removed; classes %s -> %s; class weights %s",
+        len(rows),
+        len(added),
+        len(removed),
+        counts["before"],
+        counts["after"],
+        weights,
+    )
+    syn_dropped = dict.fromkeys(DROP_REASONS, 0)
+    for r in synthetic.dropped:
+        syn_dropped[r["_reason"]] += 1
+    return {
+        "strategy": cfg.strategy,
+        "rows_in": len(rows),
+        "rows_out": len(out),
+        "added": len(added),
+        "dropped": dropped,
+        "class_counts": counts,
+        "imbalance_ratio": {k: imbalance_ratio(v) for k, v in counts.items()},
+        "class_weights": weights,
+        "synthetic": {
+            "candidates": len(synthetic.kept) + len(synthetic.dropped),
+            "generated": len(synthetic.kept),
+            "dropped": syn_dropped,
+            "operations": synthetic.per_op,
+            "shortfall": dict(sorted(shortfall.items())),
+        },
+    }
+
+
+def map_back(
+    rows: list[dict[str, Any]], indices: list[int], strategy: str, kind: str
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+    """Rows selected by `sample_indices_`: (output rows, copies added, rows removed with `_reason`).
+
+    The first occurrence of an index is the row itself; each repeat is a copy
+    with a new id, `origin_id` pointing at the original and `aug_op` = strategy.
+    """
+    seen: Counter[int] = Counter()
+    out: list[dict[str, Any]] = []
+    added: list[dict[str, Any]] = []
+    for i in indices:
+        row = rows[i]
+        seen[i] += 1
+        if seen[i] == 1:
+            out.append(row)
+            continue
+        origin = row["origin_id"] or row["id"]
+        copy = {
+            **row,
+            "id": row_id(row["source"], f"copy\x1f{row['id']}\x1f{seen[i] - 1}"),
+            "origin_id": origin,
+            "aug_op": f"{row['aug_op']}+{strategy}" if row["aug_op"] else strategy,
+        }
+        out.append(copy)
+        added.append(copy)
+    reason = "cleaning" if kind == "clean" else "under_sampling"
+    removed = [{**rows[i], "_reason": reason, "_detail": strategy} for i in range(len(rows)) if i not in seen]
+    return out, added, removed
+
+
+def plot_rows(counts: dict[str, dict[str, int]]) -> list[dict[str, Any]]:
+    """Rows for dvc's bar_horizontal template: one bar per class and phase (split, augmented, balanced)."""
+    out = []
+    labels = sorted(set().union(*counts.values()))
+    for label in labels:
+        for phase, key in zip(PHASES, ("split", "before", "after")):
+            out.append({"bar": f"{label} | {phase}", "class": label, "phase": phase, "rows": counts[key].get(label, 0)})
+    return out
+
+
+def main() -> None:
+    params = load_params()
+    metrics = run(params.balance, params.paths.balance, params.paths.augment.dir, params.paths.augment.nltk_data)
+    write_json(metrics, params.paths.balance.metrics)
+
+
+if __name__ == "__main__":
+    cli(main)
