@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from schemas.base import StrictModel
+from schemas.clean import CleanParams
 from schemas.ingest import IngestParams
 from schemas.paths import Paths
 
@@ -14,3 +15,6 @@ class Params(StrictModel):
 
     paths: Paths = Field(default_factory=Paths, description="Inputs and outputs of every stage.")
     ingest: IngestParams = Field(description="ingest stage: raw files to canonical rows.")
+    clean: CleanParams = Field(
+        default_factory=CleanParams, description="clean stage: normalise, filter, mask PII, remove duplicates."
+    )

@@ -20,7 +20,20 @@ class IngestPaths(StrictModel):
     metrics: str = Field("metrics/ingest.json", description="Ingest metrics file.")
 
 
+class CleanPaths(StrictModel):
+    rows: str = Field(
+        "data/cleaned/rows.parquet",
+        description="Cleaned, de-duplicated rows (adds text_raw, dup_cluster, dup_count), sorted by id.",
+    )
+    rejects: str = Field(
+        "data/cleaned/rejects.parquet",
+        description="Rows clean dropped, with the reason; duplicates name their surviving row in `detail`.",
+    )
+    metrics: str = Field("metrics/clean.json", description="Clean metrics file.")
+
+
 class Paths(StrictModel):
     """Every stage's inputs and outputs, relative to the repository root."""
 
     ingest: IngestPaths = Field(default_factory=IngestPaths, description="Paths of the ingest stage.")
+    clean: CleanPaths = Field(default_factory=CleanPaths, description="Paths of the clean stage.")
