@@ -242,7 +242,7 @@ def test_clusters_are_transitive(tmp_path):
     # 64 bands of 4 rows make all three pairs LSH candidates; verification keeps a-b and b-c only.
     a = " ".join(WORDS)
     b = variant(WORDS, 2)
-    c = " ".join(WORDS[:16] + ["zz0", "zz1", "yy0", "yy1"])
+    c = " ".join([*WORDS[:16], "zz0", "zz1", "yy0", "yy1"])
     sim = lambda x, y: dedup.jaccard(dedup.shingle_set(x, 1, "word"), dedup.shingle_set(y, 1, "word"))  # noqa: E731
     assert sim(a, b) >= 0.8 and sim(b, c) >= 0.8 and sim(a, c) < 0.8
     near = WORD1 | {"threshold": 0.8, "bands": 64, "rows": 4}
@@ -284,7 +284,7 @@ CONFLICT = ["free prize call now", "free prize call now", "free prize call now",
 
 
 def test_label_conflict_majority(tmp_path):
-    m, rows, rejects = run_clean(tmp_path, CONFLICT, ["ham", "spam", "spam", "ham"], on_label_conflict="majority")
+    m, rows, _rejects = run_clean(tmp_path, CONFLICT, ["ham", "spam", "spam", "ham"], on_label_conflict="majority")
     assert [(r["id"], r["label"]) for r in rows] == [("r000", "spam"), ("r003", "ham")]
     assert m["label_conflicts"] == 1 and m["labels_changed"] == 1 and m["dropped"]["exact_dup"] == 2
 
@@ -304,7 +304,7 @@ def test_label_conflict_drop(tmp_path):
 
 
 def test_label_conflict_keep_one_row_per_label_in_one_cluster(tmp_path):
-    m, rows, rejects = run_clean(tmp_path, CONFLICT, ["ham", "spam", "spam", "ham"], on_label_conflict="keep")
+    _m, rows, rejects = run_clean(tmp_path, CONFLICT, ["ham", "spam", "spam", "ham"], on_label_conflict="keep")
     assert [(r["id"], r["label"], r["dup_cluster"], r["dup_count"]) for r in rows] == [
         ("r000", "ham", "r000", 3),
         ("r001", "spam", "r000", 3),
@@ -331,7 +331,7 @@ def sms_rows(tmp_path_factory) -> Path:
 
 
 def run_on(src: Path, out: Path, cfg: CleanParams):
-    paths = CleanPaths(rows=str(out / "rows.parquet"), rejects=str(out / "rejects.parquet"), metrics=str(out / "m.json"))
+    paths = CleanPaths(rows=str(out / "rows.parquet"), rejects=str(out / "rej.parquet"), metrics=str(out / "m.json"))
     return clean.run(cfg, paths, input_rows=src), paths
 
 
