@@ -128,7 +128,9 @@ def near_dup_corpus():
     texts = corpus()
     t0 = time.perf_counter()
     truth = true_pairs(texts, THRESHOLD)
-    print(f"\ncorpus: {len(texts)} texts, {len(truth)} true pairs at J >= {THRESHOLD} ({time.perf_counter() - t0:.0f} s)")
+    print(
+        f"\ncorpus: {len(texts)} texts, {len(truth)} true pairs at J >= {THRESHOLD} ({time.perf_counter() - t0:.0f} s)"
+    )
     return texts, truth
 
 
@@ -147,11 +149,15 @@ def test_near_dup(benchmark, near_dup_corpus, tool):
     benchmark.extra_info.update(RESULTS[tool])
     if tool == "refinery+verify":
         base = RESULTS["datasketch"]
-        print(f"\n{'near-dup (' + str(len(texts)) + ' texts)':<34}{'docs/s':>10}{'x datasketch':>14}"
-              f"{'precision':>11}{'recall':>8}")
+        print(
+            f"\n{'near-dup (' + str(len(texts)) + ' texts)':<34}{'docs/s':>10}{'x datasketch':>14}"
+            f"{'precision':>11}{'recall':>8}"
+        )
         for name, r in RESULTS.items():
-            print(f"{name:<34}{r['docs_per_s']:>10,.0f}{r['docs_per_s'] / base['docs_per_s']:>14.1f}"
-                  f"{r['precision']:>11.3f}{r['recall']:>8.3f}")
+            print(
+                f"{name:<34}{r['docs_per_s']:>10,.0f}{r['docs_per_s'] / base['docs_per_s']:>14.1f}"
+                f"{r['precision']:>11.3f}{r['recall']:>8.3f}"
+            )
 
 
 # --- the whole stage ---------------------------------------------------------------------------------------
@@ -234,8 +240,12 @@ def run_stage(src: Path, out: Path) -> dict[str, float]:
         time.sleep(0.05)
     report = json.loads(proc.stdout.read().strip().splitlines()[-1])
     assert proc.returncode == 0
-    return {"seconds": report["seconds"], "rows_out": report["rows_out"], "peak_main_mb": peak_main / 2**20,
-            "peak_tree_mb": peak_total / 2**20}
+    return {
+        "seconds": report["seconds"],
+        "rows_out": report["rows_out"],
+        "peak_main_mb": peak_main / 2**20,
+        "peak_tree_mb": peak_total / 2**20,
+    }
 
 
 STAGE: dict[int, dict[str, float]] = {}
@@ -253,7 +263,9 @@ def test_whole_stage(benchmark, tmp_path_factory, rows):
     if rows == 1_000_000 and 250_000 in STAGE:
         print(f"\n{'whole clean stage':<20}{'seconds':>9}{'rows/s':>10}{'peak RSS main':>15}{'peak RSS tree':>15}")
         for n, r in STAGE.items():
-            print(f"{n:<20,}{r['seconds']:>9.1f}{r['rows_per_s']:>10,.0f}{r['peak_main_mb']:>12.0f} MB"
-                  f"{r['peak_tree_mb']:>12.0f} MB")
+            print(
+                f"{n:<20,}{r['seconds']:>9.1f}{r['rows_per_s']:>10,.0f}{r['peak_main_mb']:>12.0f} MB"
+                f"{r['peak_tree_mb']:>12.0f} MB"
+            )
         ratio = STAGE[1_000_000]["peak_tree_mb"] / STAGE[250_000]["peak_tree_mb"]
         print(f"peak RSS 1M / 250k: {ratio:.2f}")

@@ -84,16 +84,26 @@ def language(allowed: Sequence[str], min_confidence: float = 0.0) -> Rule:
     return rule
 
 
+# Counting by deleting runs in C is ~10x faster than a Python loop over characters.
+_SPACE = re.compile(r"\s+")
+_LETTERS = re.compile(r"[^\W\d_]+")  # letters: word characters that are not digits or underscore
+_ALNUM = re.compile(r"[^\W_]+")
+
+
+def _non_space(text: str) -> int:
+    return len(text) - len("".join(_SPACE.findall(text)))
+
+
 def alpha_ratio(text: str) -> float:
     """Share of alphabetic characters among non-space characters (1.0 for a text of spaces only)."""
-    chars = [c for c in text if not c.isspace()]
-    return sum(c.isalpha() for c in chars) / len(chars) if chars else 1.0
+    total = _non_space(text)
+    return (len(text) - len(_LETTERS.sub("", text))) / total if total else 1.0
 
 
 def symbol_ratio(text: str) -> float:
     """Share of non-space characters that are neither letters nor digits (punctuation, symbols, emoji)."""
-    chars = [c for c in text if not c.isspace()]
-    return sum(not c.isalnum() for c in chars) / len(chars) if chars else 0.0
+    total = _non_space(text)
+    return (total - (len(text) - len(_ALNUM.sub("", text)))) / total if total else 0.0
 
 
 def min_alpha_ratio(threshold: float) -> Rule:

@@ -33,8 +33,15 @@ _BLANK_LINES = re.compile(r"\n{3,}")
 _ANY_SPACE = re.compile(r"\s+")
 
 
+# What ftfy can still change in pure-ASCII text with HTML unescaping off: line breaks, terminal escapes
+# and control characters. ASCII text without them comes back unchanged, so it skips ftfy (most of a corpus).
+_FTFY_ASCII_WORK = re.compile("[\x00-\x08\x0b-\x1f\x7f]")
+
+
 def fix_unicode(text: str) -> str:
     """Repair mojibake, stray Windows-1252 C1 controls and other broken Unicode with ftfy."""
+    if text.isascii() and not _FTFY_ASCII_WORK.search(text):
+        return text
     return ftfy.fix_text(text, _FTFY_CONFIG)
 
 
@@ -48,7 +55,7 @@ def strip_html(text: str) -> str:
 
 def unicode_normalize(text: str, form: str = "NFKC") -> str:
     """Unicode normal form (NFKC folds full-width letters, ligatures, superscripts)."""
-    return unicodedata.normalize(form, text)
+    return text if unicodedata.is_normalized(form, text) else unicodedata.normalize(form, text)
 
 
 def remove_control_chars(text: str) -> str:

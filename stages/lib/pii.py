@@ -73,10 +73,21 @@ def mask_kind(text: str, kind: str, token: str) -> tuple[str, int]:
     return pattern.sub(repl, text), count
 
 
+_DIGIT = re.compile(r"\d")
+# A character every match of the kind contains: most texts skip most patterns on a substring test.
+_NEEDS = {"email": "@", "url": ".", "ip": "."}
+
+
 def mask(text: str, tokens: Mapping[str, str]) -> tuple[str, dict[str, int]]:
     """Mask the kinds named in `tokens` ({kind: token}) in the fixed order; return text and counts per kind."""
     counts: dict[str, int] = {}
+    has_digit = _DIGIT.search(text) is not None
     for kind in KINDS:
-        if kind in tokens:
-            text, counts[kind] = mask_kind(text, kind, tokens[kind])
+        if kind not in tokens:
+            continue
+        need = _NEEDS.get(kind)
+        if (need is not None and need not in text) or (kind in ("credit_card", "phone") and not has_digit):
+            counts[kind] = 0
+            continue
+        text, counts[kind] = mask_kind(text, kind, tokens[kind])
     return text, counts

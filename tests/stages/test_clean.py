@@ -83,6 +83,13 @@ def test_each_normalisation_step(fn, text, expected):
     assert fn(text) == expected
 
 
+@pytest.mark.parametrize("text", ["plain ascii", "crlf\r\nline", "\x1b[31mred\x1b[0m", "nul\x00 bell\x07", "tab\tok"])
+def test_the_ascii_shortcut_gives_what_ftfy_gives(text):
+    import ftfy
+
+    assert normalize.fix_unicode(text) == ftfy.fix_text(text, normalize._FTFY_CONFIG)
+
+
 def test_whitespace_without_newlines_and_the_changed_steps_are_reported():
     assert normalize.collapse_whitespace("a\n\n b\tc", keep_newlines=False) == "a b c"
     steps = normalize.build_steps()
