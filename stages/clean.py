@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
+import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -30,7 +31,7 @@ from schemas.paths import CleanPaths
 from schemas.rows import REJECT_FIELDS, check_rows
 from stages.lib import dedup, filters, normalize, pii
 from stages.lib.cleaning import BatchCleaner, BatchResult, read_ipc
-from stages.lib.clusters import KEEP, STATUS_REASON, Decisions, decide
+from stages.lib.clusters import KEEP, LABEL_CONFLICT, STATUS_REASON, Decisions, decide
 from stages.lib.errors import StageError, cli
 from stages.lib.io import atomic_path, write_json
 from stages.lib.log import get_logger, progress
@@ -54,9 +55,15 @@ def run(cfg: CleanParams, paths: CleanPaths, input_rows: str | Path) -> dict[str
     out_dir.mkdir(parents=True, exist_ok=True)
     part_dir = tempfile.mkdtemp(prefix=".clean-parts-", dir=out_dir)
     try:
+        t0 = time.perf_counter()
         results = _first_pass(cfg, source, part_dir, bands, rows)
+        t1 = time.perf_counter()
         dedup_stats, decisions, ids, names = _deduplicate(cfg, results)
+        t2 = time.perf_counter()
         metrics = _second_pass(paths, results, decisions, ids, names)
+        t3 = time.perf_counter()
+        # timings go to the log, not the metrics: metrics must not change when nothing else did
+        log.info("seconds: normalise/filter/mask/minhash %.1f, dedup %.1f, write %.1f", t1 - t0, t2 - t1, t3 - t2)
     finally:
         shutil.rmtree(part_dir, ignore_errors=True)
     metrics["duplicates"] = dedup_stats | {"bands": bands, "rows": rows}
@@ -296,9 +303,8 @@ def _dedup_rejects(
         primary_ids = ids.take(pa.array(decisions.primary[glob])).to_pylist()
         for k, g in enumerate(glob.tolist()):
             code = int(status[removed[k]])
-            detail: dict[str, Any] = {"survivor": survivor_ids[k], "cluster_size": int(decisions.cluster_size[g])}
-            if STATUS_REASON[code] == "label_conflict":
-                detail = {"cluster": primary_ids[k], "cluster_size": int(decisions.cluster_size[g])}
+            key, target = ("cluster", primary_ids[k]) if code == LABEL_CONFLICT else ("survivor", survivor_ids[k])
+            detail = {"cluster_size": int(decisions.cluster_size[g]), key: target}
             cols["stage"].append("clean")
             cols["reason"].append(STATUS_REASON[code])
             cols["source"].append(sub["source"][k])

@@ -100,13 +100,13 @@ def minhash_signatures(
 
 
 def shingle_hashes(
-    texts: Sequence[str], ngram: int = 5, unit: str = "char", lowercase: bool = True
+    texts: Sequence[str], ngram: int = 5, unit: str = "char", lowercase: bool = True, bits: int = 32
 ) -> tuple[np.ndarray, np.ndarray]:
-    """32-bit hashes of every shingle of every text, concatenated, and where each text's shingles start.
+    """Hashes (32 or 64 bits) of every shingle of every text, concatenated, and where each text's shingles start.
 
     Characters: the code points of all texts in one array; each n-gram's hash is a polynomial over its code
     points, computed for all n-grams at once. Words: each word hashed with xxh3, then the same polynomial
-    over word hashes. Either way a splitmix64 finaliser mixes the result and the top 32 bits are kept.
+    over word hashes. Either way a splitmix64 finaliser mixes the result; MinHash keeps the top 32 bits.
     Duplicate shingles are kept (they do not change a minimum).
     """
     if lowercase:
@@ -135,7 +135,8 @@ def shingle_hashes(
         for k in range(ngram):
             step = h * prime + padded[pos + k] + np.uint64(1)
             h = np.where(k < glen, step, h) if k else step
-        return _splitmix64(h) >> np.uint64(32), starts
+        h = _splitmix64(h)
+    return (h >> np.uint64(32) if bits == 32 else h), starts
 
 
 def _min_hash(x: np.ndarray, starts: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -233,15 +234,25 @@ def jaccard_pairs(
 ) -> np.ndarray:
     """True Jaccard similarity of the shingle sets of each pair (indices into `texts`).
 
-    Pairs are visited by their first index so each first text's set is built once; memory stays O(1).
+    Shingles are compared by their 64-bit hashes (a collision inside one pair has odds of ~1e-15), built
+    with the vectorised `shingle_hashes` for a chunk of pairs at a time, so memory stays bounded.
     """
     out = np.empty(len(pairs), dtype=np.float64)
-    current, current_set = -1, frozenset()
-    for k in np.lexsort((pairs[:, 1], pairs[:, 0])) if len(pairs) else ():
-        i, j = int(pairs[k, 0]), int(pairs[k, 1])
-        if i != current:
-            current, current_set = i, shingle_set(texts[i], ngram, unit, lowercase)
-        out[k] = jaccard(current_set, shingle_set(texts[j], ngram, unit, lowercase))
+    order = np.lexsort((pairs[:, 1], pairs[:, 0])) if len(pairs) else np.empty(0, np.int64)
+    for lo in range(0, len(order), 20_000):
+        chunk = order[lo : lo + 20_000]
+        docs, local = np.unique(pairs[chunk], return_inverse=True)
+        local = local.reshape(-1, 2)
+        x, starts = shingle_hashes([texts[d] for d in docs.tolist()], ngram, unit, lowercase, bits=64)
+        bounds = np.append(starts, len(x)).tolist()
+        values = x.tolist()
+        current, current_set = -1, set()
+        for k, (i, j) in zip(chunk.tolist(), local.tolist(), strict=True):
+            if i != current:
+                current, current_set = i, set(values[bounds[i] : bounds[i + 1]])
+            other = set(values[bounds[j] : bounds[j + 1]])
+            inter = len(current_set & other)
+            out[k] = inter / (len(current_set) + len(other) - inter)
     return out
 
 

@@ -91,7 +91,7 @@ _ALNUM = re.compile(r"[^\W_]+")
 
 
 def _non_space(text: str) -> int:
-    return len(text) - len("".join(_SPACE.findall(text)))
+    return len(_SPACE.sub("", text))
 
 
 def alpha_ratio(text: str) -> float:

@@ -67,7 +67,7 @@ def remove_control_chars(text: str) -> str:
 
 def collapse_whitespace(text: str, keep_newlines: bool = True) -> str:
     """Collapse horizontal whitespace to one space and strip; keep at most one blank line, or no breaks at all."""
-    if not keep_newlines:
+    if not keep_newlines or "\n" not in text:
         return _ANY_SPACE.sub(" ", text).strip()
     text = "\n".join(line.strip() for line in _HSPACE.sub(" ", text).split("\n"))
     return _BLANK_LINES.sub("\n\n", text).strip()
