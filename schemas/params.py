@@ -7,6 +7,7 @@ from pydantic import Field
 from schemas.augment import AugmentParams
 from schemas.balance import BalanceParams
 from schemas.base import StrictModel
+from schemas.clean import CleanParams
 from schemas.collect import CollectParams
 from schemas.ingest import IngestParams
 from schemas.label import LabelParams
@@ -19,6 +20,9 @@ class Params(StrictModel):
 
     paths: Paths = Field(default_factory=Paths, description="Inputs and outputs of every stage.")
     ingest: IngestParams = Field(description="ingest stage: raw files to canonical rows.")
+    clean: CleanParams = Field(
+        default_factory=CleanParams, description="clean stage: normalise, filter, mask PII, remove duplicates."
+    )
     label: LabelParams = Field(default_factory=LabelParams, description="label stage: annotations to labels.")
     split: SplitParams = Field(default_factory=SplitParams, description="split stage: train/validation/test.")
     collect: CollectParams = Field(

@@ -21,8 +21,14 @@ class IngestPaths(StrictModel):
 
 
 class CleanPaths(StrictModel):
-    rows: str = Field("data/cleaned/rows.parquet", description="Rows after cleaning and de-duplication.")
-    rejects: str = Field("data/cleaned/rejects.parquet", description="Rows clean dropped, with their reason.")
+    rows: str = Field(
+        "data/cleaned/rows.parquet",
+        description="Cleaned, de-duplicated rows (adds text_raw, dup_cluster, dup_count), sorted by id.",
+    )
+    rejects: str = Field(
+        "data/cleaned/rejects.parquet",
+        description="Rows clean dropped, with the reason; duplicates name their surviving row in `detail`.",
+    )
     metrics: str = Field("metrics/clean.json", description="Clean metrics file.")
 
 

@@ -33,6 +33,7 @@ def test_committed_params_write_every_field(repo_params):
 
     def missing(written, full, path=""):
         if isinstance(full, dict) and isinstance(written, dict):
+            written = {str(k): v for k, v in written.items()}  # YAML `2: 0.2` has an int key; JSON a string
             for key, value in full.items():
                 if key not in written:
                     yield f"{path}{key}"

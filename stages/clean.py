@@ -1,0 +1,332 @@
+"""clean: normalise, filter, mask PII, remove exact and near duplicates, resolve label conflicts.
+
+Two passes over Arrow batches. Pass 1 (in `num_proc` workers) normalises, filters and masks each batch,
+spills the kept rows to part files and returns only hashes and LSH band keys. Between the passes the
+parent finds exact groups, LSH candidates (verified by true Jaccard), clusters and survivors on those
+small arrays. Pass 2 streams the parts again and writes rows and rejects, both sorted by id.
+`rows_in == rows_out + sum(dropped)` always; every dropped row is in the rejects file with its reason.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import ExitStack
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from schemas import load_params
+from schemas.clean import CleanParams
+from schemas.paths import CleanPaths
+from schemas.rows import REJECT_FIELDS, check_rows
+from stages.lib import dedup, filters, normalize, pii
+from stages.lib.cleaning import BatchCleaner, BatchResult, read_ipc
+from stages.lib.clusters import KEEP, LABEL_CONFLICT, STATUS_REASON, Decisions, decide
+from stages.lib.errors import StageError, cli
+from stages.lib.io import atomic_path, write_json
+from stages.lib.log import get_logger, progress
+from stages.lib.parallel import ordered_map
+
+log = get_logger("clean")
+
+# Every reason a row can be dropped here; all are written (zeros too) so metric keys stay stable.
+REASONS = (*filters.REASONS, "exact_dup", "near_dup", "label_conflict")
+_PARQUET = {"compression": "zstd", "use_dictionary": True, "write_statistics": True}
+
+
+def run(cfg: CleanParams, paths: CleanPaths, input_rows: str | Path) -> dict[str, Any]:
+    """Clean the rows in `input_rows`; write rows and rejects atomically; return the metrics.
+
+    Raises StageError, before writing anything, when the input is missing or breaks the row contract.
+    """
+    source = _checked_input(Path(input_rows))
+    bands, rows = _lsh_shape(cfg)
+    out_dir = Path(paths.rows).parent
+    out_dir.mkdir(parents=True, exist_ok=True)
+    part_dir = tempfile.mkdtemp(prefix=".clean-parts-", dir=out_dir)
+    try:
+        t0 = time.perf_counter()
+        results = _first_pass(cfg, source, part_dir, bands, rows)
+        t1 = time.perf_counter()
+        dedup_stats, decisions, ids, names = _deduplicate(cfg, results)
+        t2 = time.perf_counter()
+        metrics = _second_pass(paths, results, decisions, ids, names)
+        t3 = time.perf_counter()
+        # timings go to the log, not the metrics: metrics must not change when nothing else did
+        log.info("seconds: normalise/filter/mask/minhash %.1f, dedup %.1f, write %.1f", t1 - t0, t2 - t1, t3 - t2)
+    finally:
+        shutil.rmtree(part_dir, ignore_errors=True)
+    metrics["duplicates"] = dedup_stats | {"bands": bands, "rows": rows}
+    metrics["label_conflicts"] = decisions.label_conflicts
+    metrics["labels_changed"] = decisions.labels_changed
+    metrics["labels_filled"] = decisions.labels_filled
+    _log_summary(metrics)
+    return metrics
+
+
+def _checked_input(path: Path) -> pq.ParquetFile:
+    if not path.is_file():
+        raise StageError(f"input rows {path} not found; run the ingest stage first (dvc repro ingest)")
+    source = pq.ParquetFile(path)
+    head = source.schema_arrow
+    ids = pq.read_table(path, columns=["id"]).column("id") if "id" in head.names else None
+    check_rows(pa.table({c: pa.nulls(0) for c in head.names}) if ids is None else _id_table(head, ids))
+    if ids is not None and len(ids) > 1:
+        sorted_ok = pc.all(pc.greater(ids.combine_chunks()[1:], ids.combine_chunks()[:-1])).as_py()
+        if not sorted_ok:
+            raise StageError(f"{path} is not sorted by id; the ingest stage writes it sorted, rerun it")
+    return source
+
+
+def _id_table(schema: pa.Schema, ids: pa.ChunkedArray) -> pa.Table:
+    # check_rows needs every canonical column and unique ids; only ids are read for it.
+    return pa.table({name: ids if name == "id" else pa.nulls(len(ids)) for name in schema.names})
+
+
+def _lsh_shape(cfg: CleanParams) -> tuple[int, int]:
+    nd = cfg.near_dup
+    if nd.bands is not None and nd.rows is not None:
+        return nd.bands, nd.rows
+    assert nd.threshold is not None  # the schema requires threshold or bands+rows
+    return dedup.optimal_param(nd.threshold, nd.num_perm)
+
+
+def _cleaner_factory(cfg: CleanParams, part_dir: str, bands: int, rows: int) -> partial[BatchCleaner]:
+    n, f, nd = cfg.normalize, cfg.filters, cfg.near_dup
+    return partial(
+        BatchCleaner,
+        part_dir=part_dir,
+        normalize_steps={
+            "ftfy": n.ftfy,
+            "html": n.html,
+            "unicode_form": n.unicode_form,
+            "control_chars": n.control_chars,
+            "whitespace": n.whitespace,
+            "keep_newlines": n.keep_newlines,
+        },
+        filter_args={
+            "min_chars_": f.min_chars,
+            "max_chars_": f.max_chars,
+            "min_words_": f.min_words,
+            "max_words_": f.max_words,
+            "languages": f.languages,
+            "min_language_confidence": f.min_language_confidence,
+            "min_alpha_ratio_": f.min_alpha_ratio,
+            "max_symbol_ratio_": f.max_symbol_ratio,
+            "max_dup_line_fraction": f.max_dup_line_fraction,
+            "max_top_ngram_fraction": f.max_top_ngram_fraction,
+            "max_dup_ngram_fraction": f.max_dup_ngram_fraction,
+            "repetition_min_words": f.repetition_min_words,
+            "deny_patterns": f.deny_patterns,
+            "allow_patterns": f.allow_patterns,
+        },
+        pii_tokens={kind: getattr(cfg.pii, kind).token for kind in pii.KINDS if getattr(cfg.pii, kind).enabled},
+        near_dup=(
+            {
+                "unit": nd.unit,
+                "ngram": nd.ngram,
+                "lowercase": nd.lowercase,
+                "num_perm": nd.num_perm,
+                "seed": nd.seed,
+                "bands": bands,
+                "rows": rows,
+            }
+            if nd.enabled
+            else None
+        ),
+    )
+
+
+def _first_pass(cfg: CleanParams, source: pq.ParquetFile, part_dir: str, bands: int, rows: int) -> list[BatchResult]:
+    batches: Iterator[tuple[int, pa.RecordBatch]] = enumerate(source.iter_batches(batch_size=cfg.batch_size))
+    factory = _cleaner_factory(cfg, part_dir, bands, rows)
+    total = -(-source.metadata.num_rows // cfg.batch_size)
+    return list(progress(ordered_map(factory, batches, cfg.num_proc), desc="clean", total=total, unit="batch"))
+
+
+def _deduplicate(
+    cfg: CleanParams, results: list[BatchResult]
+) -> tuple[dict[str, int], Decisions, pa.ChunkedArray, list[str]]:
+    """Exact groups, LSH candidates, verification, clusters and decisions over all kept rows."""
+    n = sum(len(r.hashes) for r in results)
+    hashes = np.concatenate([r.hashes for r in results]) if results else np.empty(0, np.uint64)
+    ids = pa.chunked_array([r.ids for r in results], type=pa.string())
+    stats = {"exact_groups": 0, "candidate_pairs": 0, "verified_pairs": 0, "rejected_by_verification": 0}
+
+    # Exact groups: equal 64-bit hash, re-checked on the texts so a collision never merges different rows.
+    if cfg.exact_dup.enabled:
+        _, first_of, exact_group = np.unique(hashes, return_index=True, return_inverse=True)
+        exact_group = exact_group.reshape(-1)
+        dup_rows = np.flatnonzero(first_of[exact_group] != np.arange(n))
+        if len(dup_rows):
+            exact_group = _split_collisions(results, exact_group, first_of, dup_rows)
+    else:
+        exact_group = np.arange(n)
+    reps = np.unique(exact_group, return_index=True)[1]  # first row of each exact group, in row order
+    edges = [np.stack([reps[exact_group], np.arange(n)], axis=1)]
+    stats["exact_groups"] = int(np.count_nonzero(np.bincount(exact_group) > 1)) if n else 0
+
+    nd = cfg.near_dup
+    if nd.enabled and len(reps) > 1:
+        keys = np.concatenate([r.keys for r in results if r.keys is not None])[reps]
+        pairs = reps[dedup.candidate_pairs(keys)]
+        stats["candidate_pairs"] = len(pairs)
+        if nd.verify and len(pairs):
+            need = np.unique(pairs)
+            texts = dict(zip(need.tolist(), _texts_at(results, need), strict=True))
+            local = np.searchsorted(need, pairs)
+            sims = dedup.jaccard_pairs([texts[i] for i in need.tolist()], local, nd.ngram, nd.unit, nd.lowercase)
+            ok = sims >= nd.threshold
+            stats["rejected_by_verification"] = int(np.count_nonzero(~ok))
+            pairs = pairs[ok]
+        stats["verified_pairs"] = len(pairs)
+        edges.append(pairs)
+    cluster = dedup.connected_clusters(n, np.concatenate(edges).astype(np.int64))
+
+    encoded = pa.chunked_array([r.labels for r in results], type=pa.string()).combine_chunks().dictionary_encode()
+    names = encoded.dictionary.to_pylist()
+    codes = pc.fill_null(encoded.indices, -1).to_numpy().astype(np.int64)
+    lengths = np.concatenate([r.lengths for r in results]) if results else np.empty(0, np.int64)
+    decisions = decide(cluster, exact_group, lengths, codes, names, cfg.survivor, cfg.on_label_conflict)
+    stats["clusters"] = int(np.count_nonzero(np.bincount(cluster) > 1)) if n else 0
+    return stats, decisions, ids, names
+
+
+def _split_collisions(results, exact_group, first_of, dup_rows) -> np.ndarray:
+    """Give a row its own group when its text differs from its group's first row despite an equal hash."""
+    firsts = first_of[exact_group[dup_rows]]
+    need = np.unique(np.concatenate([dup_rows, firsts]))
+    texts = dict(zip(need.tolist(), _texts_at(results, need), strict=True))
+    exact_group = exact_group.copy()
+    next_group = int(exact_group.max()) + 1
+    for row, first in zip(dup_rows.tolist(), firsts.tolist(), strict=True):
+        if texts[row] != texts[first]:
+            exact_group[row] = next_group
+            next_group += 1
+    return exact_group
+
+
+def _texts_at(results: list[BatchResult], rows: np.ndarray) -> list[str]:
+    """Final texts of the kept rows at sorted global positions `rows`, reading only the parts concerned."""
+    out: list[str] = []
+    offset = 0
+    for r in results:
+        size = len(r.hashes)
+        lo, hi = np.searchsorted(rows, [offset, offset + size])
+        if hi > lo:
+            column = read_ipc(r.kept_path, ["text"]).column("text")
+            out.extend(column.take(pa.array(rows[lo:hi] - offset)).to_pylist())
+        offset += size
+    return out
+
+
+def _second_pass(
+    paths: CleanPaths, results: list[BatchResult], decisions: Decisions, ids: pa.ChunkedArray, names: list[str]
+) -> dict[str, Any]:
+    """Stream the parts in order: write surviving rows and all rejects, both sorted by id; count everything."""
+    dropped: Counter[str] = Counter()
+    changed: Counter[str] = Counter()
+    pii_counts: Counter[str] = Counter()
+    rows_in = rows_out = pii_rows = 0
+    offset = 0
+    with ExitStack() as stack:
+        rows_tmp = stack.enter_context(atomic_path(paths.rows))
+        rejects_tmp = stack.enter_context(atomic_path(paths.rejects))
+        rows_writer = rejects_writer = None
+        for r in progress(results, desc="write", unit="batch"):
+            rows_in += r.rows_in
+            dropped.update(r.dropped)
+            changed.update(r.changed)
+            pii_counts.update(r.pii)
+            pii_rows += r.pii_rows
+            kept = read_ipc(r.kept_path)
+            sl = slice(offset, offset + kept.num_rows)
+            status = decisions.status[sl]
+            keep = status == KEEP
+            label = [names[c] if c >= 0 else None for c in decisions.label[sl]]
+            kept = kept.set_column(
+                kept.schema.get_field_index("label"), pa.field("label", pa.string()), pa.array(label, pa.string())
+            )
+            out = kept.filter(pa.array(keep))
+            out = out.append_column(
+                pa.field("dup_cluster", pa.string(), nullable=False), ids.take(pa.array(decisions.primary[sl][keep]))
+            )
+            out = out.append_column(
+                pa.field("dup_count", pa.int64(), nullable=False),
+                pa.array(decisions.cluster_size[sl][keep], pa.int64()),
+            )
+            rows_writer = rows_writer or pq.ParquetWriter(rows_tmp, out.schema, **_PARQUET)
+            rows_writer.write_table(out)
+            rows_out += out.num_rows
+
+            removed = np.flatnonzero(~keep)
+            dup_rejects = _dedup_rejects(kept, removed, status, decisions, ids, offset)
+            for reason in dup_rejects.column("reason").to_pylist():
+                dropped[reason] += 1
+            rejects = pa.concat_tables([read_ipc(r.rejects_path), dup_rejects]).sort_by("id")
+            rejects_writer = rejects_writer or pq.ParquetWriter(rejects_tmp, rejects.schema, **_PARQUET)
+            rejects_writer.write_table(rejects)
+            offset += kept.num_rows
+        if rows_writer is None:
+            raise StageError("the input rows file has no rows; nothing to clean")
+        rows_writer.close()
+        rejects_writer.close()
+    return {
+        "rows_in": rows_in,
+        "rows_out": rows_out,
+        "dropped": {reason: dropped.get(reason, 0) for reason in REASONS},
+        "changed": {step: changed.get(step, 0) for step in normalize.STEP_NAMES},
+        "pii": {kind: pii_counts.get(kind, 0) for kind in pii.KINDS},
+        "pii_rows": pii_rows,
+    }
+
+
+def _dedup_rejects(
+    kept: pa.Table, removed: np.ndarray, status: np.ndarray, decisions: Decisions, ids: pa.ChunkedArray, offset: int
+) -> pa.Table:
+    """Reject rows for the duplicates and label conflicts of one part; `detail` names the surviving row."""
+    cols = {f.name: [] for f in REJECT_FIELDS}
+    if len(removed):
+        sub = kept.take(pa.array(removed)).to_pydict()
+        glob = removed + offset
+        survivor_ids = ids.take(pa.array(decisions.survivor[glob])).to_pylist()
+        primary_ids = ids.take(pa.array(decisions.primary[glob])).to_pylist()
+        for k, g in enumerate(glob.tolist()):
+            code = int(status[removed[k]])
+            key, target = ("cluster", primary_ids[k]) if code == LABEL_CONFLICT else ("survivor", survivor_ids[k])
+            detail = {"cluster_size": int(decisions.cluster_size[g]), key: target}
+            cols["stage"].append("clean")
+            cols["reason"].append(STATUS_REASON[code])
+            cols["source"].append(sub["source"][k])
+            cols["location"].append(sub["location"][k] if "location" in sub else None)
+            cols["id"].append(sub["id"][k])
+            cols["detail"].append(json.dumps(detail, sort_keys=True))
+            cols["raw"].append(sub["text_raw"][k])
+    return pa.Table.from_pydict(cols, schema=pa.schema(REJECT_FIELDS))
+
+
+def _log_summary(metrics: dict[str, Any]) -> None:
+    dropped = {k: v for k, v in metrics["dropped"].items() if v}
+    log.info("rows in %d, out %d, dropped %s", metrics["rows_in"], metrics["rows_out"], dropped or "none")
+    log.info("changed per step %s; PII masked %s", metrics["changed"], metrics["pii"])
+    log.info("duplicates %s; label conflicts %d", metrics["duplicates"], metrics["label_conflicts"])
+
+
+def main() -> None:
+    params = load_params()
+    metrics = run(params.clean, params.paths.clean, input_rows=params.paths.ingest.rows)
+    write_json(metrics, params.paths.clean.metrics)
+
+
+if __name__ == "__main__":
+    cli(main)

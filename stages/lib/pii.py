@@ -1,0 +1,93 @@
+"""PII masking with regular expressions: e-mail, URL, IPv4, credit card (Luhn-checked), phone.
+
+Kinds are applied in a fixed order so that a longer match is masked before a shorter pattern can bite into
+it: e-mails before URLs (both contain domains), URLs before IPs, card numbers before phone numbers (both are
+runs of digits). `mask(text, kinds)` returns the masked text and the number of matches per kind.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+
+KINDS = ("email", "url", "ip", "credit_card", "phone")
+
+EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b")
+URL = re.compile(
+    r"\b(?:(?:https?|ftp)://[^\s<>\"']+|www\.[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+[^\s<>\"']*"
+    r"|[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.(?:com|net|org|co\.uk|uk|info|biz|io|ly|me|tv)/[^\s<>\"']*)",
+    re.I,
+)
+_OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
+IP = re.compile(rf"(?<![\d.]){_OCTET}(?:\.{_OCTET}){{3}}(?![\d.]\d)")
+# Both match a whole run of digit groups, then count its digits: a 16-digit run that fails Luhn is neither
+# a card nor (too long) a phone, rather than a phone number plus four stray digits.
+# Cards: 13-19 digits, optionally grouped by single spaces or dashes; the Luhn check decides.
+CARD = re.compile(r"(?<![\d-])\d(?:[ -]?\d){12,}(?!\d)")
+# Phones: 7-15 digits with an optional +country code, grouped by spaces, dots, dashes or parentheses.
+PHONE = re.compile(r"(?<![\w+])(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,5}\)[ .-]?)?\d(?:[ .-]?\d){6,}(?!\w)")
+
+
+def luhn_ok(digits: str) -> bool:
+    """The Luhn checksum used by every card network."""
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = ord(ch) - 48
+        if i % 2:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+def _phone_digits_ok(match: re.Match[str]) -> bool:
+    digits = sum(ch.isdigit() for ch in match.group())
+    return 7 <= digits <= 15
+
+
+def _card_ok(match: re.Match[str]) -> bool:
+    digits = re.sub(r"\D", "", match.group())
+    return 13 <= len(digits) <= 19 and luhn_ok(digits)
+
+
+_PATTERNS: dict[str, tuple[re.Pattern[str], Callable[[re.Match[str]], bool] | None]] = {
+    "email": (EMAIL, None),
+    "url": (URL, None),
+    "ip": (IP, None),
+    "credit_card": (CARD, _card_ok),
+    "phone": (PHONE, _phone_digits_ok),
+}
+
+
+def mask_kind(text: str, kind: str, token: str) -> tuple[str, int]:
+    """Replace every valid match of one kind with `token`; return the text and the count."""
+    pattern, check = _PATTERNS[kind]
+    count = 0
+
+    def repl(match: re.Match[str]) -> str:
+        nonlocal count
+        if check is not None and not check(match):
+            return match.group()
+        count += 1
+        return token
+
+    return pattern.sub(repl, text), count
+
+
+_DIGIT = re.compile(r"\d")
+# A character every match of the kind contains: most texts skip most patterns on a substring test.
+_NEEDS = {"email": "@", "url": ".", "ip": "."}
+
+
+def mask(text: str, tokens: Mapping[str, str]) -> tuple[str, dict[str, int]]:
+    """Mask the kinds named in `tokens` ({kind: token}) in the fixed order; return text and counts per kind."""
+    counts: dict[str, int] = {}
+    has_digit = _DIGIT.search(text) is not None
+    for kind in KINDS:
+        if kind not in tokens:
+            continue
+        need = _NEEDS.get(kind)
+        if (need is not None and need not in text) or (kind in ("credit_card", "phone") and not has_digit):
+            counts[kind] = 0
+            continue
+        text, counts[kind] = mask_kind(text, kind, tokens[kind])
+    return text, counts
