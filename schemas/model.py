@@ -56,7 +56,7 @@ class ModelParams(StrictModel):
         False, description="Allow model code shipped with the checkpoint (runs that code on your machine)."
     )
     num_threads: int = Field(
-        2,
+        1,
         ge=1,
         description="torch CPU threads in every model stage; seeded runs are bit-identical only with the same count.",
     )

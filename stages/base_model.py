@@ -42,15 +42,30 @@ def run(cfg: ModelParams, paths: BaseModelPaths) -> dict[str, Any]:
         else:
             texts = corpus(paths)
             s = cfg.scratch
-            log.info("pre-training a %d-layer, %d-wide model on %d texts for %d steps", s.num_layers,
-                     s.hidden_size, len(texts), s.steps)
+            log.info(
+                "pre-training a %d-layer, %d-wide model on %d texts for %d steps",
+                s.num_layers,
+                s.hidden_size,
+                len(texts),
+                s.steps,
+            )
             tokenizer = train_tokenizer(texts, s.vocab_size, s.min_frequency, s.lowercase, s.max_length)
             try:
                 model, stats = pretrain_mlm(
-                    texts, tokenizer, hidden_size=s.hidden_size, num_layers=s.num_layers, num_heads=s.num_heads,
-                    intermediate_size=s.intermediate_size, max_length=s.max_length, steps=s.steps,
-                    batch_size=s.batch_size, learning_rate=s.learning_rate, warmup_steps=s.warmup_steps,
-                    weight_decay=s.weight_decay, mlm_probability=s.mlm_probability, seed=s.seed,
+                    texts,
+                    tokenizer,
+                    hidden_size=s.hidden_size,
+                    num_layers=s.num_layers,
+                    num_heads=s.num_heads,
+                    intermediate_size=s.intermediate_size,
+                    max_length=s.max_length,
+                    steps=s.steps,
+                    batch_size=s.batch_size,
+                    learning_rate=s.learning_rate,
+                    warmup_steps=s.warmup_steps,
+                    weight_decay=s.weight_decay,
+                    mlm_probability=s.mlm_probability,
+                    seed=s.seed,
                 )
             except ValueError as exc:
                 raise StageError(f"{exc} ({paths.train}, {paths.unlabeled})") from None

@@ -30,8 +30,9 @@ COST = ("trainable_params", "trainable_fraction", "train_seconds", "peak_memory_
 BASELINE = "majority_class"
 
 
-def run(approaches: list[str], cfg: CompareParams, paths: ComparePaths, train_paths: TrainPaths,
-        eval_paths: EvaluatePaths) -> dict[str, Any]:
+def run(
+    approaches: list[str], cfg: CompareParams, paths: ComparePaths, train_paths: TrainPaths, eval_paths: EvaluatePaths
+) -> dict[str, Any]:
     """Build the comparison; raise StageError (writing nothing) when the gate fails."""
     rows: dict[str, dict[str, Any]] = {}
     for name in approaches:
@@ -82,8 +83,9 @@ def majority_baseline(train_path: str | Path, test_path: str | Path) -> dict[str
     return {k: report[k] for k in ("macro_f1", "accuracy", "weighted_f1", "mcc")} | {"label": majority}
 
 
-def render(ranked: list[str], rows: dict[str, dict[str, Any]], baseline: dict[str, Any], metric: str,
-           best: str | None) -> str:
+def render(
+    ranked: list[str], rows: dict[str, dict[str, Any]], baseline: dict[str, Any], metric: str, best: str | None
+) -> str:
     head = "| approach | macro-F1 | accuracy | MCC | ECE | trainable params | trainable % | train s | peak MB |"
     lines = [
         "# Approaches compared on the test split",

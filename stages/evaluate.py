@@ -29,8 +29,14 @@ from stages.lib.textclf import batched_forward, encode, load_tokenizer, read_spl
 log = get_logger("evaluate")
 
 
-def run(name: str, train: TrainParams, model_cfg: ModelParams, paths: EvaluatePaths, train_paths: TrainPaths,
-        base_paths: BaseModelPaths) -> dict[str, Any]:
+def run(
+    name: str,
+    train: TrainParams,
+    model_cfg: ModelParams,
+    paths: EvaluatePaths,
+    train_paths: TrainPaths,
+    base_paths: BaseModelPaths,
+) -> dict[str, Any]:
     """Predict the test split with models/<name>/, write predictions and confusion rows, return the metrics."""
     torch.set_num_threads(model_cfg.num_threads)
     model_dir, base_dir = Path(train_paths.models_dir) / name, Path(base_paths.out)
@@ -46,8 +52,12 @@ def run(name: str, train: TrainParams, model_cfg: ModelParams, paths: EvaluatePa
     probs = softmax_np(logits) if len(rows) else torch.zeros(0, len(labels)).numpy()
     predicted = [labels[i] for i in probs.argmax(axis=1)] if len(rows) else []
     scored = [(i, a, p, pr) for i, a, p, pr in zip(ids, actual, predicted, probs) if a is not None]
-    metrics = classification_report([a for _, a, _, _ in scored], [p for _, _, p, _ in scored], labels,
-                                    probs[[k for k, a in enumerate(actual) if a is not None]] if scored else probs)
+    metrics = classification_report(
+        [a for _, a, _, _ in scored],
+        [p for _, _, p, _ in scored],
+        labels,
+        probs[[k for k, a in enumerate(actual) if a is not None]] if scored else probs,
+    )
     table = pa.table(
         {
             "id": ids,
@@ -62,8 +72,13 @@ def run(name: str, train: TrainParams, model_cfg: ModelParams, paths: EvaluatePa
     write_parquet(table, Path(paths.predictions_dir) / f"{name}.parquet")
     confusion = [{"actual": a, "predicted": p} for i, a, p, _ in sorted(scored, key=lambda s: s[0])]
     write_json(confusion, Path(paths.confusion_dir) / f"{name}.json")
-    log.info("%s: macro-F1 %.4f, accuracy %.4f on %d test rows", name, metrics["macro_f1"], metrics["accuracy"],
-             metrics["n_test"])
+    log.info(
+        "%s: macro-F1 %.4f, accuracy %.4f on %d test rows",
+        name,
+        metrics["macro_f1"],
+        metrics["accuracy"],
+        metrics["n_test"],
+    )
     return metrics
 
 

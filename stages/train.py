@@ -81,6 +81,74 @@ def run(
     options = options_for(approach, train, model_cfg.num_threads)
     seed_everything(train.seed, model_cfg.num_threads)
     data_dir, base_dir = Path(paths.data_dir), Path(base_paths.out)
+    data = prepare_data(data_dir, base_dir, paths.class_weights, train, model_cfg.trust_remote_code)
+    labels = data.labels
+    module = KINDS[approach.kind]
+    backbone = load_backbone(base_dir, model_cfg.trust_remote_code)
+    model = module.build(approach, backbone, len(labels))
+    trainable, total = count_params(model)
+    log.info(
+        "%s (%s): %d of %d parameters trainable (%.2f%%), %d train / %d validation rows",
+        name,
+        approach.kind,
+        trainable,
+        total,
+        100 * trainable / total,
+        len(data.train_rows),
+        len(data.val_rows),
+    )
+    fingerprint = {
+        "approach": approach.model_dump(mode="json"),
+        "train": train.model_dump(mode="json", exclude={"resume"}),
+        "model": model_cfg.model_dump(mode="json"),
+        "data": _digest([data_dir / "train.parquet", data_dir / "validation.parquet", Path(paths.class_weights)]),
+    }
+    start = time.perf_counter()
+    fit = module.train(
+        approach,
+        model,
+        data,
+        options,
+        Path(paths.checkpoints_dir) / name,
+        Path(paths.live_dir) / name,
+        train.resume,
+        fingerprint,
+        callbacks,
+    )
+    seconds = time.perf_counter() - start
+    with atomic_path(Path(paths.models_dir) / name) as tmp:
+        tmp.mkdir(parents=True)
+        module.save(model, approach, tmp)
+        meta = {
+            "approach": name,
+            "kind": approach.kind,
+            "labels": labels,
+            "pooling": approach.pooling,
+            "layer": approach.layer if isinstance(approach, FeatureApproach) else -1,
+            "head": {"in_features": hidden_size(backbone), **approach.head.model_dump(exclude={"type"})},
+            "max_length": data.max_length,
+        }
+        (tmp / META_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+    metric = options.metric
+    return {
+        "trainable_params": trainable,
+        "total_params": total,
+        "trainable_fraction": trainable / total,
+        "train_seconds": round(seconds, 2),
+        "samples_per_second": round(fit.samples_per_second, 2),
+        "peak_memory_mb": round(peak_memory_mb(), 1),
+        "best_validation": {metric: fit.best_metric, "step": fit.best_step},
+        "steps": fit.global_step,
+        "train_rows": len(data.train_rows),
+        "validation_rows": len(data.val_rows),
+        "resumed_from_step": fit.resumed_from_step,
+    }
+
+
+def prepare_data(
+    data_dir: Path, base_dir: Path, class_weights: str | Path, train: TrainParams, trust_remote_code: bool = False
+) -> Data:
+    """Tokenised train and validation rows, the label set (from the train split) and the class weights."""
     for path in (data_dir / "train.parquet", data_dir / "validation.parquet", base_dir):
         if not path.exists():
             raise StageError(f"{path} not found (paths.train.data_dir / paths.base_model.out); run the stages before")
@@ -94,58 +162,20 @@ def run(
     val_pairs = [(t, index[y]) for t, y in zip(val_texts, val_labels) if y in index]
     if not val_pairs:
         raise StageError(f"{data_dir}/validation.parquet has no rows with a training label; early stopping needs some")
-    tokenizer = load_tokenizer(base_dir, model_cfg.trust_remote_code)
+    tokenizer = load_tokenizer(base_dir, trust_remote_code)
     max_length = min(train.max_length, tokenizer.model_max_length)
-    weights = class_weight_tensor(paths.class_weights, labels) if train.class_weights else None
-    data = Data(
+    try:
+        weights = class_weight_tensor(class_weights, labels) if train.class_weights else None
+    except ValueError as exc:
+        raise StageError(str(exc)) from None
+    return Data(
         tokenizer=tokenizer,
         train_rows=encode(tokenizer, [t for t, _ in train_pairs], [y for _, y in train_pairs], max_length),
         val_rows=encode(tokenizer, [t for t, _ in val_pairs], [y for _, y in val_pairs], max_length),
         labels=labels,
         class_weights=weights,
+        max_length=max_length,
     )
-    module = KINDS[approach.kind]
-    backbone = load_backbone(base_dir, model_cfg.trust_remote_code)
-    model = module.build(approach, backbone, len(labels))
-    trainable, total = count_params(model)
-    log.info("%s (%s): %d of %d parameters trainable (%.2f%%), %d train / %d validation rows", name, approach.kind,
-             trainable, total, 100 * trainable / total, len(train_pairs), len(val_pairs))
-    fingerprint = {
-        "approach": approach.model_dump(mode="json"),
-        "train": train.model_dump(mode="json", exclude={"resume"}),
-        "model": model_cfg.model_dump(mode="json"),
-        "data": _digest([data_dir / "train.parquet", data_dir / "validation.parquet", Path(paths.class_weights)]),
-    }
-    start = time.perf_counter()
-    fit = module.train(approach, model, data, options, Path(paths.checkpoints_dir) / name,
-                       Path(paths.live_dir) / name, train.resume, fingerprint, callbacks)
-    seconds = time.perf_counter() - start
-    with atomic_path(Path(paths.models_dir) / name) as tmp:
-        tmp.mkdir(parents=True)
-        module.save(model, approach, tmp)
-        meta = {
-            "approach": name,
-            "kind": approach.kind,
-            "labels": labels,
-            "pooling": approach.pooling,
-            "layer": approach.layer if isinstance(approach, FeatureApproach) else -1,
-            "head": {"in_features": hidden_size(backbone), **approach.head.model_dump(exclude={"type"})},
-            "max_length": max_length,
-        }
-        (tmp / META_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
-    metric = options.metric
-    return {
-        "trainable_params": trainable,
-        "total_params": total,
-        "trainable_fraction": round(trainable / total, 6),
-        "train_seconds": round(seconds, 2),
-        "samples_per_second": round(fit.samples_per_second, 2),
-        "peak_memory_mb": round(peak_memory_mb(), 1),
-        "best_validation": {metric: fit.best_metric, "step": fit.best_step},
-        "steps": fit.global_step,
-        "train_rows": len(train_pairs),
-        "validation_rows": len(val_pairs),
-    }
 
 
 def _digest(files: list[Path]) -> dict[str, str | None]:
@@ -159,8 +189,9 @@ def main() -> None:
     name = sys.argv[1]
     if name not in params.approaches:
         raise StageError(f"approach '{name}' is not in params.yaml approaches: {', '.join(params.approaches)}")
-    metrics = run(name, params.approaches[name], params.train, params.model, params.paths.train,
-                  params.paths.base_model)
+    metrics = run(
+        name, params.approaches[name], params.train, params.model, params.paths.train, params.paths.base_model
+    )
     write_json(metrics, Path(params.paths.train.metrics_dir) / f"{name}.json")
 
 

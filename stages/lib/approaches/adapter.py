@@ -30,10 +30,30 @@ def build(cfg: AdapterApproach, backbone, num_labels: int) -> Classifier:
     return Classifier(wrapped, head, cfg.pooling)
 
 
-def train(cfg: AdapterApproach, model: Classifier, data: Data, options: training.TrainOptions, checkpoint_dir: Path,
-          live_dir: Path | None, resume: bool, fingerprint: dict[str, Any], callbacks: Sequence[Any] = ()):
-    return training.fit(model, data.train_rows, data.val_rows, collator(data.tokenizer), options, checkpoint_dir,
-                        live_dir, data.class_weights, resume, fingerprint, callbacks)
+def train(
+    cfg: AdapterApproach,
+    model: Classifier,
+    data: Data,
+    options: training.TrainOptions,
+    checkpoint_dir: Path,
+    live_dir: Path | None,
+    resume: bool,
+    fingerprint: dict[str, Any],
+    callbacks: Sequence[Any] = (),
+):
+    return training.fit(
+        model,
+        data.train_rows,
+        data.val_rows,
+        collator(data.tokenizer),
+        options,
+        checkpoint_dir,
+        live_dir,
+        data.class_weights,
+        resume,
+        fingerprint,
+        callbacks,
+    )
 
 
 def save(model: Classifier, cfg: AdapterApproach, out_dir: Path) -> None:

@@ -22,6 +22,7 @@ class Data:
     val_rows: list[dict[str, Any]]
     labels: list[str]
     class_weights: torch.Tensor | None
+    max_length: int
 
 
 def make_head(backbone: torch.nn.Module, num_labels: int, hidden_sizes: list[int], dropout: float) -> Head:

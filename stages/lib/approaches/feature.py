@@ -39,11 +39,31 @@ def cached_features(model: Classifier, rows: list[dict[str, Any]], tokenizer, ba
     return batched_forward(model.features, rows, tokenizer, batch_size)
 
 
-def train(cfg: FeatureApproach, model: Classifier, data: Data, options: training.TrainOptions, checkpoint_dir: Path,
-          live_dir: Path | None, resume: bool, fingerprint: dict[str, Any], callbacks: Sequence[Any] = ()):
+def train(
+    cfg: FeatureApproach,
+    model: Classifier,
+    data: Data,
+    options: training.TrainOptions,
+    checkpoint_dir: Path,
+    live_dir: Path | None,
+    resume: bool,
+    fingerprint: dict[str, Any],
+    callbacks: Sequence[Any] = (),
+):
     if not cfg.cache_embeddings:
-        return training.fit(model, data.train_rows, data.val_rows, collator(data.tokenizer), options,
-                            checkpoint_dir, live_dir, data.class_weights, resume, fingerprint, callbacks)
+        return training.fit(
+            model,
+            data.train_rows,
+            data.val_rows,
+            collator(data.tokenizer),
+            options,
+            checkpoint_dir,
+            live_dir,
+            data.class_weights,
+            resume,
+            fingerprint,
+            callbacks,
+        )
     from transformers import default_data_collator
 
     train_x = cached_features(model, data.train_rows, data.tokenizer, options.eval_batch_size)
@@ -51,8 +71,19 @@ def train(cfg: FeatureApproach, model: Classifier, data: Data, options: training
     train_rows = [{"features": x, "labels": r["labels"]} for x, r in zip(train_x, data.train_rows)]
     val_rows = [{"features": x, "labels": r["labels"]} for x, r in zip(val_x, data.val_rows)]
     # HeadOnly shares the head module: training it trains model.head.
-    return training.fit(HeadOnly(model.head), train_rows, val_rows, default_data_collator, options, checkpoint_dir,
-                        live_dir, data.class_weights, resume, fingerprint, callbacks)
+    return training.fit(
+        HeadOnly(model.head),
+        train_rows,
+        val_rows,
+        default_data_collator,
+        options,
+        checkpoint_dir,
+        live_dir,
+        data.class_weights,
+        resume,
+        fingerprint,
+        callbacks,
+    )
 
 
 def save(model: Classifier, cfg: FeatureApproach, out_dir: Path) -> None:
