@@ -81,7 +81,9 @@ def run(
     options = options_for(approach, train, model_cfg.num_threads)
     seed_everything(train.seed, model_cfg.num_threads)
     data_dir, base_dir = Path(paths.data_dir), Path(base_paths.out)
-    data = prepare_data(data_dir, base_dir, paths.class_weights, train, model_cfg.trust_remote_code)
+    data = prepare_data(
+        data_dir, base_dir, paths.class_weights, train, model_cfg.trust_remote_code, reserve=virtual_tokens(approach)
+    )
     labels = data.labels
     module = KINDS[approach.kind]
     backbone = load_backbone(base_dir, model_cfg.trust_remote_code)
@@ -146,9 +148,17 @@ def run(
 
 
 def prepare_data(
-    data_dir: Path, base_dir: Path, class_weights: str | Path, train: TrainParams, trust_remote_code: bool = False
+    data_dir: Path,
+    base_dir: Path,
+    class_weights: str | Path,
+    train: TrainParams,
+    trust_remote_code: bool = False,
+    reserve: int = 0,
 ) -> Data:
-    """Tokenised train and validation rows, the label set (from the train split) and the class weights."""
+    """Tokenised train and validation rows, the label set (from the train split) and the class weights.
+
+    `reserve` positions are kept free for the virtual tokens that prompt tuning prepends.
+    """
     for path in (data_dir / "train.parquet", data_dir / "validation.parquet", base_dir):
         if not path.exists():
             raise StageError(f"{path} not found (paths.train.data_dir / paths.base_model.out); run the stages before")
@@ -163,7 +173,7 @@ def prepare_data(
     if not val_pairs:
         raise StageError(f"{data_dir}/validation.parquet has no rows with a training label; early stopping needs some")
     tokenizer = load_tokenizer(base_dir, trust_remote_code)
-    max_length = min(train.max_length, tokenizer.model_max_length)
+    max_length = min(train.max_length, tokenizer.model_max_length - reserve)
     try:
         weights = class_weight_tensor(class_weights, labels) if train.class_weights else None
     except ValueError as exc:
@@ -176,6 +186,12 @@ def prepare_data(
         class_weights=weights,
         max_length=max_length,
     )
+
+
+def virtual_tokens(approach: Any) -> int:
+    """Positions a prompt-learning adapter prepends to every input (0 for every other approach)."""
+    peft_block = getattr(approach, "peft", None) or {}
+    return int(peft_block.get("num_virtual_tokens", 0) or 0)
 
 
 def _digest(files: list[Path]) -> dict[str, str | None]:

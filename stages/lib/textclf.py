@@ -58,6 +58,8 @@ def pool(hidden: torch.Tensor, attention_mask: torch.Tensor, pooling: str) -> to
 class Classifier(nn.Module):
     """backbone -> hidden states of `layer` -> pooling -> head. Returns {"logits": ...} for the Trainer."""
 
+    _keys_to_ignore_on_save = None  # read by the Trainer when it reloads the best checkpoint
+
     def __init__(self, backbone: nn.Module, head: Head, pooling: str = "mean", layer: int = -1):
         super().__init__()
         self.backbone = backbone
@@ -73,6 +75,22 @@ class Classifier(nn.Module):
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, labels: torch.Tensor | None = None):
         return {"logits": self.head(self.features(input_ids, attention_mask))}
+
+    def state_dict(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        """Each tensor once. Prompt-learning PEFT models hold a second reference to the word embeddings, and the
+        Trainer's safetensors checkpoints refuse shared tensors; the Trainer reloads non-strictly, so the alias
+        is restored through the key that is kept."""
+        state = super().state_dict(*args, **kwargs)
+        if kwargs.get("prefix", args[1] if len(args) > 1 else ""):
+            return state  # called on a parent's behalf: leave its bookkeeping alone
+        seen: set[tuple[int, tuple[int, ...]]] = set()
+        for key in list(state):
+            tensor = state[key]
+            ident = (tensor.data_ptr(), tuple(tensor.shape))
+            if tensor.data_ptr() and ident in seen:
+                del state[key]
+            seen.add(ident)
+        return state
 
 
 class HeadOnly(nn.Module):

@@ -127,3 +127,25 @@ def test_ece_is_zero_when_confidence_matches_accuracy_and_large_when_overconfide
     probs = np.array([[0.75, 0.25]] * 4)
     assert expected_calibration_error(probs, np.array([1, 1, 1, 0.0])) == pytest.approx(0.0)
     assert expected_calibration_error(np.array([[0.99, 0.01]] * 4), np.zeros(4)) == pytest.approx(0.99)
+
+
+@pytest.mark.parametrize(
+    "block",
+    [
+        {"peft_type": "PROMPT_TUNING", "num_virtual_tokens": 4},
+        {
+            "peft_type": "IA3",
+            "target_modules": ["key", "value", "output.dense"],
+            "feedforward_modules": ["output.dense"],
+        },
+    ],
+)
+def test_other_peft_methods_train_save_and_evaluate(env, block):
+    """Prompt tuning prepends virtual tokens: inputs are shortened to leave them room, pooling skips nothing."""
+    name = block["peft_type"].lower()
+    metrics = train.run(name, approach("adapter", peft=block), env.train_params(), env.model, env.train_paths, env.base)
+    assert 0 < metrics["trainable_fraction"] < 0.1
+    meta = read_meta(Path(env.train_paths.models_dir) / name)
+    assert meta["max_length"] == 32 - block.get("num_virtual_tokens", 0)
+    scores = evaluate.run(name, env.train_params(), env.model, env.eval_paths, env.train_paths, env.base)
+    assert scores["n_test"] == 12
