@@ -98,7 +98,8 @@ def train_paths(root: Path, sub: str):
 
 
 def bare_trainer(root: Path, steps: int, batch: int) -> float:
-    """What a user writes by hand: a sequence-classification model and a plain Trainer. Returns samples/s."""
+    """What a user writes by hand: a sequence-classification model and a plain Trainer that, like the stage,
+    evaluates, checkpoints and reloads the best model once at the end. Returns samples/s."""
     import torch
     from transformers import (
         AutoModelForSequenceClassification,
@@ -112,27 +113,41 @@ def bare_trainer(root: Path, steps: int, batch: int) -> float:
     torch.set_num_threads(1)
     set_seed(0)
     tok = AutoTokenizer.from_pretrained(str(root / "base"))
-    table = pq.read_table(root / "data/train.parquet").to_pylist()
-    labels = sorted({r["label"] for r in table})
-    enc = tok([r["text"] for r in table], truncation=True, max_length=64)
-    rows = [
-        {"input_ids": i, "attention_mask": m, "labels": labels.index(r["label"])}
-        for i, m, r in zip(enc["input_ids"], enc["attention_mask"], table)
-    ]
+    labels = sorted({r["label"] for r in pq.read_table(root / "data/train.parquet").to_pylist()})
+
+    def encoded(split: str) -> list[dict]:
+        table = pq.read_table(root / f"data/{split}.parquet").to_pylist()
+        enc = tok([r["text"] for r in table], truncation=True, max_length=64)
+        return [
+            {"input_ids": i, "attention_mask": m, "labels": labels.index(r["label"])}
+            for i, m, r in zip(enc["input_ids"], enc["attention_mask"], table)
+        ]
+
     model = AutoModelForSequenceClassification.from_pretrained(str(root / "base"), num_labels=len(labels))
     args = TrainingArguments(
         output_dir=str(root / "bare"),
         max_steps=steps,
         per_device_train_batch_size=batch,
+        per_device_eval_batch_size=128,
         learning_rate=1e-4,
         report_to="none",
-        save_strategy="no",
+        eval_strategy="steps",
+        eval_steps=steps,
+        save_strategy="steps",
+        save_steps=steps,
+        load_best_model_at_end=True,
         use_cpu=True,
         disable_tqdm=True,
         seed=0,
     )
-    out = Trainer(model=model, args=args, train_dataset=rows, data_collator=DataCollatorWithPadding(tok)).train()
-    return out.metrics["train_samples_per_second"]
+    trainer = Trainer(
+        model=model,
+        args=args,
+        train_dataset=encoded("train"),
+        eval_dataset=encoded("validation"),
+        data_collator=DataCollatorWithPadding(tok),
+    )
+    return trainer.train().metrics["train_samples_per_second"]
 
 
 def test_overhead_against_a_bare_trainer(benchmark, project):

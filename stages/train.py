@@ -39,7 +39,7 @@ from stages.lib.textclf import (
     peak_memory_mb,
     read_split,
 )
-from stages.lib.training import TrainOptions, seed_everything
+from stages.lib.training import TrainOptions, precision_flags, seed_everything
 
 log = get_logger("train")
 
@@ -79,6 +79,10 @@ def run(
 ) -> dict[str, Any]:
     """Train approach `name`, write models/<name>/ atomically, return the metrics."""
     options = options_for(approach, train, model_cfg.num_threads)
+    try:
+        precision_flags(train.mixed_precision)
+    except ValueError as exc:
+        raise StageError(str(exc)) from None
     seed_everything(train.seed, model_cfg.num_threads)
     data_dir, base_dir = Path(paths.data_dir), Path(base_paths.out)
     data = prepare_data(

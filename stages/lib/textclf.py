@@ -208,9 +208,18 @@ def class_weight_tensor(path: str | Path, labels: Sequence[str]) -> torch.Tensor
 
 
 def peak_memory_mb() -> float:
-    """Peak accelerator memory allocated by torch on GPU; else peak resident memory of this process."""
+    """Peak accelerator memory allocated by torch on GPU; else peak resident memory of this process.
+
+    VmHWM rather than ru_maxrss: Linux carries ru_maxrss over exec, so a stage started by a big parent
+    (pytest, a notebook) would report the parent's peak.
+    """
     if torch.cuda.is_available():
         return torch.cuda.max_memory_allocated() / 2**20
+    status = Path("/proc/self/status")
+    if status.is_file():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 

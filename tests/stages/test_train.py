@@ -196,3 +196,17 @@ def test_class_weights_missing_a_label_fail_clearly(env, tmp_path):
         train_stage.prepare_data(
             Path(env.train_paths.data_dir), Path(env.base.out), tmp_path / "w.json", env.train_params()
         )
+
+
+def test_mixed_precision_without_gpu_fails_before_training(env):
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present")
+    with pytest.raises(StageError, match="needs a GPU"):
+        train_stage.run(
+            "full",
+            approach("full"),
+            env.train_params(mixed_precision="bf16"),
+            env.model,
+            env.paths_under("bf16"),
+            env.base,
+        )
