@@ -58,6 +58,7 @@ def run(
         labels,
         probs[[k for k, a in enumerate(actual) if a is not None]] if scored else probs,
     )
+    metrics["n_unlabeled"] = len(actual) - len(scored)  # predicted (see the predictions file) but not scored
     table = pa.table(
         {
             "id": ids,

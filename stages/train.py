@@ -148,6 +148,7 @@ def run(
         "train_rows": len(data.train_rows),
         "validation_rows": len(data.val_rows),
         "resumed_from_step": fit.resumed_from_step,
+        "dropped": data.dropped,
     }
 
 
@@ -189,6 +190,11 @@ def prepare_data(
         labels=labels,
         class_weights=weights,
         max_length=max_length,
+        dropped={
+            "train_no_label": len(train_texts) - len(train_pairs),
+            "validation_no_label": sum(1 for y in val_labels if y is None),
+            "validation_unseen_label": sum(1 for y in val_labels if y is not None and y not in index),
+        },
     )
 
 

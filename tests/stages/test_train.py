@@ -28,6 +28,7 @@ METRIC_KEYS = {
     "train_rows",
     "validation_rows",
     "resumed_from_step",
+    "dropped",
 }
 TIMING = {"train_seconds", "samples_per_second", "peak_memory_mb"}
 
@@ -102,6 +103,7 @@ def test_stage_writes_model_and_metrics(env, kind):
     assert metrics["trainable_fraction"] == pytest.approx(metrics["trainable_params"] / metrics["total_params"], 1e-5)
     assert set(metrics["best_validation"]) == {"macro_f1", "step"} and metrics["best_validation"]["step"] > 0
     assert (metrics["train_rows"], metrics["validation_rows"], metrics["steps"]) == (30, 12, 6)
+    assert metrics["dropped"] == {"train_no_label": 0, "validation_no_label": 0, "validation_unseen_label": 0}
     out = Path(paths.models_dir) / kind
     meta = json.loads((out / "refinery.json").read_text())
     assert meta["labels"] == ["ham", "spam"] and meta["kind"] == kind
@@ -210,3 +212,19 @@ def test_mixed_precision_without_gpu_fails_before_training(env):
             env.paths_under("bf16"),
             env.base,
         )
+
+
+def test_rows_left_out_are_counted_by_reason(env, tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    src = Path(env.train_paths.data_dir)
+    train_rows = pq.read_table(src / "train.parquet").to_pylist()
+    val_rows = pq.read_table(src / "validation.parquet").to_pylist()
+    train_rows[0]["label"] = None
+    val_rows[0]["label"], val_rows[1]["label"] = None, "phishing"
+    for name, rows in (("train", train_rows), ("validation", val_rows)):
+        pq.write_table(pa.Table.from_pylist(rows), tmp_path / f"{name}.parquet")
+    data = train_stage.prepare_data(tmp_path, Path(env.base.out), tmp_path / "none.json", env.train_params())
+    assert data.dropped == {"train_no_label": 1, "validation_no_label": 1, "validation_unseen_label": 1}
+    assert (len(data.train_rows), len(data.val_rows), data.labels) == (29, 10, ["ham", "spam"])

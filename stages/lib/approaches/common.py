@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ class Data:
     labels: list[str]
     class_weights: torch.Tensor | None
     max_length: int
+    dropped: dict[str, int] = field(default_factory=dict)  # rows not trained or validated on, by reason
 
 
 def make_head(backbone: torch.nn.Module, num_labels: int, hidden_sizes: list[int], dropout: float) -> Head:
