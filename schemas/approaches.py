@@ -225,7 +225,20 @@ def _by_kind(value: Any, handler: Any) -> Any:
 
 
 Approach = Annotated[FeatureApproach | FullApproach | AdapterApproach, WrapValidator(_by_kind)]
-Approaches = dict[Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]+$")], Approach]
+
+
+def _names_usable(approaches: dict[str, Any]) -> dict[str, Any]:
+    """Each name becomes models/<name>/ beside models/base/ and a stage name: keep them apart."""
+    if not approaches:
+        raise ValueError("name at least one approach, e.g. full: {kind: full}")
+    if "base" in approaches:
+        raise ValueError("'base' is the base model's folder (models/base); rename the approach")
+    return approaches
+
+
+Approaches = Annotated[
+    dict[Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]+$")], Approach], AfterValidator(_names_usable)
+]
 
 
 def default_approaches() -> dict[str, Any]:

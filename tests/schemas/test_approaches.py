@@ -146,3 +146,12 @@ def test_heads_must_divide_hidden_size(params):
 def test_gate_needs_a_minimum(params):
     params["compare"]["gate"] = {"metric": "macro_f1"}
     assert problems(params)[0] == "compare.gate.minimum: required key is missing"
+
+
+def test_approach_names_must_not_clash_with_the_base_model(params):
+    params["approaches"]["base"] = {"kind": "full"}
+    assert "'base' is the base model's folder" in problems(params)[0]
+    params["approaches"] = {}
+    assert "name at least one approach" in problems(params)[0]
+    params["approaches"] = {"my lora": {"kind": "full"}}
+    assert problems(params)[0].startswith("approaches.my lora: String should match pattern")
