@@ -122,6 +122,8 @@ def run(
         callbacks,
     )
     seconds = time.perf_counter() - start
+    if not is_main_process():
+        return {}  # under accelerate/torchrun only the first process writes outputs
     with atomic_path(Path(paths.models_dir) / name) as tmp:
         tmp.mkdir(parents=True)
         module.save(model, approach, tmp)
@@ -198,6 +200,12 @@ def prepare_data(
     )
 
 
+def is_main_process() -> bool:
+    import torch.distributed as dist
+
+    return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
+
+
 def virtual_tokens(approach: Any) -> int:
     """Positions a prompt-learning adapter prepends to every input (0 for every other approach)."""
     peft_block = getattr(approach, "peft", None) or {}
@@ -218,7 +226,8 @@ def main() -> None:
     metrics = run(
         name, params.approaches[name], params.train, params.model, params.paths.train, params.paths.base_model
     )
-    write_json(metrics, Path(params.paths.train.metrics_dir) / f"{name}.json")
+    if metrics:
+        write_json(metrics, Path(params.paths.train.metrics_dir) / f"{name}.json")
 
 
 if __name__ == "__main__":
