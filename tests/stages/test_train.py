@@ -228,3 +228,28 @@ def test_rows_left_out_are_counted_by_reason(env, tmp_path):
     data = train_stage.prepare_data(tmp_path, Path(env.base.out), tmp_path / "none.json", env.train_params())
     assert data.dropped == {"train_no_label": 1, "validation_no_label": 1, "validation_unseen_label": 1}
     assert (len(data.train_rows), len(data.val_rows), data.labels) == (29, 10, ["ham", "spam"])
+
+
+def test_pooling_masks_padding_and_skips_virtual_tokens():
+    from stages.lib.textclf import pool
+
+    hidden = torch.tensor([[[1.0], [3.0], [100.0]], [[2.0], [4.0], [6.0]]])  # (batch 2, tokens 3, width 1)
+    mask = torch.tensor([[1, 1, 0], [1, 1, 1]])
+    assert pool(hidden, mask, "mean").flatten().tolist() == [2.0, 4.0]
+    assert pool(hidden, mask, "cls").flatten().tolist() == [1.0, 2.0]
+    # prompt tuning prepends one virtual token: it is attended, and the first real token follows it
+    assert pool(hidden, mask[:, 1:], "cls").flatten().tolist() == [3.0, 4.0]
+    assert pool(hidden, mask[:, 1:], "mean").flatten().tolist() == [2.0, 4.0]
+
+
+def test_feature_pools_the_chosen_layer(env):
+    from stages.lib.approaches import feature
+
+    backbone = load_backbone(env.base.out)
+    batch = {"input_ids": torch.tensor([[2, 10, 11, 3]]), "attention_mask": torch.ones(1, 4, dtype=torch.long)}
+    last = feature.build(approach("feature", layer=-1), backbone, 2).eval()
+    emb = feature.build(approach("feature", layer=0), backbone, 2).eval()
+    with torch.no_grad():
+        hidden = backbone(**batch, output_hidden_states=True).hidden_states
+        assert torch.allclose(last.features(**batch), hidden[-1].mean(1))
+        assert torch.allclose(emb.features(**batch), hidden[0].mean(1))
