@@ -29,8 +29,11 @@ class ParamsError(ValueError):
         super().__init__(f"{source}: {len(problems)} {noun}\n" + "\n".join(f"  - {p}" for p in problems))
 
 
-def load_params(path: str | Path = "params.yaml") -> Params:
+def load_params(path: str | Path = "params.yaml", check_peft: bool = False) -> Params:
     """Read a params file with OmegaConf (floats like `1e-4`, `${...}` interpolation) and validate it.
+
+    `check_peft=True` also hands each adapter's `peft` block to PEFT's own config class; that imports PEFT
+    (about 5 s), so only the stages that train or load adapters ask for it.
 
     Raises ParamsError when the file is missing, is not YAML, has a broken
     interpolation, or fails validation; the error lists every problem.
@@ -49,13 +52,13 @@ def load_params(path: str | Path = "params.yaml") -> Params:
         raise ParamsError(str(path), [f"not valid YAML: {exc}".replace("\n", " ")]) from None
     if not isinstance(raw, dict):
         raise ParamsError(str(path), ["the top level must be a mapping of sections"])
-    return validate_params(raw, source=str(path))
+    return validate_params(raw, source=str(path), check_peft=check_peft)
 
 
-def validate_params(data: dict[str, Any], source: str = "params") -> Params:
+def validate_params(data: dict[str, Any], source: str = "params", check_peft: bool = True) -> Params:
     """Validate an already-loaded mapping; raise ParamsError with every problem."""
     try:
-        return Params.model_validate(data)
+        return Params.model_validate(data, context={"check_peft": check_peft})
     except ValidationError as exc:
         raise ParamsError(source, [_describe(err) for err in exc.errors()]) from None
 

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from schemas.approaches import Approaches, default_approaches
 from schemas.augment import AugmentParams
 from schemas.balance import BalanceParams
 from schemas.base import StrictModel
 from schemas.clean import CleanParams
 from schemas.collect import CollectParams
+from schemas.compare import CompareParams
 from schemas.ingest import IngestParams
 from schemas.label import LabelParams
+from schemas.model import ModelParams
 from schemas.paths import Paths
 from schemas.split import SplitParams
+from schemas.train import TrainParams
 
 
 class Params(StrictModel):
@@ -34,3 +38,10 @@ class Params(StrictModel):
     balance: BalanceParams = Field(
         default_factory=BalanceParams, description="balance stage: resampling and class weights (train split only)."
     )
+    model: ModelParams = Field(default_factory=ModelParams, description="base_model stage: the model to fine-tune.")
+    train: TrainParams = Field(default_factory=TrainParams, description="Options shared by every approach.")
+    approaches: Approaches = Field(
+        default_factory=default_approaches,
+        description="Fine-tuning approaches by name; each is a train@<name> and evaluate@<name> stage.",
+    )
+    compare: CompareParams = Field(default_factory=CompareParams, description="compare stage: the table and gate.")

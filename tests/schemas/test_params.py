@@ -151,3 +151,29 @@ def test_cli_ok_and_failure(tmp_path, params_data):
     assert "2 problems" in res.stderr
     assert "ingest.sources[0].format" in res.stderr and "ingest.max_reject_fraction" in res.stderr
     assert "Traceback" not in res.stderr
+
+
+def test_stages_validate_without_importing_peft():
+    """Importing PEFT costs seconds; stages that do not train must validate params without it."""
+    code = (
+        "import sys; from schemas import load_params; load_params('params.yaml'); "
+        "print('peft' in sys.modules, 'torch' in sys.modules)"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True)
+    assert res.stdout.split() == ["False", "False"]
+
+
+def test_cli_reports_plain_errors_before_checking_peft(tmp_path, params_data):
+    params_data["ingest"]["max_reject_fraction"] = -1
+    params_data["approaches"]["adapter"]["peft"]["r"] = 0
+    res = subprocess.run(
+        [sys.executable, "-m", "schemas", str(write(tmp_path, params_data))], capture_output=True, text=True, cwd=REPO
+    )
+    assert res.returncode == 1
+    assert "ingest.max_reject_fraction" in res.stderr and "peft` blocks are checked with PEFT once" in res.stderr
+    del params_data["ingest"]["max_reject_fraction"]
+    res = subprocess.run(
+        [sys.executable, "-m", "schemas", str(write(tmp_path, params_data))], capture_output=True, text=True, cwd=REPO
+    )
+    assert res.returncode == 1
+    assert "approaches.adapter.peft.r: must be >= 1" in res.stderr

@@ -1,0 +1,69 @@
+"""Params of the base_model stage: which pre-trained model every approach fine-tunes."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from schemas.base import StrictModel
+
+
+class ScratchModel(StrictModel):
+    """A tiny BERT-style encoder pre-trained with masked-LM on the project's own text (offline default)."""
+
+    vocab_size: int = Field(8000, ge=300, description="Byte-level BPE vocabulary size, special tokens included.")
+    min_frequency: int = Field(2, ge=1, description="A merge must occur this often in the corpus to be learnt.")
+    lowercase: bool = Field(False, description="Lower-case text before tokenizing (loses CAPS, a spam signal).")
+    hidden_size: int = Field(128, ge=8, description="Width of every layer.")
+    num_layers: int = Field(2, ge=1, description="Number of transformer layers.")
+    num_heads: int = Field(4, ge=1, description="Attention heads per layer; must divide hidden_size.")
+    intermediate_size: int = Field(512, ge=8, description="Width of the feed-forward block of each layer.")
+    max_length: int = Field(128, ge=8, description="Longest input in tokens (position embeddings).")
+    steps: int = Field(400, ge=1, description="Masked-LM optimisation steps.")
+    batch_size: int = Field(32, ge=1, description="Sequences per masked-LM step.")
+    learning_rate: float = Field(1e-3, gt=0, description="Peak AdamW learning rate (linear warm-up then decay).")
+    warmup_steps: int = Field(40, ge=0, description="Linear warm-up steps.")
+    weight_decay: float = Field(0.01, ge=0, description="AdamW weight decay.")
+    mlm_probability: float = Field(0.15, gt=0, lt=1, description="Share of tokens masked per sequence.")
+    seed: int = Field(42, description="Seed of initialisation, masking and batch order.")
+
+    @model_validator(mode="after")
+    def _heads_divide(self) -> ScratchModel:
+        if self.hidden_size % self.num_heads:
+            raise ValueError(
+                f"model.scratch.num_heads ({self.num_heads}) must divide hidden_size ({self.hidden_size}); "
+                "pick e.g. num_heads: 4 with hidden_size: 128"
+            )
+        return self
+
+
+class ModelParams(StrictModel):
+    """Where the base model comes from; written to models/base/ so it is versioned like the data."""
+
+    source: Literal["scratch", "pretrained"] = Field(
+        "scratch",
+        description="scratch: train a tokenizer and a tiny masked-LM on the train split and unlabelled text "
+        "(offline); pretrained: copy `name_or_path` (hub id or local folder) at `revision`.",
+    )
+    name_or_path: str | None = Field(
+        None, description="pretrained: hub model id (bert-base-uncased) or a local folder with safetensors weights."
+    )
+    revision: str | None = Field(
+        None, description="pretrained from the hub: commit hash (or tag) to pin; required for hub ids."
+    )
+    trust_remote_code: bool = Field(
+        False, description="Allow model code shipped with the checkpoint (runs that code on your machine)."
+    )
+    num_threads: int = Field(
+        1,
+        ge=1,
+        description="torch CPU threads in every model stage; seeded runs are bit-identical only with the same count.",
+    )
+    scratch: ScratchModel = Field(default_factory=ScratchModel, description="source: scratch settings.")
+
+    @model_validator(mode="after")
+    def _pretrained_needs_name(self) -> ModelParams:
+        if self.source == "pretrained" and not self.name_or_path:
+            raise ValueError("model.source is 'pretrained': set model.name_or_path (a hub id or a local folder)")
+        return self

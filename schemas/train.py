@@ -1,0 +1,62 @@
+"""Params shared by every train@<approach> and evaluate@<approach> stage."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from schemas.base import StrictModel
+
+
+class EarlyStopping(StrictModel):
+    """Stop when the validation metric has not improved for `patience` evaluations; keep the best model."""
+
+    metric: Literal["macro_f1", "accuracy", "loss"] = Field(
+        "macro_f1", description="Validation metric that picks the best checkpoint (loss: lower is better)."
+    )
+    patience: int | None = Field(
+        3, ge=1, description="Evaluations without improvement before stopping; null trains to the end."
+    )
+
+
+class TrainParams(StrictModel):
+    """Training options every approach shares; an approach sets its own learning rate (and may set epochs)."""
+
+    epochs: float = Field(3, gt=0, description="Passes over the train split (an approach may override it).")
+    max_steps: int | None = Field(None, ge=1, description="Stop after this many optimiser steps; overrides epochs.")
+    lr_scheduler: Literal[
+        "linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup"
+    ] = Field("linear", description="Learning-rate schedule after warm-up (transformers' lr_scheduler_type).")
+    warmup_ratio: float = Field(0.06, ge=0, lt=1, description="Share of the steps spent warming up linearly.")
+    weight_decay: float = Field(0.01, ge=0, description="AdamW weight decay.")
+    batch_size: int = Field(32, ge=1, description="Train examples per device per step.")
+    eval_batch_size: int = Field(128, ge=1, description="Examples per forward pass when evaluating or caching.")
+    gradient_accumulation_steps: int = Field(1, ge=1, description="Steps whose gradients add up before an update.")
+    max_length: int = Field(64, ge=4, description="Tokens per text (truncated); batches are padded dynamically.")
+    eval_steps: int = Field(50, ge=1, description="Evaluate on the validation split every N optimiser steps.")
+    save_steps: int = Field(
+        50, ge=1, description="Checkpoint every N steps (a multiple of eval_steps, so the best model is kept)."
+    )
+    save_total_limit: int = Field(2, ge=1, description="Checkpoints kept on disk (the best is always kept).")
+    logging_steps: int = Field(10, ge=1, description="Log training loss every N steps (dvclive curves).")
+    early_stopping: EarlyStopping = Field(default_factory=EarlyStopping, description="Best-model selection.")
+    class_weights: bool = Field(
+        True, description="Weight the loss with the balance stage's class_weights.json (when it holds weights)."
+    )
+    seed: int = Field(42, description="Seed of head initialisation, dropout and batch order.")
+    resume: bool = Field(
+        True, description="Continue an interrupted run from its last checkpoint (same params and data only)."
+    )
+    mixed_precision: Literal["auto", "no", "bf16", "fp16"] = Field(
+        "auto", description="auto: bf16 on GPUs that support it, else fp16 on GPU, none on CPU."
+    )
+
+    @model_validator(mode="after")
+    def _save_on_eval(self) -> TrainParams:
+        if self.save_steps % self.eval_steps:
+            raise ValueError(
+                f"train.save_steps ({self.save_steps}) must be a multiple of train.eval_steps ({self.eval_steps}) "
+                "so that the best evaluated model has a checkpoint; e.g. set save_steps equal to eval_steps"
+            )
+        return self

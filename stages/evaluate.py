@@ -1,0 +1,99 @@
+"""evaluate@<approach>: score one trained approach on the test split.
+
+Writes metrics/eval/<approach>.json (accuracy, macro/weighted F1, MCC, ECE,
+per-class precision/recall/F1), the predictions with every class probability
+as Parquet for error analysis, and the rows of a confusion-matrix plot.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import torch
+
+from schemas import load_params
+from schemas.model import ModelParams
+from schemas.paths import BaseModelPaths, EvaluatePaths, TrainPaths
+from schemas.train import TrainParams
+from stages.lib.approaches import KINDS
+from stages.lib.approaches.common import read_meta
+from stages.lib.errors import StageError, cli
+from stages.lib.evaluation import classification_report
+from stages.lib.io import write_json, write_parquet
+from stages.lib.log import get_logger
+from stages.lib.textclf import batched_forward, encode, load_tokenizer, read_split, softmax_np
+
+log = get_logger("evaluate")
+
+
+def run(
+    name: str,
+    train: TrainParams,
+    model_cfg: ModelParams,
+    paths: EvaluatePaths,
+    train_paths: TrainPaths,
+    base_paths: BaseModelPaths,
+) -> dict[str, Any]:
+    """Predict the test split with models/<name>/, write predictions and confusion rows, return the metrics."""
+    torch.set_num_threads(model_cfg.num_threads)
+    model_dir, base_dir = Path(train_paths.models_dir) / name, Path(base_paths.out)
+    if not (model_dir / "refinery.json").is_file():
+        raise StageError(f"{model_dir} holds no trained model; run train@{name} first")
+    meta = read_meta(model_dir)
+    model = KINDS[meta["kind"]].load(model_dir, base_dir, meta, model_cfg.trust_remote_code)
+    tokenizer = load_tokenizer(base_dir, model_cfg.trust_remote_code)
+    ids, texts, actual = read_split(paths.test)
+    rows = encode(tokenizer, texts, None, meta["max_length"])
+    labels: list[str] = meta["labels"]
+    logits = batched_forward(lambda i, m: model(i, m)["logits"], rows, tokenizer, train.eval_batch_size)
+    probs = softmax_np(logits) if len(rows) else torch.zeros(0, len(labels)).numpy()
+    predicted = [labels[i] for i in probs.argmax(axis=1)] if len(rows) else []
+    scored = [(i, a, p, pr) for i, a, p, pr in zip(ids, actual, predicted, probs) if a is not None]
+    metrics = classification_report(
+        [a for _, a, _, _ in scored],
+        [p for _, _, p, _ in scored],
+        labels,
+        probs[[k for k, a in enumerate(actual) if a is not None]] if scored else probs,
+    )
+    metrics["n_unlabeled"] = len(actual) - len(scored)  # predicted (see the predictions file) but not scored
+    table = pa.table(
+        {
+            "id": ids,
+            "text": texts,
+            "label": pa.array(actual, pa.string()),
+            "predicted": pa.array(predicted, pa.string()),
+            "confidence": pa.array([float(p.max()) for p in probs], pa.float64()),
+            "correct": pa.array([a == p if a is not None else None for a, p in zip(actual, predicted)], pa.bool_()),
+            **{f"prob_{label}": pa.array([float(p[j]) for p in probs], pa.float64()) for j, label in enumerate(labels)},
+        }
+    ).sort_by("id")
+    write_parquet(table, Path(paths.predictions_dir) / f"{name}.parquet")
+    confusion = [{"actual": a, "predicted": p} for i, a, p, _ in sorted(scored, key=lambda s: s[0])]
+    write_json(confusion, Path(paths.confusion_dir) / f"{name}.json")
+    log.info(
+        "%s: macro-F1 %.4f, accuracy %.4f on %d test rows",
+        name,
+        metrics["macro_f1"],
+        metrics["accuracy"],
+        metrics["n_test"],
+    )
+    return metrics
+
+
+def main() -> None:
+    if len(sys.argv) != 2:
+        raise StageError("usage: python -m stages.evaluate <approach>")
+    params = load_params(check_peft=True)
+    name = sys.argv[1]
+    if name not in params.approaches:
+        raise StageError(f"approach '{name}' is not in params.yaml approaches: {', '.join(params.approaches)}")
+    p = params.paths
+    metrics = run(name, params.train, params.model, p.evaluate, p.train, p.base_model)
+    write_json(metrics, Path(p.evaluate.metrics_dir) / f"{name}.json")
+
+
+if __name__ == "__main__":
+    cli(main)

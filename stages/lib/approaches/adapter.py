@@ -1,0 +1,74 @@
+"""adapter: a PEFT method (LoRA, IA3, LoHa, prompt tuning...) on the frozen backbone; the head trains alongside.
+
+PEFT wraps the backbone alone (task type feature extraction), so every PEFT
+method works on the same mean-pooled classifier and no random pooler sneaks in
+(see PITFALLS). The head is trained with the adapter, like `modules_to_save`,
+and saved beside it as head.safetensors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from schemas.approaches import AdapterApproach, peft_config_class, peft_kwargs
+from stages.lib import training
+from stages.lib.approaches.common import Data, assemble, collator, make_head, save_head
+from stages.lib.textclf import Classifier, load_backbone
+
+ADAPTER_DIR = "adapter"
+MERGED_DIR = "backbone"
+
+
+def build(cfg: AdapterApproach, backbone, num_labels: int) -> Classifier:
+    import peft
+
+    config = peft_config_class(cfg.peft["peft_type"])(**peft_kwargs(cfg.peft))
+    wrapped = peft.get_peft_model(backbone, config)  # freezes every base parameter
+    head = make_head(backbone, num_labels, cfg.head.hidden_sizes, cfg.head.dropout)
+    return Classifier(wrapped, head, cfg.pooling)
+
+
+def train(
+    cfg: AdapterApproach,
+    model: Classifier,
+    data: Data,
+    options: training.TrainOptions,
+    checkpoint_dir: Path,
+    live_dir: Path | None,
+    resume: bool,
+    fingerprint: dict[str, Any],
+    callbacks: Sequence[Any] = (),
+):
+    return training.fit(
+        model,
+        data.train_rows,
+        data.val_rows,
+        collator(data.tokenizer),
+        options,
+        checkpoint_dir,
+        live_dir,
+        data.class_weights,
+        resume,
+        fingerprint,
+        callbacks,
+    )
+
+
+def save(model: Classifier, cfg: AdapterApproach, out_dir: Path) -> None:
+    if cfg.merge:
+        model.backbone.merge_and_unload().save_pretrained(str(out_dir / MERGED_DIR))
+    else:
+        model.backbone.save_pretrained(str(out_dir / ADAPTER_DIR))
+    save_head(model, out_dir)
+
+
+def load(out_dir: Path, base_dir: Path, meta: dict[str, Any], trust_remote_code: bool = False) -> Classifier:
+    if (out_dir / MERGED_DIR).is_dir():
+        return assemble(load_backbone(out_dir / MERGED_DIR, trust_remote_code), out_dir, meta)
+    from peft import PeftModel
+
+    # Load the base ourselves: the adapter's recorded base path may not resolve from here (PITFALLS).
+    backbone = PeftModel.from_pretrained(load_backbone(base_dir, trust_remote_code), str(out_dir / ADAPTER_DIR))
+    return assemble(backbone, out_dir, meta)

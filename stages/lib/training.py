@@ -1,0 +1,219 @@
+"""One training loop for every approach: the Hugging Face Trainer with early stopping, class weights,
+checkpoints that survive a crash, and dvclive curves that never touch dvc.yaml."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.metrics import accuracy_score, f1_score
+from torch import nn
+
+from stages.lib.log import get_logger
+
+log = get_logger("train")
+
+FINGERPRINT_FILE = "refinery-fingerprint.json"
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    """Flat training options (from the `train` section and the approach's learning rate and epochs)."""
+
+    learning_rate: float
+    epochs: float
+    max_steps: int | None = None
+    lr_scheduler: str = "linear"
+    warmup_ratio: float = 0.0
+    weight_decay: float = 0.0
+    batch_size: int = 32
+    eval_batch_size: int = 128
+    gradient_accumulation_steps: int = 1
+    eval_steps: int = 50
+    save_steps: int = 50
+    save_total_limit: int = 2
+    logging_steps: int = 10
+    metric: str = "macro_f1"
+    patience: int | None = None
+    seed: int = 42
+    mixed_precision: str = "auto"
+    num_threads: int = 2
+
+
+@dataclass
+class FitResult:
+    best_metric: float | None
+    best_step: int | None
+    global_step: int
+    train_runtime: float
+    samples_per_second: float
+    resumed_from_step: int | None
+    log_history: list[dict[str, Any]] = field(default_factory=list)
+
+
+def seed_everything(seed: int, num_threads: int) -> None:
+    """Seed python, numpy and torch, and pin the thread count (CPU results depend on it)."""
+    from transformers import set_seed
+
+    torch.set_num_threads(num_threads)
+    set_seed(seed)
+
+
+def precision_flags(mode: str) -> dict[str, bool]:
+    """bf16/fp16 Trainer flags: auto picks bf16 on GPUs that support it, fp16 on other GPUs, none on CPU."""
+    if mode == "auto":
+        gpu = torch.cuda.is_available()
+        mode = ("bf16" if torch.cuda.is_bf16_supported() else "fp16") if gpu else "no"
+    if mode != "no" and not torch.cuda.is_available():
+        raise ValueError(f"train.mixed_precision: {mode} needs a GPU; use auto or no on CPU")
+    return {"bf16": mode == "bf16", "fp16": mode == "fp16"}
+
+
+def weighted_loss(class_weights: torch.Tensor | None) -> Callable[..., torch.Tensor]:
+    """Cross-entropy with optional class weights, normalised by the examples in the (accumulated) batch."""
+
+    def loss(outputs: Any, labels: torch.Tensor, num_items_in_batch: Any = None) -> torch.Tensor:
+        logits = outputs["logits"] if isinstance(outputs, dict) else outputs.logits
+        weight = class_weights.to(logits.device, torch.float32) if class_weights is not None else None
+        total = nn.functional.cross_entropy(logits.float(), labels, weight=weight, reduction="sum")
+        count = num_items_in_batch if num_items_in_batch is not None else labels.numel()
+        return total / count
+
+    return loss
+
+
+def classification_metrics(eval_pred: Any) -> dict[str, float]:
+    logits, labels = eval_pred.predictions, eval_pred.label_ids
+    if isinstance(logits, tuple):
+        logits = logits[0]
+    predicted = np.asarray(logits).argmax(-1)
+    return {
+        "accuracy": float(accuracy_score(labels, predicted)),
+        "macro_f1": float(f1_score(labels, predicted, average="macro", zero_division=0)),
+    }
+
+
+def fingerprint_matches(checkpoint_dir: Path, fingerprint: dict[str, Any]) -> bool:
+    path = checkpoint_dir / FINGERPRINT_FILE
+    return path.is_file() and json.loads(path.read_text()) == json.loads(json.dumps(fingerprint, sort_keys=True))
+
+
+def fit(
+    model: nn.Module,
+    train_rows: Sequence[dict[str, Any]],
+    val_rows: Sequence[dict[str, Any]],
+    collator: Callable[[list[dict[str, Any]]], dict[str, torch.Tensor]],
+    options: TrainOptions,
+    checkpoint_dir: str | Path,
+    live_dir: str | Path | None,
+    class_weights: torch.Tensor | None = None,
+    resume: bool = True,
+    fingerprint: dict[str, Any] | None = None,
+    callbacks: Sequence[Any] = (),
+) -> FitResult:
+    """Train `model` (which returns {"logits"}) and leave the best validation checkpoint loaded in it.
+
+    Checkpoints go to `checkpoint_dir` every `save_steps`; with `resume`, a run
+    whose fingerprint (params and data) matches the one stored there continues
+    from the last checkpoint, otherwise the folder is cleared first. The folder
+    is removed after a successful run.
+    """
+    from dvclive import Live
+    from transformers import EarlyStoppingCallback, Trainer, TrainingArguments
+    from transformers.integrations import DVCLiveCallback
+    from transformers.trainer_utils import get_last_checkpoint
+
+    checkpoint_dir = Path(checkpoint_dir)
+    fingerprint = fingerprint or {}
+    last = None
+    if resume and checkpoint_dir.is_dir() and fingerprint_matches(checkpoint_dir, fingerprint):
+        last = get_last_checkpoint(str(checkpoint_dir))
+    elif checkpoint_dir.exists():
+        log.info("starting afresh: %s holds checkpoints of other params or data (or resume is off)", checkpoint_dir)
+    if last is None:
+        shutil.rmtree(checkpoint_dir, ignore_errors=True)
+    checkpoint_dir.mkdir(parents=True, exist_ok=True)
+    (checkpoint_dir / FINGERPRINT_FILE).write_text(json.dumps(fingerprint, sort_keys=True))
+    resumed_from = int(Path(last).name.split("-")[-1]) if last else None
+    if last:
+        log.info("resuming from %s (step %d)", last, resumed_from)
+
+    metric = options.metric
+    args = TrainingArguments(
+        output_dir=str(checkpoint_dir),
+        learning_rate=options.learning_rate,
+        num_train_epochs=options.epochs,
+        max_steps=options.max_steps or -1,
+        lr_scheduler_type=options.lr_scheduler,
+        warmup_steps=options.warmup_ratio,  # below 1: a ratio of the steps (transformers 5)
+        weight_decay=options.weight_decay,
+        per_device_train_batch_size=options.batch_size,
+        per_device_eval_batch_size=options.eval_batch_size,
+        gradient_accumulation_steps=options.gradient_accumulation_steps,
+        eval_strategy="steps",
+        eval_steps=options.eval_steps,
+        save_strategy="steps",
+        save_steps=options.save_steps,
+        save_total_limit=options.save_total_limit,
+        load_best_model_at_end=True,
+        metric_for_best_model=f"eval_{metric}",
+        greater_is_better=metric != "loss",
+        logging_steps=options.logging_steps,
+        seed=options.seed,
+        data_seed=options.seed,
+        report_to="none",
+        remove_unused_columns=False,
+        dataloader_num_workers=0,
+        use_cpu=not torch.cuda.is_available(),
+        disable_tqdm=False,
+        **precision_flags(options.mixed_precision),
+    )
+    all_callbacks = list(callbacks)
+    if options.patience:
+        all_callbacks.append(EarlyStoppingCallback(early_stopping_patience=options.patience))
+    live = None
+    if live_dir is not None:
+        # dvcyaml=None and save_dvc_exp=False: dvclive must never rewrite dvc.yaml nor make experiments;
+        # dvc.yaml declares the plots itself.
+        live = Live(str(live_dir), dvcyaml=None, save_dvc_exp=False, resume=last is not None)
+        all_callbacks.append(DVCLiveCallback(live=live))
+    trainer = Trainer(
+        model=model,
+        args=args,
+        train_dataset=list(train_rows),
+        eval_dataset=list(val_rows),
+        data_collator=collator,
+        compute_metrics=classification_metrics,
+        compute_loss_func=weighted_loss(class_weights),
+        callbacks=all_callbacks,
+    )
+    start = time.perf_counter()
+    output = trainer.train(resume_from_checkpoint=last)
+    runtime = time.perf_counter() - start
+    if live is not None:
+        live.end()
+    state = trainer.state
+    best_step = getattr(state, "best_global_step", None)
+    if best_step is None and state.best_model_checkpoint:
+        best_step = int(Path(state.best_model_checkpoint).name.split("-")[-1])
+    shutil.rmtree(checkpoint_dir, ignore_errors=True)
+    return FitResult(
+        best_metric=None if state.best_metric is None else float(state.best_metric),
+        best_step=best_step,
+        global_step=int(state.global_step),
+        train_runtime=float(output.metrics.get("train_runtime", runtime)),
+        samples_per_second=float(output.metrics.get("train_samples_per_second", 0.0)),
+        resumed_from_step=resumed_from,
+        log_history=list(state.log_history),
+    )
+
+
+def options_dict(options: TrainOptions) -> dict[str, Any]:
+    return asdict(options)

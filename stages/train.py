@@ -1,0 +1,234 @@
+"""train@<approach>: fine-tune the base model with one approach from `approaches` in params.yaml.
+
+`python -m stages.train <approach>` reads the train and validation splits,
+trains with the approach's module (stages/lib/approaches/<kind>.py), keeps the
+best validation checkpoint and writes models/<approach>/ and
+metrics/train/<approach>.json (parameter counts, time, memory, best
+validation metric and its step).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from schemas import load_params
+from schemas.approaches import FeatureApproach
+from schemas.model import ModelParams
+from schemas.paths import BaseModelPaths, TrainPaths
+from schemas.train import TrainParams
+from stages.lib.approaches import KINDS
+from stages.lib.approaches.common import Data
+from stages.lib.errors import StageError, cli
+from stages.lib.io import atomic_path, write_json
+from stages.lib.log import get_logger
+from stages.lib.textclf import (
+    META_FILE,
+    class_weight_tensor,
+    count_params,
+    encode,
+    hidden_size,
+    label_set,
+    load_backbone,
+    load_tokenizer,
+    peak_memory_mb,
+    read_split,
+)
+from stages.lib.training import TrainOptions, precision_flags, seed_everything
+
+log = get_logger("train")
+
+
+def options_for(approach: Any, train: TrainParams, num_threads: int) -> TrainOptions:
+    """Flat training options: the shared `train` section with the approach's learning rate and epochs."""
+    return TrainOptions(
+        learning_rate=approach.learning_rate,
+        epochs=approach.epochs or train.epochs,
+        max_steps=train.max_steps,
+        lr_scheduler=train.lr_scheduler,
+        warmup_ratio=train.warmup_ratio,
+        weight_decay=train.weight_decay,
+        batch_size=train.batch_size,
+        eval_batch_size=train.eval_batch_size,
+        gradient_accumulation_steps=train.gradient_accumulation_steps,
+        eval_steps=train.eval_steps,
+        save_steps=train.save_steps,
+        save_total_limit=train.save_total_limit,
+        logging_steps=train.logging_steps,
+        metric=train.early_stopping.metric,
+        patience=train.early_stopping.patience,
+        seed=train.seed,
+        mixed_precision=train.mixed_precision,
+        num_threads=num_threads,
+    )
+
+
+def run(
+    name: str,
+    approach: Any,
+    train: TrainParams,
+    model_cfg: ModelParams,
+    paths: TrainPaths,
+    base_paths: BaseModelPaths,
+    callbacks: Sequence[Any] = (),
+) -> dict[str, Any]:
+    """Train approach `name`, write models/<name>/ atomically, return the metrics."""
+    options = options_for(approach, train, model_cfg.num_threads)
+    try:
+        precision_flags(train.mixed_precision)
+    except ValueError as exc:
+        raise StageError(str(exc)) from None
+    seed_everything(train.seed, model_cfg.num_threads)
+    data_dir, base_dir = Path(paths.data_dir), Path(base_paths.out)
+    data = prepare_data(
+        data_dir, base_dir, paths.class_weights, train, model_cfg.trust_remote_code, reserve=virtual_tokens(approach)
+    )
+    labels = data.labels
+    module = KINDS[approach.kind]
+    backbone = load_backbone(base_dir, model_cfg.trust_remote_code)
+    model = module.build(approach, backbone, len(labels))
+    trainable, total = count_params(model)
+    log.info(
+        "%s (%s): %d of %d parameters trainable (%.2f%%), %d train / %d validation rows",
+        name,
+        approach.kind,
+        trainable,
+        total,
+        100 * trainable / total,
+        len(data.train_rows),
+        len(data.val_rows),
+    )
+    fingerprint = {
+        "approach": approach.model_dump(mode="json"),
+        "train": train.model_dump(mode="json", exclude={"resume"}),
+        "model": model_cfg.model_dump(mode="json"),
+        "data": _digest([data_dir / "train.parquet", data_dir / "validation.parquet", Path(paths.class_weights)]),
+    }
+    start = time.perf_counter()
+    fit = module.train(
+        approach,
+        model,
+        data,
+        options,
+        Path(paths.checkpoints_dir) / name,
+        Path(paths.live_dir) / name,
+        train.resume,
+        fingerprint,
+        callbacks,
+    )
+    seconds = time.perf_counter() - start
+    if not is_main_process():
+        return {}  # under accelerate/torchrun only the first process writes outputs
+    with atomic_path(Path(paths.models_dir) / name) as tmp:
+        tmp.mkdir(parents=True)
+        module.save(model, approach, tmp)
+        meta = {
+            "approach": name,
+            "kind": approach.kind,
+            "labels": labels,
+            "pooling": approach.pooling,
+            "layer": approach.layer if isinstance(approach, FeatureApproach) else -1,
+            "head": {"in_features": hidden_size(backbone), **approach.head.model_dump(exclude={"type"})},
+            "max_length": data.max_length,
+        }
+        (tmp / META_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+    metric = options.metric
+    return {
+        "trainable_params": trainable,
+        "total_params": total,
+        "trainable_fraction": trainable / total,
+        "train_seconds": round(seconds, 2),
+        "samples_per_second": round(fit.samples_per_second, 2),
+        "peak_memory_mb": round(peak_memory_mb(), 1),
+        "best_validation": {metric: fit.best_metric, "step": fit.best_step},
+        "steps": fit.global_step,
+        "train_rows": len(data.train_rows),
+        "validation_rows": len(data.val_rows),
+        "resumed_from_step": fit.resumed_from_step,
+        "dropped": data.dropped,
+    }
+
+
+def prepare_data(
+    data_dir: Path,
+    base_dir: Path,
+    class_weights: str | Path,
+    train: TrainParams,
+    trust_remote_code: bool = False,
+    reserve: int = 0,
+) -> Data:
+    """Tokenised train and validation rows, the label set (from the train split) and the class weights.
+
+    `reserve` positions are kept free for the virtual tokens that prompt tuning prepends.
+    """
+    for path in (data_dir / "train.parquet", data_dir / "validation.parquet", base_dir):
+        if not path.exists():
+            raise StageError(f"{path} not found (paths.train.data_dir / paths.base_model.out); run the stages before")
+    _, train_texts, train_labels = read_split(data_dir / "train.parquet")
+    _, val_texts, val_labels = read_split(data_dir / "validation.parquet")
+    labels = label_set(train_labels)
+    if len(labels) < 2:
+        raise StageError(f"{data_dir}/train.parquet has {len(labels)} label(s) {labels}; a classifier needs 2 or more")
+    index = {label: i for i, label in enumerate(labels)}
+    train_pairs = [(t, index[y]) for t, y in zip(train_texts, train_labels) if y is not None]
+    val_pairs = [(t, index[y]) for t, y in zip(val_texts, val_labels) if y in index]
+    if not val_pairs:
+        raise StageError(f"{data_dir}/validation.parquet has no rows with a training label; early stopping needs some")
+    tokenizer = load_tokenizer(base_dir, trust_remote_code)
+    max_length = min(train.max_length, tokenizer.model_max_length - reserve)
+    try:
+        weights = class_weight_tensor(class_weights, labels) if train.class_weights else None
+    except ValueError as exc:
+        raise StageError(str(exc)) from None
+    return Data(
+        tokenizer=tokenizer,
+        train_rows=encode(tokenizer, [t for t, _ in train_pairs], [y for _, y in train_pairs], max_length),
+        val_rows=encode(tokenizer, [t for t, _ in val_pairs], [y for _, y in val_pairs], max_length),
+        labels=labels,
+        class_weights=weights,
+        max_length=max_length,
+        dropped={
+            "train_no_label": len(train_texts) - len(train_pairs),
+            "validation_no_label": sum(1 for y in val_labels if y is None),
+            "validation_unseen_label": sum(1 for y in val_labels if y is not None and y not in index),
+        },
+    )
+
+
+def is_main_process() -> bool:
+    import torch.distributed as dist
+
+    return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
+
+
+def virtual_tokens(approach: Any) -> int:
+    """Positions a prompt-learning adapter prepends to every input (0 for every other approach)."""
+    peft_block = getattr(approach, "peft", None) or {}
+    return int(peft_block.get("num_virtual_tokens", 0) or 0)
+
+
+def _digest(files: list[Path]) -> dict[str, str | None]:
+    return {str(f): hashlib.sha256(f.read_bytes()).hexdigest() if f.is_file() else None for f in files}
+
+
+def main() -> None:
+    if len(sys.argv) != 2:
+        raise StageError("usage: python -m stages.train <approach>")
+    params = load_params(check_peft=True)
+    name = sys.argv[1]
+    if name not in params.approaches:
+        raise StageError(f"approach '{name}' is not in params.yaml approaches: {', '.join(params.approaches)}")
+    metrics = run(
+        name, params.approaches[name], params.train, params.model, params.paths.train, params.paths.base_model
+    )
+    if metrics:
+        write_json(metrics, Path(params.paths.train.metrics_dir) / f"{name}.json")
+
+
+if __name__ == "__main__":
+    cli(main)

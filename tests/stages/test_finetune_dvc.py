@@ -1,0 +1,109 @@
+"""dvc.yaml wiring of the fine-tuning stages: changing one approach's params reruns that approach alone."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from tests.finetune_fixtures import write_split
+
+REPO = Path(__file__).resolve().parents[2]
+APPROACHES = ("feature", "full", "adapter")
+
+
+def sh(cmd: list[str], cwd: Path) -> str:
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+        "DVC_NO_ANALYTICS": "1",
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@t",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@t",
+    }
+    res = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+    assert res.returncode == 0, f"{' '.join(cmd)}: {res.stdout}\n{res.stderr}"
+    return res.stdout
+
+
+def copy_project(dest: Path) -> None:
+    files = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split("\0")
+    for rel in filter(None, files):
+        if (REPO / rel).is_file():
+            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / rel, dest / rel)
+
+
+def fake_outputs(root: Path) -> None:
+    """Stand-ins for every output of the fine-tuning stages, so `dvc commit` records them without training."""
+    for folder in ("data/split", "data/balanced"):
+        write_split(root / folder)
+    files = [
+        "models/base/model.safetensors",
+        "metrics/base_model.json",
+        "metrics/compare.json",
+        "reports/comparison.md",
+        "plots/compare.json",
+    ]
+    for name in APPROACHES:
+        files += [
+            f"models/{name}/head.safetensors",
+            f"metrics/train/{name}.json",
+            f"metrics/eval/{name}.json",
+            f"data/predictions/{name}.parquet",
+            f"plots/confusion/{name}.json",
+            f"dvclive/train/{name}/plots/metrics/loss.tsv",
+        ]
+    for rel in files:
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text("{}" if rel.endswith(".json") else rel)
+
+
+def changed_stages(root: Path) -> set[str]:
+    return set(json.loads(sh([sys.executable, "-m", "dvc", "status", "--json"], root) or "{}"))
+
+
+def test_changing_one_approach_reruns_only_its_stages_and_compare(tmp_path):
+    copy_project(tmp_path)
+    fake_outputs(tmp_path)
+    sh(["git", "init", "-q", "-b", "main"], tmp_path)
+    stages = ["base_model", *(f"{s}@{a}" for s in ("train", "evaluate") for a in APPROACHES), "compare"]
+    sh([sys.executable, "-m", "dvc", "commit", "-f", "-q", *stages], tmp_path)
+    before = changed_stages(tmp_path)
+    assert not before & set(stages), before
+
+    params = yaml.safe_load((tmp_path / "params.yaml").read_text())
+    params["approaches"]["full"]["learning_rate"] = 3e-5
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    assert changed_stages(tmp_path) - before == {"train@full", "evaluate@full", "compare"}
+
+    params["approaches"]["adapter"]["peft"]["r"] = 16  # what `dvc exp run -S approaches.adapter.peft.r=16` sets
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    assert changed_stages(tmp_path) - before == {
+        "train@full",
+        "evaluate@full",
+        "train@adapter",
+        "evaluate@adapter",
+        "compare",
+    }
+
+
+def test_dvc_yaml_declares_plots_and_never_lets_dvclive_own_them():
+    dvc = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+    train = dvc["train"]["do"]
+    assert train["params"] == ["model", "train", "approaches.${key}"]
+    assert train["plots"] == [{"${paths.train.live_dir}/${key}/plots/metrics": {"x": "step"}}]
+    assert dvc["evaluate"]["do"]["plots"][0]["${paths.evaluate.confusion_dir}/${key}.json"]["template"] == "confusion"
+    assert dvc["compare"]["params"] == ["approaches", "compare"]
