@@ -41,6 +41,7 @@ log = get_logger("clean")
 
 # Every reason a row can be dropped here; all are written (zeros too) so metric keys stay stable.
 REASONS = (*filters.REASONS, "exact_dup", "near_dup", "label_conflict")
+_VERIFY_CHUNK = 100_000  # candidate pairs whose texts are held at once during verification
 _PARQUET = {"compression": "zstd", "use_dictionary": True, "write_statistics": True}
 
 
@@ -163,13 +164,14 @@ def _deduplicate(
     ids = pa.chunked_array([r.ids for r in results], type=pa.string())
     stats = {"exact_groups": 0, "candidate_pairs": 0, "verified_pairs": 0, "rejected_by_verification": 0}
 
-    # Exact groups: equal 64-bit hash, re-checked on the texts so a collision never merges different rows.
+    # Exact groups: equal 64-bit hash, and an equal second hash so a collision never merges different rows.
     if cfg.exact_dup.enabled:
         _, first_of, exact_group = np.unique(hashes, return_index=True, return_inverse=True)
         exact_group = exact_group.reshape(-1)
-        dup_rows = np.flatnonzero(first_of[exact_group] != np.arange(n))
-        if len(dup_rows):
-            exact_group = _split_collisions(results, exact_group, first_of, dup_rows)
+        checks = np.concatenate([r.checks for r in results])
+        clash = np.flatnonzero(checks != checks[first_of[exact_group]])
+        if len(clash):
+            exact_group = _split_collisions(exact_group, checks, clash)
     else:
         exact_group = np.arange(n)
     reps = np.unique(exact_group, return_index=True)[1]  # first row of each exact group, in row order
@@ -182,10 +184,13 @@ def _deduplicate(
         pairs = reps[dedup.candidate_pairs(keys)]
         stats["candidate_pairs"] = len(pairs)
         if nd.verify and len(pairs):
-            need = np.unique(pairs)
-            texts = dict(zip(need.tolist(), _texts_at(results, need), strict=True))
-            local = np.searchsorted(need, pairs)
-            sims = dedup.jaccard_pairs([texts[i] for i in need.tolist()], local, nd.ngram, nd.unit, nd.lowercase)
+            sims = np.empty(len(pairs))
+            for lo in range(0, len(pairs), _VERIFY_CHUNK):  # texts of one chunk of pairs at a time
+                chunk = pairs[lo : lo + _VERIFY_CHUNK]
+                need = np.unique(chunk)
+                local = np.searchsorted(need, chunk)
+                texts = _texts_at(results, need)
+                sims[lo : lo + _VERIFY_CHUNK] = dedup.jaccard_pairs(texts, local, nd.ngram, nd.unit, nd.lowercase)
             ok = sims >= nd.threshold
             stats["rejected_by_verification"] = int(np.count_nonzero(~ok))
             pairs = pairs[ok]
@@ -202,17 +207,14 @@ def _deduplicate(
     return stats, decisions, ids, names
 
 
-def _split_collisions(results, exact_group, first_of, dup_rows) -> np.ndarray:
-    """Give a row its own group when its text differs from its group's first row despite an equal hash."""
-    firsts = first_of[exact_group[dup_rows]]
-    need = np.unique(np.concatenate([dup_rows, firsts]))
-    texts = dict(zip(need.tolist(), _texts_at(results, need), strict=True))
+def _split_collisions(exact_group: np.ndarray, checks: np.ndarray, clash: np.ndarray) -> np.ndarray:
+    """Regroup rows whose check hash differs from their group's first row: same 64-bit hash, other text."""
     exact_group = exact_group.copy()
-    next_group = int(exact_group.max()) + 1
-    for row, first in zip(dup_rows.tolist(), firsts.tolist(), strict=True):
-        if texts[row] != texts[first]:
-            exact_group[row] = next_group
-            next_group += 1
+    base = int(exact_group.max()) + 1
+    new: dict[tuple[int, int], int] = {}
+    for row in clash.tolist():
+        key = (int(exact_group[row]), int(checks[row]))
+        exact_group[row] = new.setdefault(key, base + len(new))
     return exact_group
 
 

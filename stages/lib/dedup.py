@@ -42,6 +42,14 @@ def text_hashes(texts: Sequence[str]) -> np.ndarray:
     return np.fromiter((text_hash(t) for t in texts), dtype=np.uint64, count=len(texts))
 
 
+def check_hashes(texts: Sequence[str]) -> np.ndarray:
+    """A second, independent 64-bit hash (xxh64, another algorithm than xxh3): rows with equal `text_hash`
+    but different check hashes are different texts, so exact groups are keyed by 128 bits without
+    re-reading any text."""
+    h = xxhash.xxh64_intdigest
+    return np.fromiter((h(t.encode("utf-8", "surrogatepass")) for t in texts), dtype=np.uint64, count=len(texts))
+
+
 def shingles(text: str, ngram: int = 5, unit: str = "char", lowercase: bool = True) -> list[str]:
     """The shingles of a text: character n-grams, or word n-grams (words are runs of \\w).
 

@@ -218,6 +218,12 @@ def test_optimal_param_matches_text_dedup():
     assert dedup.optimal_param(0.7, 128) == (14, 9)
 
 
+def test_a_64_bit_hash_collision_does_not_merge_different_texts():
+    # rows 1 and 2 share row 0's text hash but not its check hash: they form their own group
+    groups = clean._split_collisions(np.array([0, 0, 0, 1]), np.array([5, 6, 6, 7], np.uint64), np.array([1, 2]))
+    assert groups.tolist() == [0, 2, 2, 1]
+
+
 def test_lsh_candidates_and_clusters():
     keys = np.array([[1, 5], [2, 5], [1, 6], [3, 7], [4, 7]], dtype=np.uint64)
     pairs = dedup.candidate_pairs(keys)
