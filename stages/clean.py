@@ -28,7 +28,7 @@ import pyarrow.parquet as pq
 from schemas import load_params
 from schemas.clean import CleanParams
 from schemas.paths import CleanPaths
-from schemas.rows import REJECT_FIELDS, check_rows
+from schemas.rows import REJECT_FIELDS, ROW_COLUMNS
 from stages.lib import dedup, filters, normalize, pii
 from stages.lib.cleaning import BatchCleaner, BatchResult, read_ipc
 from stages.lib.clusters import KEEP, LABEL_CONFLICT, STATUS_REASON, Decisions, decide
@@ -41,7 +41,7 @@ log = get_logger("clean")
 
 # Every reason a row can be dropped here; all are written (zeros too) so metric keys stay stable.
 REASONS = (*filters.REASONS, "exact_dup", "near_dup", "label_conflict")
-_VERIFY_CHUNK = 100_000  # candidate pairs whose texts are held at once during verification
+_VERIFY_CHUNK = 50_000  # candidate pairs whose texts are held at once during verification
 _PARQUET = {"compression": "zstd", "use_dictionary": True, "write_statistics": True}
 
 
@@ -57,7 +57,7 @@ def run(cfg: CleanParams, paths: CleanPaths, input_rows: str | Path) -> dict[str
     part_dir = tempfile.mkdtemp(prefix=".clean-parts-", dir=out_dir)
     try:
         t0 = time.perf_counter()
-        results = _first_pass(cfg, source, part_dir, bands, rows)
+        results = _first_pass(cfg, Path(input_rows), source, part_dir, bands, rows)
         t1 = time.perf_counter()
         dedup_stats, decisions, ids, names = _deduplicate(cfg, results)
         t2 = time.perf_counter()
@@ -79,19 +79,28 @@ def _checked_input(path: Path) -> pq.ParquetFile:
     if not path.is_file():
         raise StageError(f"input rows {path} not found; run the ingest stage first (dvc repro ingest)")
     source = pq.ParquetFile(path)
-    head = source.schema_arrow
-    ids = pq.read_table(path, columns=["id"]).column("id") if "id" in head.names else None
-    check_rows(pa.table({c: pa.nulls(0) for c in head.names}) if ids is None else _id_table(head, ids))
-    if ids is not None and len(ids) > 1:
-        sorted_ok = pc.all(pc.greater(ids.combine_chunks()[1:], ids.combine_chunks()[:-1])).as_py()
-        if not sorted_ok:
-            raise StageError(f"{path} is not sorted by id; the ingest stage writes it sorted, rerun it")
+    missing = [c for c in ROW_COLUMNS if c not in source.schema_arrow.names]
+    if missing:
+        raise StageError(f"{path} lacks the row columns {missing}; it has {source.schema_arrow.names}")
     return source
 
 
-def _id_table(schema: pa.Schema, ids: pa.ChunkedArray) -> pa.Table:
-    # check_rows needs every canonical column and unique ids; only ids are read for it.
-    return pa.table({name: ids if name == "id" else pa.nulls(len(ids)) for name in schema.names})
+def _sorted_batches(source: pq.ParquetFile, batch_size: int, path: str) -> Iterator[tuple[int, pa.RecordBatch]]:
+    """Batches in order, checking on the way that ids strictly increase (so they are also unique).
+
+    Sorted input keeps both outputs sorted without a global sort; ingest writes it so. A failure here
+    comes before any output is written.
+    """
+    last = None
+    for index, batch in enumerate(source.iter_batches(batch_size=batch_size)):
+        ids = batch.column("id")
+        if len(ids) == 0:
+            continue
+        inside = len(ids) < 2 or pc.all(pc.greater(ids[1:], ids[:-1])).as_py()
+        if not inside or (last is not None and ids[0].as_py() <= last):
+            raise StageError(f"{path} is not sorted by unique id; the ingest stage writes it so, rerun it")
+        last = ids[-1].as_py()
+        yield index, batch
 
 
 def _lsh_shape(cfg: CleanParams) -> tuple[int, int]:
@@ -148,8 +157,10 @@ def _cleaner_factory(cfg: CleanParams, part_dir: str, bands: int, rows: int) -> 
     )
 
 
-def _first_pass(cfg: CleanParams, source: pq.ParquetFile, part_dir: str, bands: int, rows: int) -> list[BatchResult]:
-    batches: Iterator[tuple[int, pa.RecordBatch]] = enumerate(source.iter_batches(batch_size=cfg.batch_size))
+def _first_pass(
+    cfg: CleanParams, path: Path, source: pq.ParquetFile, part_dir: str, bands: int, rows: int
+) -> list[BatchResult]:
+    batches = _sorted_batches(source, cfg.batch_size, str(path))
     factory = _cleaner_factory(cfg, part_dir, bands, rows)
     total = -(-source.metadata.num_rows // cfg.batch_size)
     return list(progress(ordered_map(factory, batches, cfg.num_proc), desc="clean", total=total, unit="batch"))

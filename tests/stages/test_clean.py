@@ -406,6 +406,6 @@ def test_missing_or_unsorted_input_fails_before_writing(tmp_path):
     src = write_rows(tmp_path / "in.parquet", ["b", "a"])
     table = pq.read_table(src)
     pq.write_table(table.take([1, 0]), src)
-    with pytest.raises(StageError, match="not sorted by id"):
+    with pytest.raises(StageError, match="not sorted by unique id"):
         clean.run(CleanParams(), paths, input_rows=src)
     assert not (tmp_path / "o" / "rows.parquet").exists()
