@@ -247,8 +247,8 @@ def jaccard_pairs(
     """
     out = np.empty(len(pairs), dtype=np.float64)
     order = np.lexsort((pairs[:, 1], pairs[:, 0])) if len(pairs) else np.empty(0, np.int64)
-X
-        chunk = order[lo : lo + 5_000]
+    for lo in range(0, len(order), 2_000):  # the shingles of ~4k texts at a time: tens of MB at most
+        chunk = order[lo : lo + 2_000]
         docs, local = np.unique(pairs[chunk], return_inverse=True)
         local = local.reshape(-1, 2)
         x, starts = shingle_hashes([texts[d] for d in docs.tolist()], ngram, unit, lowercase, bits=64)
