@@ -58,6 +58,8 @@ def run(cfg: CleanParams, paths: CleanPaths, input_rows: str | Path) -> dict[str
     try:
         t0 = time.perf_counter()
         results = _first_pass(cfg, Path(input_rows), source, part_dir, bands, rows)
+        if not results:
+            raise StageError(f"{input_rows} has no rows; nothing to clean (see the ingest metrics and rejects)")
         t1 = time.perf_counter()
         dedup_stats, decisions, ids, names = _deduplicate(cfg, results)
         t2 = time.perf_counter()
@@ -290,8 +292,7 @@ def _second_pass(
             rejects_writer = rejects_writer or pq.ParquetWriter(rejects_tmp, rejects.schema, **_PARQUET)
             rejects_writer.write_table(rejects)
             offset += kept.num_rows
-        if rows_writer is None:
-            raise StageError("the input rows file has no rows; nothing to clean")
+        assert rows_writer is not None and rejects_writer is not None  # run() refuses an empty input
         rows_writer.close()
         rejects_writer.close()
     return {

@@ -408,4 +408,13 @@ def test_missing_or_unsorted_input_fails_before_writing(tmp_path):
     pq.write_table(table.take([1, 0]), src)
     with pytest.raises(StageError, match="not sorted by unique id"):
         clean.run(CleanParams(), paths, input_rows=src)
+    with pytest.raises(StageError, match="has no rows; nothing to clean"):
+        clean.run(CleanParams(), paths, input_rows=write_rows(tmp_path / "empty.parquet", []))
     assert not (tmp_path / "o" / "rows.parquet").exists()
+
+
+def test_every_row_filtered_writes_an_empty_rows_file_with_the_full_schema(tmp_path):
+    m, rows, rejects = run_clean(tmp_path, [":)", ":-)"], filters={"min_alpha_ratio": 0.5})
+    assert m["rows_out"] == 0 and rows == [] and [r["reason"] for r in rejects] == ["low_alpha_ratio"] * 2
+    schema = pq.read_schema(tmp_path / "out" / "rows.parquet")
+    assert schema.names == ["id", "text", "label", "source", "location", "text_raw", "dup_cluster", "dup_count"]
