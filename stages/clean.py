@@ -193,7 +193,7 @@ def _deduplicate(
 
     nd = cfg.near_dup
     if nd.enabled and len(reps) > 1:
-        keys = np.concatenate([r.keys for r in results if r.keys is not None])[reps]
+        keys = _rep_keys(results, reps)
         pairs = reps[dedup.candidate_pairs(keys)]
         stats["candidate_pairs"] = len(pairs)
         if nd.verify and len(pairs):
@@ -218,6 +218,19 @@ def _deduplicate(
     decisions = decide(cluster, exact_group, lengths, codes, names, cfg.survivor, cfg.on_label_conflict)
     stats["clusters"] = int(np.count_nonzero(np.bincount(cluster) > 1)) if n else 0
     return stats, decisions, ids, names
+
+
+def _rep_keys(results: list[BatchResult], reps: np.ndarray) -> np.ndarray:
+    """Band keys of the exact-group representatives, taken batch by batch; each batch's full keys are
+    released once taken, so the largest per-row structure is never held twice."""
+    out, offset = [], 0
+    for r in results:
+        assert r.keys is not None
+        lo, hi = np.searchsorted(reps, [offset, offset + len(r.keys)])
+        out.append(r.keys[reps[lo:hi] - offset])
+        offset += len(r.keys)
+        r.keys = None
+    return np.concatenate(out)
 
 
 def _split_collisions(exact_group: np.ndarray, checks: np.ndarray, clash: np.ndarray) -> np.ndarray:
