@@ -187,8 +187,9 @@ def _deduplicate(
             exact_group = _split_collisions(exact_group, checks, clash)
     else:
         exact_group = np.arange(n)
-    reps = np.unique(exact_group, return_index=True)[1]  # first row of each exact group, in row order
-    edges = [np.stack([reps[exact_group], np.arange(n)], axis=1)]
+    first_row = np.unique(exact_group, return_index=True)[1]  # indexed by group label
+    edges = [np.stack([first_row[exact_group], np.arange(n)], axis=1)]
+    reps = np.sort(first_row)  # one row per exact group, in row order, for the LSH
     stats["exact_groups"] = int(np.count_nonzero(np.bincount(exact_group) > 1)) if n else 0
 
     nd = cfg.near_dup

@@ -370,6 +370,7 @@ def test_sms_with_the_committed_params(sms_rows, tmp_path):
     assert sorted([r["id"] for r in rows] + [r["id"] for r in rejects]) == sorted(ids_in)
     assert {r: sum(x["reason"] == r for x in rejects) for r in clean.REASONS} == m["dropped"]
     assert set(m["dropped"]) == set(clean.REASONS) and m["dropped"]["exact_dup"] >= 403
+    assert 50 < m["dropped"]["near_dup"] < 300 and m["rows_out"] > 4900  # templates go, ordinary messages stay
     # the traps: HTML entities and stray C1 controls are repaired, the original text kept
     assert sum("&lt;#&gt;" in r["text_raw"] for r in rows) > 100
     assert not any("&lt;" in r["text"] or "&gt;" in r["text"] or "&amp;" in r["text"] for r in rows)
