@@ -156,6 +156,7 @@ ALL_TOKENS = {"email": "<EMAIL>", "url": "<URL>", "ip": "<IP>", "credit_card": "
         ("see https://bit.ly/x?y=1 or www.getzed.co.uk", "see <URL> or <URL>", "url"),
         ("from 192.168.0.12 ok", "from <IP> ok", "ip"),
         ("card 4111 1111 1111 1111 ok", "card <CC> ok", "credit_card"),
+        ("amex 3782-822463-10005, visa 4012888888881881", "amex <CC>, visa <CC>", "credit_card"),
         ("call 09061701461 or +44 (0)20 7946 0958", "call <PHONE> or <PHONE>", "phone"),
     ],
 )
@@ -169,6 +170,7 @@ def test_pii_kinds_are_masked_and_counted(text, expected, kind):
     "text",
     [
         "card 4111 1111 1111 1112",  # fails Luhn, and 16 digits is too long for a phone number
+        "ref 4111-1111 1111-1111 x",  # mixed separators: not written as a card number
         "version 999.1.1.1 and 1.2.3",  # not an IPv4 address
         "win £2000, code 3030, call before 10am",  # short numbers are not phones
     ],
