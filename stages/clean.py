@@ -194,8 +194,7 @@ def _deduplicate(
 
     nd = cfg.near_dup
     if nd.enabled and len(reps) > 1:
-        keys = _rep_keys(results, reps)
-        pairs = reps[dedup.candidate_pairs(keys)]
+        pairs = reps[dedup.candidate_pairs(_rep_keys(results, reps))]  # the keys are freed right after
         stats["candidate_pairs"] = len(pairs)
         if nd.verify and len(pairs):
             sims = np.empty(len(pairs))

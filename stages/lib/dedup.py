@@ -208,7 +208,7 @@ def candidate_pairs(keys: np.ndarray) -> np.ndarray:
     transitive clusters as all pairs would.
     """
     n, bands = keys.shape
-    found = []
+    codes = np.empty(0, dtype=np.int64)  # i * n + j of the pairs found so far, unique and sorted
     idx = np.arange(n, dtype=np.int64)
     for band in range(bands):
         order = np.argsort(keys[:, band], kind="stable")
@@ -218,10 +218,7 @@ def candidate_pairs(keys: np.ndarray) -> np.ndarray:
         np.not_equal(sorted_keys[1:], sorted_keys[:-1], out=new[1:])
         head = order[np.maximum.accumulate(np.where(new, idx, 0))]
         member = ~new
-        found.append(head[member] * n + order[member])
-    if not found:
-        return np.empty((0, 2), dtype=np.int64)
-    codes = np.unique(np.concatenate(found))
+        codes = np.union1d(codes, head[member] * n + order[member])  # merged band by band: memory ~ output
     return np.stack([codes // n, codes % n], axis=1) if n else np.empty((0, 2), dtype=np.int64)
 
 
