@@ -182,7 +182,12 @@ class NearDupParams(StrictModel):
         description="Jaccard similarity from which two texts count as near-duplicates; bands/rows are then chosen "
         "to minimise false positives + false negatives (text-dedup's optimal_param). null: give bands and rows.",
     )
-    bands: int | None = Field(None, ge=1, description="LSH bands (with `rows`, instead of `threshold`).")
+    bands: int | None = Field(
+        None,
+        ge=1,
+        description="LSH bands, with `rows`, instead of the shape `threshold` would choose; `threshold` still "
+        "drives verification. More, shorter bands raise recall.",
+    )
     rows: int | None = Field(None, ge=1, description="Rows per band; bands * rows must be <= num_perm.")
     verify: bool = Field(
         True,
@@ -216,7 +221,7 @@ class CleanParams(StrictModel):
     survivor: Literal["first", "longest"] = Field(
         "first",
         description="Which row of a duplicate cluster survives: `first` = smallest id (ingest sorts by id, so this "
-        "does not depend on file order); `longest` = longest original text, ties to the smallest id.",
+        "does not depend on file order); `longest` = longest cleaned text, ties to the smallest id.",
     )
     on_label_conflict: Literal["majority", "drop", "keep"] = Field(
         "majority",

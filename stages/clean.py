@@ -28,7 +28,7 @@ import pyarrow.parquet as pq
 from schemas import load_params
 from schemas.clean import CleanParams
 from schemas.paths import CleanPaths
-from schemas.rows import REJECT_FIELDS, check_rows
+from schemas.rows import REJECT_FIELDS, ROW_COLUMNS
 from stages.lib import dedup, filters, normalize, pii
 from stages.lib.cleaning import BatchCleaner, BatchResult, read_ipc
 from stages.lib.clusters import KEEP, LABEL_CONFLICT, STATUS_REASON, Decisions, decide
@@ -41,6 +41,7 @@ log = get_logger("clean")
 
 # Every reason a row can be dropped here; all are written (zeros too) so metric keys stay stable.
 REASONS = (*filters.REASONS, "exact_dup", "near_dup", "label_conflict")
+_VERIFY_CHUNK = 50_000  # candidate pairs whose texts are held at once during verification
 _PARQUET = {"compression": "zstd", "use_dictionary": True, "write_statistics": True}
 
 
@@ -56,7 +57,9 @@ def run(cfg: CleanParams, paths: CleanPaths, input_rows: str | Path) -> dict[str
     part_dir = tempfile.mkdtemp(prefix=".clean-parts-", dir=out_dir)
     try:
         t0 = time.perf_counter()
-        results = _first_pass(cfg, source, part_dir, bands, rows)
+        results = _first_pass(cfg, Path(input_rows), source, part_dir, bands, rows)
+        if not results:
+            raise StageError(f"{input_rows} has no rows; nothing to clean (see the ingest metrics and rejects)")
         t1 = time.perf_counter()
         dedup_stats, decisions, ids, names = _deduplicate(cfg, results)
         t2 = time.perf_counter()
@@ -78,19 +81,28 @@ def _checked_input(path: Path) -> pq.ParquetFile:
     if not path.is_file():
         raise StageError(f"input rows {path} not found; run the ingest stage first (dvc repro ingest)")
     source = pq.ParquetFile(path)
-    head = source.schema_arrow
-    ids = pq.read_table(path, columns=["id"]).column("id") if "id" in head.names else None
-    check_rows(pa.table({c: pa.nulls(0) for c in head.names}) if ids is None else _id_table(head, ids))
-    if ids is not None and len(ids) > 1:
-        sorted_ok = pc.all(pc.greater(ids.combine_chunks()[1:], ids.combine_chunks()[:-1])).as_py()
-        if not sorted_ok:
-            raise StageError(f"{path} is not sorted by id; the ingest stage writes it sorted, rerun it")
+    missing = [c for c in ROW_COLUMNS if c not in source.schema_arrow.names]
+    if missing:
+        raise StageError(f"{path} lacks the row columns {missing}; it has {source.schema_arrow.names}")
     return source
 
 
-def _id_table(schema: pa.Schema, ids: pa.ChunkedArray) -> pa.Table:
-    # check_rows needs every canonical column and unique ids; only ids are read for it.
-    return pa.table({name: ids if name == "id" else pa.nulls(len(ids)) for name in schema.names})
+def _sorted_batches(source: pq.ParquetFile, batch_size: int, path: str) -> Iterator[tuple[int, pa.RecordBatch]]:
+    """Batches in order, checking on the way that ids strictly increase (so they are also unique).
+
+    Sorted input keeps both outputs sorted without a global sort; ingest writes it so. A failure here
+    comes before any output is written.
+    """
+    last = None
+    for index, batch in enumerate(source.iter_batches(batch_size=batch_size)):
+        ids = batch.column("id")
+        if len(ids) == 0:
+            continue
+        inside = len(ids) < 2 or pc.all(pc.greater(ids[1:], ids[:-1])).as_py()
+        if not inside or (last is not None and ids[0].as_py() <= last):
+            raise StageError(f"{path} is not sorted by unique id; the ingest stage writes it so, rerun it")
+        last = ids[-1].as_py()
+        yield index, batch
 
 
 def _lsh_shape(cfg: CleanParams) -> tuple[int, int]:
@@ -147,8 +159,10 @@ def _cleaner_factory(cfg: CleanParams, part_dir: str, bands: int, rows: int) -> 
     )
 
 
-def _first_pass(cfg: CleanParams, source: pq.ParquetFile, part_dir: str, bands: int, rows: int) -> list[BatchResult]:
-    batches: Iterator[tuple[int, pa.RecordBatch]] = enumerate(source.iter_batches(batch_size=cfg.batch_size))
+def _first_pass(
+    cfg: CleanParams, path: Path, source: pq.ParquetFile, part_dir: str, bands: int, rows: int
+) -> list[BatchResult]:
+    batches = _sorted_batches(source, cfg.batch_size, str(path))
     factory = _cleaner_factory(cfg, part_dir, bands, rows)
     total = -(-source.metadata.num_rows // cfg.batch_size)
     return list(progress(ordered_map(factory, batches, cfg.num_proc), desc="clean", total=total, unit="batch"))
@@ -163,29 +177,33 @@ def _deduplicate(
     ids = pa.chunked_array([r.ids for r in results], type=pa.string())
     stats = {"exact_groups": 0, "candidate_pairs": 0, "verified_pairs": 0, "rejected_by_verification": 0}
 
-    # Exact groups: equal 64-bit hash, re-checked on the texts so a collision never merges different rows.
+    # Exact groups: equal 64-bit hash, and an equal second hash so a collision never merges different rows.
     if cfg.exact_dup.enabled:
         _, first_of, exact_group = np.unique(hashes, return_index=True, return_inverse=True)
         exact_group = exact_group.reshape(-1)
-        dup_rows = np.flatnonzero(first_of[exact_group] != np.arange(n))
-        if len(dup_rows):
-            exact_group = _split_collisions(results, exact_group, first_of, dup_rows)
+        checks = np.concatenate([r.checks for r in results])
+        clash = np.flatnonzero(checks != checks[first_of[exact_group]])
+        if len(clash):
+            exact_group = _split_collisions(exact_group, checks, clash)
     else:
         exact_group = np.arange(n)
-    reps = np.unique(exact_group, return_index=True)[1]  # first row of each exact group, in row order
-    edges = [np.stack([reps[exact_group], np.arange(n)], axis=1)]
+    first_row = np.unique(exact_group, return_index=True)[1]  # indexed by group label
+    edges = [np.stack([first_row[exact_group], np.arange(n)], axis=1)]
+    reps = np.sort(first_row)  # one row per exact group, in row order, for the LSH
     stats["exact_groups"] = int(np.count_nonzero(np.bincount(exact_group) > 1)) if n else 0
 
     nd = cfg.near_dup
     if nd.enabled and len(reps) > 1:
-        keys = np.concatenate([r.keys for r in results if r.keys is not None])[reps]
-        pairs = reps[dedup.candidate_pairs(keys)]
+        pairs = reps[dedup.candidate_pairs(_rep_keys(results, reps))]  # the keys are freed right after
         stats["candidate_pairs"] = len(pairs)
         if nd.verify and len(pairs):
-            need = np.unique(pairs)
-            texts = dict(zip(need.tolist(), _texts_at(results, need), strict=True))
-            local = np.searchsorted(need, pairs)
-            sims = dedup.jaccard_pairs([texts[i] for i in need.tolist()], local, nd.ngram, nd.unit, nd.lowercase)
+            sims = np.empty(len(pairs))
+            for lo in range(0, len(pairs), _VERIFY_CHUNK):  # texts of one chunk of pairs at a time
+                chunk = pairs[lo : lo + _VERIFY_CHUNK]
+                need = np.unique(chunk)
+                local = np.searchsorted(need, chunk)
+                texts = _texts_at(results, need)
+                sims[lo : lo + _VERIFY_CHUNK] = dedup.jaccard_pairs(texts, local, nd.ngram, nd.unit, nd.lowercase)
             ok = sims >= nd.threshold
             stats["rejected_by_verification"] = int(np.count_nonzero(~ok))
             pairs = pairs[ok]
@@ -202,17 +220,27 @@ def _deduplicate(
     return stats, decisions, ids, names
 
 
-def _split_collisions(results, exact_group, first_of, dup_rows) -> np.ndarray:
-    """Give a row its own group when its text differs from its group's first row despite an equal hash."""
-    firsts = first_of[exact_group[dup_rows]]
-    need = np.unique(np.concatenate([dup_rows, firsts]))
-    texts = dict(zip(need.tolist(), _texts_at(results, need), strict=True))
+def _rep_keys(results: list[BatchResult], reps: np.ndarray) -> np.ndarray:
+    """Band keys of the exact-group representatives, taken batch by batch; each batch's full keys are
+    released once taken, so the largest per-row structure is never held twice."""
+    out, offset = [], 0
+    for r in results:
+        assert r.keys is not None
+        lo, hi = np.searchsorted(reps, [offset, offset + len(r.keys)])
+        out.append(r.keys[reps[lo:hi] - offset])
+        offset += len(r.keys)
+        r.keys = None
+    return np.concatenate(out)
+
+
+def _split_collisions(exact_group: np.ndarray, checks: np.ndarray, clash: np.ndarray) -> np.ndarray:
+    """Regroup rows whose check hash differs from their group's first row: same 64-bit hash, other text."""
     exact_group = exact_group.copy()
-    next_group = int(exact_group.max()) + 1
-    for row, first in zip(dup_rows.tolist(), firsts.tolist(), strict=True):
-        if texts[row] != texts[first]:
-            exact_group[row] = next_group
-            next_group += 1
+    base = int(exact_group.max()) + 1
+    new: dict[tuple[int, int], int] = {}
+    for row in clash.tolist():
+        key = (int(exact_group[row]), int(checks[row]))
+        exact_group[row] = new.setdefault(key, base + len(new))
     return exact_group
 
 
@@ -277,8 +305,7 @@ def _second_pass(
             rejects_writer = rejects_writer or pq.ParquetWriter(rejects_tmp, rejects.schema, **_PARQUET)
             rejects_writer.write_table(rejects)
             offset += kept.num_rows
-        if rows_writer is None:
-            raise StageError("the input rows file has no rows; nothing to clean")
+        assert rows_writer is not None and rejects_writer is not None  # run() refuses an empty input
         rows_writer.close()
         rejects_writer.close()
     return {

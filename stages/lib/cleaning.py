@@ -31,6 +31,7 @@ class BatchResult:
     labels: pa.Array  # labels of the kept rows (nullable strings)
     lengths: np.ndarray  # final text length of each kept row
     hashes: np.ndarray  # text_hash of each kept row's final text
+    checks: np.ndarray  # check_hashes of the same texts (guards exact groups against 64-bit collisions)
     keys: np.ndarray | None  # LSH band keys (kept rows x bands), None when near-dup is off
     dropped: Counter[str] = field(default_factory=Counter)
     changed: Counter[str] = field(default_factory=Counter)
@@ -112,6 +113,7 @@ class BatchCleaner:
             labels=kept.column("label").combine_chunks(),
             lengths=np.fromiter((len(t) for t in final), dtype=np.int64, count=len(final)),
             hashes=dedup.text_hashes(final),
+            checks=dedup.check_hashes(final),
             keys=keys,
             dropped=result_dropped,
             changed=changed,

@@ -42,6 +42,14 @@ def text_hashes(texts: Sequence[str]) -> np.ndarray:
     return np.fromiter((text_hash(t) for t in texts), dtype=np.uint64, count=len(texts))
 
 
+def check_hashes(texts: Sequence[str]) -> np.ndarray:
+    """A second, independent 64-bit hash (xxh64, another algorithm than xxh3): rows with equal `text_hash`
+    but different check hashes are different texts, so exact groups are keyed by 128 bits without
+    re-reading any text."""
+    h = xxhash.xxh64_intdigest
+    return np.fromiter((h(t.encode("utf-8", "surrogatepass")) for t in texts), dtype=np.uint64, count=len(texts))
+
+
 def shingles(text: str, ngram: int = 5, unit: str = "char", lowercase: bool = True) -> list[str]:
     """The shingles of a text: character n-grams, or word n-grams (words are runs of \\w).
 
@@ -200,7 +208,7 @@ def candidate_pairs(keys: np.ndarray) -> np.ndarray:
     transitive clusters as all pairs would.
     """
     n, bands = keys.shape
-    found = []
+    codes = np.empty(0, dtype=np.int64)  # i * n + j of the pairs found so far, unique and sorted
     idx = np.arange(n, dtype=np.int64)
     for band in range(bands):
         order = np.argsort(keys[:, band], kind="stable")
@@ -210,10 +218,7 @@ def candidate_pairs(keys: np.ndarray) -> np.ndarray:
         np.not_equal(sorted_keys[1:], sorted_keys[:-1], out=new[1:])
         head = order[np.maximum.accumulate(np.where(new, idx, 0))]
         member = ~new
-        found.append(head[member] * n + order[member])
-    if not found:
-        return np.empty((0, 2), dtype=np.int64)
-    codes = np.unique(np.concatenate(found))
+        codes = np.union1d(codes, head[member] * n + order[member])  # merged band by band: memory ~ output
     return np.stack([codes // n, codes % n], axis=1) if n else np.empty((0, 2), dtype=np.int64)
 
 
@@ -239,8 +244,8 @@ def jaccard_pairs(
     """
     out = np.empty(len(pairs), dtype=np.float64)
     order = np.lexsort((pairs[:, 1], pairs[:, 0])) if len(pairs) else np.empty(0, np.int64)
-    for lo in range(0, len(order), 20_000):
-        chunk = order[lo : lo + 20_000]
+    for lo in range(0, len(order), 2_000):  # the shingles of ~4k texts at a time: tens of MB at most
+        chunk = order[lo : lo + 2_000]
         docs, local = np.unique(pairs[chunk], return_inverse=True)
         local = local.reshape(-1, 2)
         x, starts = shingle_hashes([texts[d] for d in docs.tolist()], ngram, unit, lowercase, bits=64)

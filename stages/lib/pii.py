@@ -22,8 +22,9 @@ _OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
 IP = re.compile(rf"(?<![\d.]){_OCTET}(?:\.{_OCTET}){{3}}(?![\d.]\d)")
 # Both match a whole run of digit groups, then count its digits: a 16-digit run that fails Luhn is neither
 # a card nor (too long) a phone, rather than a phone number plus four stray digits.
-# Cards: 13-19 digits, optionally grouped by single spaces or dashes; the Luhn check decides.
-CARD = re.compile(r"(?<![\d-])\d(?:[ -]?\d){12,}(?!\d)")
+# Cards: 13-19 digits written as card numbers are (contiguous, 4-4-4-4(-3) or Amex 4-6-5 with one kind of
+# separator), so two numbers that happen to stand side by side are not taken for one; Luhn decides.
+CARD = re.compile(r"(?<![\d-])(?:\d{13,19}|\d{4}([ -])\d{4}\1\d{4}\1\d{4}(?:\1\d{3})?|\d{4}([ -])\d{6}\2\d{5})(?![\d])")
 # Phones: 7-15 digits with an optional +country code, grouped by spaces, dots, dashes or parentheses.
 PHONE = re.compile(r"(?<![\w+])(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,5}\)[ .-]?)?\d(?:[ .-]?\d){6,}(?!\w)")
 

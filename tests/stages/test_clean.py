@@ -156,6 +156,7 @@ ALL_TOKENS = {"email": "<EMAIL>", "url": "<URL>", "ip": "<IP>", "credit_card": "
         ("see https://bit.ly/x?y=1 or www.getzed.co.uk", "see <URL> or <URL>", "url"),
         ("from 192.168.0.12 ok", "from <IP> ok", "ip"),
         ("card 4111 1111 1111 1111 ok", "card <CC> ok", "credit_card"),
+        ("amex 3782-822463-10005, visa 4012888888881881", "amex <CC>, visa <CC>", "credit_card"),
         ("call 09061701461 or +44 (0)20 7946 0958", "call <PHONE> or <PHONE>", "phone"),
     ],
 )
@@ -169,6 +170,7 @@ def test_pii_kinds_are_masked_and_counted(text, expected, kind):
     "text",
     [
         "card 4111 1111 1111 1112",  # fails Luhn, and 16 digits is too long for a phone number
+        "ref 4111-1111 1111-1111 x",  # mixed separators: not written as a card number
         "version 999.1.1.1 and 1.2.3",  # not an IPv4 address
         "win £2000, code 3030, call before 10am",  # short numbers are not phones
     ],
@@ -216,6 +218,12 @@ def test_optimal_param_matches_text_dedup():
     # values text-dedup's / datasketch's optimal_param gives for these settings
     assert dedup.optimal_param(0.8, 128) == (9, 13)
     assert dedup.optimal_param(0.7, 128) == (14, 9)
+
+
+def test_a_64_bit_hash_collision_does_not_merge_different_texts():
+    # rows 1 and 2 share row 0's text hash but not its check hash: they form their own group
+    groups = clean._split_collisions(np.array([0, 0, 0, 1]), np.array([5, 6, 6, 7], np.uint64), np.array([1, 2]))
+    assert groups.tolist() == [0, 2, 2, 1]
 
 
 def test_lsh_candidates_and_clusters():
@@ -364,6 +372,7 @@ def test_sms_with_the_committed_params(sms_rows, tmp_path):
     assert sorted([r["id"] for r in rows] + [r["id"] for r in rejects]) == sorted(ids_in)
     assert {r: sum(x["reason"] == r for x in rejects) for r in clean.REASONS} == m["dropped"]
     assert set(m["dropped"]) == set(clean.REASONS) and m["dropped"]["exact_dup"] >= 403
+    assert 50 < m["dropped"]["near_dup"] < 300 and m["rows_out"] > 4900  # templates go, ordinary messages stay
     # the traps: HTML entities and stray C1 controls are repaired, the original text kept
     assert sum("&lt;#&gt;" in r["text_raw"] for r in rows) > 100
     assert not any("&lt;" in r["text"] or "&gt;" in r["text"] or "&amp;" in r["text"] for r in rows)
@@ -400,6 +409,31 @@ def test_missing_or_unsorted_input_fails_before_writing(tmp_path):
     src = write_rows(tmp_path / "in.parquet", ["b", "a"])
     table = pq.read_table(src)
     pq.write_table(table.take([1, 0]), src)
-    with pytest.raises(StageError, match="not sorted by id"):
+    with pytest.raises(StageError, match="not sorted by unique id"):
         clean.run(CleanParams(), paths, input_rows=src)
+    with pytest.raises(StageError, match="has no rows; nothing to clean"):
+        clean.run(CleanParams(), paths, input_rows=write_rows(tmp_path / "empty.parquet", []))
     assert not (tmp_path / "o" / "rows.parquet").exists()
+
+
+def test_every_row_filtered_writes_an_empty_rows_file_with_the_full_schema(tmp_path):
+    m, rows, rejects = run_clean(tmp_path, [":)", ":-)"], filters={"min_alpha_ratio": 0.5})
+    assert m["rows_out"] == 0 and rows == [] and [r["reason"] for r in rejects] == ["low_alpha_ratio"] * 2
+    schema = pq.read_schema(tmp_path / "out" / "rows.parquet")
+    assert schema.names == ["id", "text", "label", "source", "location", "text_raw", "dup_cluster", "dup_count"]
+
+
+def test_dvc_yaml_lists_every_module_and_param_section_the_stage_reads():
+    import re
+
+    import yaml
+
+    stage = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]["clean"]
+    deps = set(stage["deps"])
+    sources = (ROOT / "stages" / "clean.py").read_text() + (ROOT / "stages" / "lib" / "cleaning.py").read_text()
+    used = set(re.findall(r"from stages\.lib import ([\w, ]+)", sources)[0].split(", "))
+    used |= set(re.findall(r"from stages\.lib\.(\w+) import", sources))
+    infrastructure = {"errors", "io", "log"}  # how a stage fails, writes and logs: not what it computes
+    assert {f"stages/lib/{m.strip()}.py" for m in used - infrastructure} <= deps
+    assert {"stages/clean.py", "${paths.ingest.rows}"} <= deps
+    assert set(stage["params"]) == {"clean", "paths.ingest.rows", "paths.clean"}
