@@ -206,30 +206,3 @@ def test_fold_plan(fractions, plan):
 def test_no_labelled_rows_fails_clearly(tmp_path):
     with pytest.raises(StageError, match="none of the 4 rows has a label"):
         split(tmp_path, labeled_rows([None] * 4))
-
-
-@pytest.mark.parametrize("name", ["label", "split"])
-def test_dvc_yaml_deps_list_the_library_modules_the_stage_reads(name):
-    """Every stages.lib topic module the stage imports (directly or through another) is a dvc.yaml dep."""
-    import ast
-
-    import yaml
-
-    root = Path(__file__).parents[2]
-    infrastructure = {"errors", "io", "log"}  # shared plumbing, as for ingest: a change there is not a data change
-    seen, todo = set(), [root / "stages" / f"{name}.py"]
-    while todo:
-        tree = ast.parse(todo.pop().read_text())
-        for node in ast.walk(tree):
-            mods = []
-            if isinstance(node, ast.ImportFrom) and node.module == "stages.lib":
-                mods = [a.name for a in node.names]
-            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("stages.lib."):
-                mods = [node.module.removeprefix("stages.lib.")]
-            for mod in mods:
-                if mod not in seen:
-                    seen.add(mod)
-                    todo.append(root / "stages" / "lib" / f"{mod}.py")
-    stage = yaml.safe_load((root / "dvc.yaml").read_text())["stages"][name]
-    assert {f"stages/lib/{m}.py" for m in seen - infrastructure} | {f"stages/{name}.py"} <= set(stage["deps"])
-    assert stage["params"] == [name]
