@@ -14,7 +14,7 @@ from typing import Any
 
 from schemas.approaches import AdapterApproach, peft_config_class, peft_kwargs
 from stages.lib import training
-from stages.lib.approaches.common import Data, assemble, collator, make_head, save_head
+from stages.lib.approaches.common import Data, assemble, fit_tokens, make_head, save_head
 from stages.lib.textclf import Classifier, load_backbone
 
 ADAPTER_DIR = "adapter"
@@ -41,19 +41,7 @@ def train(
     fingerprint: dict[str, Any],
     callbacks: Sequence[Any] = (),
 ):
-    return training.fit(
-        model,
-        data.train_rows,
-        data.val_rows,
-        collator(data.tokenizer),
-        options,
-        checkpoint_dir,
-        live_dir,
-        data.class_weights,
-        resume,
-        fingerprint,
-        callbacks,
-    )
+    return fit_tokens(model, data, options, checkpoint_dir, live_dir, resume, fingerprint, callbacks)
 
 
 def save(model: Classifier, cfg: AdapterApproach, out_dir: Path) -> None:

@@ -36,6 +36,34 @@ def collator(tokenizer):
     return DataCollatorWithPadding(tokenizer)
 
 
+def fit_tokens(
+    model: torch.nn.Module,
+    data: Data,
+    options: Any,
+    checkpoint_dir: Path,
+    live_dir: Path | None,
+    resume: bool,
+    fingerprint: dict[str, Any],
+    callbacks: Any = (),
+) -> Any:
+    """Train on the tokenised rows with dynamic padding: every approach's path but cached features."""
+    from stages.lib import training
+
+    return training.fit(
+        model,
+        data.train_rows,
+        data.val_rows,
+        collator(data.tokenizer),
+        options,
+        checkpoint_dir,
+        live_dir,
+        data.class_weights,
+        resume,
+        fingerprint,
+        callbacks,
+    )
+
+
 def save_head(model: Classifier, out_dir: Path) -> None:
     state = {k: v.detach().cpu().contiguous() for k, v in model.head.state_dict().items()}
     save_file(state, str(out_dir / HEAD_FILE))

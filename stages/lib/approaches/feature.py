@@ -15,7 +15,7 @@ import torch
 
 from schemas.approaches import FeatureApproach
 from stages.lib import training
-from stages.lib.approaches.common import Data, assemble, collator, make_head, save_head
+from stages.lib.approaches.common import Data, assemble, fit_tokens, make_head, save_head
 from stages.lib.textclf import Classifier, HeadOnly, batched_forward, load_backbone, transformer_layers
 
 BACKBONE_DIR = "backbone"
@@ -51,19 +51,7 @@ def train(
     callbacks: Sequence[Any] = (),
 ):
     if not cfg.cache_embeddings:
-        return training.fit(
-            model,
-            data.train_rows,
-            data.val_rows,
-            collator(data.tokenizer),
-            options,
-            checkpoint_dir,
-            live_dir,
-            data.class_weights,
-            resume,
-            fingerprint,
-            callbacks,
-        )
+        return fit_tokens(model, data, options, checkpoint_dir, live_dir, resume, fingerprint, callbacks)
     from transformers import default_data_collator
 
     train_x = cached_features(model, data.train_rows, data.tokenizer, options.eval_batch_size)
