@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 import yaml
 
+from tests.dvc_helpers import copy_project
+from tests.dvc_helpers import sh as run_checked
 from tests.finetune_fixtures import write_split
 
 REPO = Path(__file__).resolve().parents[2]
@@ -18,32 +17,7 @@ APPROACHES = ("feature", "full", "adapter")
 
 
 def sh(cmd: list[str], cwd: Path) -> str:
-    env = {
-        **os.environ,
-        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
-        "DVC_NO_ANALYTICS": "1",
-        "GIT_AUTHOR_NAME": "t",
-        "GIT_AUTHOR_EMAIL": "t@t",
-        "GIT_COMMITTER_NAME": "t",
-        "GIT_COMMITTER_EMAIL": "t@t",
-    }
-    res = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
-    assert res.returncode == 0, f"{' '.join(cmd)}: {res.stdout}\n{res.stderr}"
-    return res.stdout
-
-
-def copy_project(dest: Path) -> None:
-    files = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.split("\0")
-    for rel in filter(None, files):
-        if (REPO / rel).is_file():
-            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(REPO / rel, dest / rel)
+    return run_checked(cmd, cwd).stdout
 
 
 def fake_outputs(root: Path) -> None:
@@ -78,7 +52,6 @@ def changed_stages(root: Path) -> set[str]:
 def test_changing_one_approach_reruns_only_its_stages_and_compare(tmp_path):
     copy_project(tmp_path)
     fake_outputs(tmp_path)
-    sh(["git", "init", "-q", "-b", "main"], tmp_path)
     stages = ["base_model", *(f"{s}@{a}" for s in ("train", "evaluate") for a in APPROACHES), "compare"]
     sh([sys.executable, "-m", "dvc", "commit", "-f", "-q", *stages], tmp_path)
     before = changed_stages(tmp_path)
