@@ -253,3 +253,17 @@ def test_feature_pools_the_chosen_layer(env):
         hidden = backbone(**batch, output_hidden_states=True).hidden_states
         assert torch.allclose(last.features(**batch), hidden[-1].mean(1))
         assert torch.allclose(emb.features(**batch), hidden[0].mean(1))
+
+
+def test_adapter_config_is_written_in_a_stable_order(tmp_path):
+    """PEFT writes target_modules from a set (hash order differs per process); the saved file must not."""
+    from stages.lib.approaches.adapter import _sort_target_modules
+
+    config = tmp_path / "adapter_config.json"
+    config.write_text('{"target_modules": ["value", "query"], "r": 8}')
+    _sort_target_modules(config)
+    first = config.read_bytes()
+    config.write_text('{"r": 8, "target_modules": ["query", "value"]}')
+    _sort_target_modules(config)
+    assert config.read_bytes() == first
+    assert '"query",\n    "value"' in first.decode()

@@ -8,6 +8,7 @@ and saved beside it as head.safetensors.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -49,7 +50,17 @@ def save(model: Classifier, cfg: AdapterApproach, out_dir: Path) -> None:
         model.backbone.merge_and_unload().save_pretrained(str(out_dir / MERGED_DIR))
     else:
         model.backbone.save_pretrained(str(out_dir / ADAPTER_DIR))
+        _sort_target_modules(out_dir / ADAPTER_DIR / "adapter_config.json")
     save_head(model, out_dir)
+
+
+def _sort_target_modules(config_file: Path) -> None:
+    """PEFT keeps `target_modules` as a set and writes it in hash order, which changes between processes:
+    the same adapter would get a new DVC hash on every run. Write the list sorted."""
+    config = json.loads(config_file.read_text())
+    if isinstance(config.get("target_modules"), list):
+        config["target_modules"] = sorted(config["target_modules"])
+    config_file.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
 
 
 def load(out_dir: Path, base_dir: Path, meta: dict[str, Any], trust_remote_code: bool = False) -> Classifier:
