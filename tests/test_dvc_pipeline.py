@@ -6,7 +6,7 @@ import json
 
 import yaml
 
-from .dvc_helpers import copy_project, dvc
+from .dvc_helpers import copy_project, dvc, sh
 
 
 def test_dvc_repro_ingest_then_nothing_to_do(tmp_path):
@@ -36,3 +36,24 @@ def test_changing_ingest_params_reruns_ingest(tmp_path):
     status = dvc(repo, "status", "ingest")
     assert "params.yaml" in status.stdout and "modified:" in status.stdout
     assert status.stdout.splitlines()[0] == "ingest:"
+
+
+def test_dvc_exp_run_and_metrics_diff_on_a_params_change(tmp_path):
+    """The reviewer's loop: an experiment with one param changed, then `dvc exp show` and `dvc metrics diff`."""
+    repo = copy_project(tmp_path)
+    dvc(repo, "repro", "clean")
+    sh(["git", "add", "-A"], repo)
+    sh(["git", "commit", "-qm", "baseline"], repo)
+    base = json.loads((repo / "metrics/clean.json").read_text())
+
+    # Verification at 0.95 keeps only closer pairs: fewer rows go as near duplicates.
+    dvc(repo, "exp", "run", "-n", "strict-dedup", "-S", "clean.near_dup.threshold=0.95", "clean")
+    shown = json.loads(dvc(repo, "exp", "show", "--json").stdout)
+    assert "strict-dedup" in json.dumps(shown)
+    diff = json.loads(dvc(repo, "metrics", "diff", "HEAD", "strict-dedup", "--json").stdout)
+    near = diff["metrics/clean.json"]["dropped.near_dup"]
+    assert near["old"] == base["dropped"]["near_dup"]
+    assert near["new"] < near["old"]
+    # the experiment did not touch the workspace's params.yaml nor rewrite dvc.yaml
+    assert "threshold: 0.8" in (repo / "params.yaml").read_text()
+    assert "foreach" in (repo / "dvc.yaml").read_text()

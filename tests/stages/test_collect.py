@@ -575,7 +575,6 @@ def dvc(project: Path, *args: str) -> str:
     return done.stdout
 
 
-@pytest.mark.slow  # about 30 s: five dvc commands, each starting Python and the stages
 def test_snapshot_flows_through_dvc_repro_and_is_not_refetched(site: Site, tmp_path: Path) -> None:
     """The user's loop: collect once, `dvc repro` never refetches, `dvc repro -f -s collect` (make collect) does,
     and ingest reruns only when the pages really changed."""

@@ -527,7 +527,6 @@ def test_outputs_are_byte_identical_across_runs(tmp_path):
 # ------------------------------------------------------------------ the real pipeline
 
 
-@pytest.mark.slow
 def test_dvc_repro_reruns_label_and_split_only_when_an_export_is_added(tmp_path):
     """A copy of the project in a fresh git repo; `dvc repro`, add an export, `dvc repro` again.
 
