@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 from collections import Counter
 from pathlib import Path
@@ -331,17 +332,22 @@ def test_metrics_and_plot_show_split_augmented_and_balanced_counts(tmp_path: Pat
 
 
 def test_dvc_plots_show_draws_the_class_counts(tmp_path: Path, source: Path) -> None:
-    """The plot declared as in dvc.yaml renders through DVC's bar_horizontal template."""
+    """The plot declared as in dvc.yaml renders through the project's zero-based bar template
+    (DVC's own bar_horizontal does not start at zero, so a class with few rows got no bar at all)."""
     balance(tmp_path, source, strategy="random_over")
     (tmp_path / "dvc.yaml").write_text(
         "stages:\n  balance:\n    cmd: 'true'\n    plots:\n      - plot.json:\n          cache: false\n"
-        "          template: bar_horizontal\n          x: rows\n          y: bar\n"
+        "          template: bar_horizontal_zero\n          x: rows\n          y: bar\n"
     )
     subprocess.run([dvc_bin(), "init", "--no-scm", "-q"], cwd=tmp_path, check=True)
+    repo = Path(__file__).resolve().parents[2]
+    (tmp_path / ".dvc/plots").mkdir(exist_ok=True)
+    shutil.copy(repo / ".dvc/plots/bar_horizontal_zero.json", tmp_path / ".dvc/plots/bar_horizontal_zero.json")
     shown = subprocess.run(
         [dvc_bin(), "plots", "show", "--json"], cwd=tmp_path, check=True, capture_output=True, text=True
     )
     spec = json.loads(shown.stdout)["data"]["plot.json"][0]
     values = spec["content"]["data"]["values"]
     assert spec["content"]["encoding"]["y"]["field"] == "bar"
+    assert spec["content"]["encoding"]["x"]["scale"] == {"zero": True}
     assert {v["bar"]: int(v["rows"]) for v in values}["praise | 3 balanced"] == 30
