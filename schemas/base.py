@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import PurePosixPath
 
 from pydantic import BaseModel, ConfigDict
@@ -28,3 +29,13 @@ def check_inside_repo(value: str, fix: str) -> str:
         if depth < 0:
             raise ValueError(f"escapes the repository; {fix}")
     return value
+
+
+def check_regexes(patterns: list[str]) -> list[str]:
+    """Fail on the first pattern Python's `re` cannot compile, quoting it and the reason."""
+    for pattern in patterns:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ValueError(f"'{pattern}' is not a valid regular expression: {exc}") from None
+    return patterns

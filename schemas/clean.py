@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from schemas.base import StrictModel
+from schemas.base import StrictModel, check_regexes
 
 
 class NormalizeParams(StrictModel):
@@ -101,12 +100,7 @@ class FilterParams(StrictModel):
     @field_validator("deny_patterns", "allow_patterns")
     @classmethod
     def _compiles(cls, value: list[str]) -> list[str]:
-        for pattern in value:
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise ValueError(f"'{pattern}' is not a valid regular expression: {exc}") from None
-        return value
+        return check_regexes(value)
 
     @field_validator("max_top_ngram_fraction", "max_dup_ngram_fraction")
     @classmethod

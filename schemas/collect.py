@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 
-from schemas.base import StrictModel, check_inside_repo
+from schemas.base import StrictModel, check_inside_repo, check_regexes
 
 
 def check_http_url(value: str) -> str:
@@ -82,12 +82,7 @@ class CollectSource(StrictModel):
     @field_validator("include", "exclude")
     @classmethod
     def _regexes(cls, value: list[str]) -> list[str]:
-        for pattern in value:
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise ValueError(f"'{pattern}' is not a valid regular expression ({exc})") from None
-        return value
+        return check_regexes(value)
 
     @model_validator(mode="after")
     def _one_list(self) -> CollectSource:
