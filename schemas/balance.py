@@ -22,22 +22,8 @@ CLEAN = (
     "neighbourhood_cleaning",
 )
 NO_RESAMPLING = ("none", "class_weights")
-Strategy = Literal[
-    "none",
-    "class_weights",
-    "random_over",
-    "synthetic",
-    "random_under",
-    "near_miss",
-    "instance_hardness",
-    "tomek_links",
-    "edited_nearest_neighbours",
-    "repeated_edited_nearest_neighbours",
-    "all_knn",
-    "condensed_nearest_neighbour",
-    "one_sided_selection",
-    "neighbourhood_cleaning",
-]
+# Literal over a tuple: one list of names, so a sampler added above is accepted by the schema too.
+Strategy = Literal[NO_RESAMPLING + OVER + UNDER + CLEAN]  # type: ignore[valid-type]
 
 # The strings imbalanced-learn accepts for each kind of sampler ('minority' cannot be under-sampled).
 STRINGS = {
