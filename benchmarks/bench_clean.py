@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from stages.lib import dedup
+from stages.lib.text import near_dup
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data" / "sample"
@@ -75,7 +75,7 @@ def true_pairs(texts: list[str], threshold: float) -> set[tuple[int, int]]:
     vocab: dict[str, int] = {}
     indices, indptr = [], [0]
     for t in texts:
-        ids = {vocab.setdefault(s, len(vocab)) for s in dedup.shingle_set(t, NGRAM)}
+        ids = {vocab.setdefault(s, len(vocab)) for s in near_dup.shingle_set(t, NGRAM)}
         indices.extend(sorted(ids))
         indptr.append(len(indices))
     x = csr_matrix((np.ones(len(indices), np.int32), indices, indptr), shape=(len(texts), len(vocab)))
@@ -100,19 +100,19 @@ def cluster_scores(labels: np.ndarray, truth: set[tuple[int, int]]) -> tuple[flo
 
 
 def refinery_near_dup(texts: list[str], verify: bool, shape: tuple[int, int] | None = None) -> np.ndarray:
-    bands, rows = shape or dedup.optimal_param(THRESHOLD, NUM_PERM)
-    sig = dedup.minhash_signatures(texts, NGRAM, NUM_PERM, seed=1)
-    pairs = dedup.lsh_candidate_pairs(sig, bands, rows)
+    bands, rows = shape or near_dup.optimal_param(THRESHOLD, NUM_PERM)
+    sig = near_dup.minhash_signatures(texts, NGRAM, NUM_PERM, seed=1)
+    pairs = near_dup.lsh_candidate_pairs(sig, bands, rows)
     if verify and len(pairs):
-        pairs = pairs[dedup.jaccard_pairs(texts, pairs, NGRAM) >= THRESHOLD]
-    return dedup.connected_clusters(len(texts), pairs)
+        pairs = pairs[near_dup.jaccard_pairs(texts, pairs, NGRAM) >= THRESHOLD]
+    return near_dup.connected_clusters(len(texts), pairs)
 
 
 def datasketch_near_dup(texts: list[str]) -> np.ndarray:
     """What a user would write with datasketch: MinHash.bulk, MinHashLSH insert and query, union-find."""
     from datasketch import MinHash, MinHashLSH
 
-    sets = [[s.encode("utf-8") for s in dedup.shingle_set(t, NGRAM)] for t in texts]
+    sets = [[s.encode("utf-8") for s in near_dup.shingle_set(t, NGRAM)] for t in texts]
     sigs = MinHash.bulk(sets, num_perm=NUM_PERM, seed=1)
     lsh = MinHashLSH(threshold=THRESHOLD, num_perm=NUM_PERM)
     with lsh.insertion_session() as session:
@@ -120,7 +120,7 @@ def datasketch_near_dup(texts: list[str]) -> np.ndarray:
             session.insert(i, m)
     found = [(min(i, j), max(i, j)) for i, m in enumerate(sigs) for j in lsh.query(m) if j != i]
     pairs = np.array(sorted(set(found)), dtype=np.int64).reshape(-1, 2)
-    return dedup.connected_clusters(len(texts), pairs)
+    return near_dup.connected_clusters(len(texts), pairs)
 
 
 @pytest.fixture(scope="module")

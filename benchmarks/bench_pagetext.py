@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from stages.lib.pagetext import page_text
+from stages.lib.collect.pagetext import page_text
 
 PARAGRAPH = (
     "Researchers at a small university followed two hundred volunteers for twelve weeks to see whether "

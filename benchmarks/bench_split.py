@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from sklearn.model_selection import StratifiedGroupKFold
 
-from stages.lib.splitting import group_folds
+from stages.lib.split.splitting import group_folds
 
 
 def sms_like(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -2,7 +2,7 @@
 
 NLTK's WordNetCorpusReader builds a WordNet-version map for its multilingual data
 on opening, which needs `index.sense` (Debian's wordnet-sense-index package, not in
-wordnet-base) and dominates the opening time. stages/lib/wordnet.py skips it.
+wordnet-base) and dominates the opening time. stages/lib/text/wordnet.py skips it.
 Run: pytest benchmarks/bench_wordnet.py --benchmark-only
 """
 
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from stages.lib.wordnet import DEBIAN_WORDNET, install_wordnet, load_wordnet
+from stages.lib.text.wordnet import DEBIAN_WORDNET, install_wordnet, load_wordnet
 
 SENSE_INDEX = DEBIAN_WORDNET / "index.sense"
 

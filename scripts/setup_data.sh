@@ -30,7 +30,7 @@ fi
 import sys
 
 from schemas import load_params
-from stages.lib.wordnet import install_wordnet
+from stages.lib.text.wordnet import install_wordnet
 
 target = install_wordnet(sys.argv[1], load_params().paths.augment.nltk_data)
 print(f"WordNet copied from {sys.argv[1]} to {target}")

@@ -15,7 +15,7 @@ from typing import Any
 from schemas import load_params
 from schemas.augment import AugmentParams
 from schemas.paths import AugmentPaths
-from stages.lib.augmentation import (
+from stages.lib.augment.augmentation import (
     DROP_REASONS,
     Deduper,
     augment_rows,
@@ -23,10 +23,10 @@ from stages.lib.augmentation import (
     class_counts,
     imbalance_ratio,
 )
-from stages.lib.errors import StageError, cli
-from stages.lib.io import write_json
-from stages.lib.log import get_logger
-from stages.lib.splitdir import check_split_dir, read_train, rejects_table, texts, to_table, write_split_dir
+from stages.lib.core.errors import StageError, cli
+from stages.lib.core.io import write_json
+from stages.lib.core.log import get_logger
+from stages.lib.core.splitdir import check_split_dir, read_train, rejects_table, texts, to_table, write_split_dir
 
 log = get_logger("augment")
 

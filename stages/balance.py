@@ -16,7 +16,7 @@ from typing import Any
 from schemas import load_params
 from schemas.balance import BalanceParams, sampler_kind
 from schemas.paths import BalancePaths
-from stages.lib.augmentation import (
+from stages.lib.augment.augmentation import (
     DROP_REASONS,
     Deduper,
     Outcome,
@@ -25,11 +25,7 @@ from stages.lib.augmentation import (
     imbalance_ratio,
     synthesize_rows,
 )
-from stages.lib.errors import cli
-from stages.lib.hashing import row_id
-from stages.lib.io import write_json
-from stages.lib.log import get_logger
-from stages.lib.sampling import (
+from stages.lib.balance.sampling import (
     SAMPLERS,
     check_strategy_against_data,
     class_weights,
@@ -37,7 +33,11 @@ from stages.lib.sampling import (
     target_counts_over,
     tfidf,
 )
-from stages.lib.splitdir import check_split_dir, read_train, rejects_table, texts, to_table, write_split_dir
+from stages.lib.core.errors import cli
+from stages.lib.core.ids import row_id
+from stages.lib.core.io import write_json
+from stages.lib.core.log import get_logger
+from stages.lib.core.splitdir import check_split_dir, read_train, rejects_table, texts, to_table, write_split_dir
 
 log = get_logger("balance")
 

@@ -17,11 +17,11 @@ import pyarrow.parquet as pq
 from schemas import load_params
 from schemas.model import ModelParams
 from schemas.paths import BaseModelPaths
-from stages.lib.errors import StageError, cli
-from stages.lib.io import atomic_path, write_json
-from stages.lib.log import get_logger
-from stages.lib.pretrain import copy_pretrained, pretrain_mlm, train_tokenizer
-from stages.lib.textclf import count_params, load_backbone
+from stages.lib.core.errors import StageError, cli
+from stages.lib.core.io import atomic_path, write_json
+from stages.lib.core.log import get_logger
+from stages.lib.model.pretrain import copy_pretrained, pretrain_mlm, train_tokenizer
+from stages.lib.model.textclf import count_params, load_backbone
 
 log = get_logger("base_model")
 

@@ -29,13 +29,14 @@ from schemas import load_params
 from schemas.clean import CleanParams
 from schemas.paths import CleanPaths
 from schemas.rows import REJECT_FIELDS, ROW_COLUMNS
-from stages.lib import dedup, filters, normalize, pii
-from stages.lib.cleaning import BatchCleaner, BatchResult, read_ipc
-from stages.lib.clusters import KEEP, LABEL_CONFLICT, STATUS_REASON, Decisions, decide
-from stages.lib.errors import StageError, cli
-from stages.lib.io import atomic_path, write_json
-from stages.lib.log import get_logger, progress
-from stages.lib.parallel import ordered_map
+from stages.lib.clean import filters, pii
+from stages.lib.clean.batch import BatchCleaner, BatchResult, read_ipc
+from stages.lib.clean.clusters import KEEP, LABEL_CONFLICT, STATUS_REASON, Decisions, decide
+from stages.lib.core.errors import StageError, cli
+from stages.lib.core.io import atomic_path, write_json
+from stages.lib.core.log import get_logger, progress
+from stages.lib.core.parallel import ordered_map
+from stages.lib.text import near_dup, normalize
 
 log = get_logger("clean")
 
@@ -110,7 +111,7 @@ def _lsh_shape(cfg: CleanParams) -> tuple[int, int]:
     if nd.bands is not None and nd.rows is not None:
         return nd.bands, nd.rows
     assert nd.threshold is not None  # the schema requires threshold or bands+rows
-    return dedup.optimal_param(nd.threshold, nd.num_perm)
+    return near_dup.optimal_param(nd.threshold, nd.num_perm)
 
 
 def _cleaner_factory(cfg: CleanParams, part_dir: str, bands: int, rows: int) -> partial[BatchCleaner]:
@@ -194,7 +195,7 @@ def _deduplicate(
 
     nd = cfg.near_dup
     if nd.enabled and len(reps) > 1:
-        pairs = reps[dedup.candidate_pairs(_rep_keys(results, reps))]  # the keys are freed right after
+        pairs = reps[near_dup.candidate_pairs(_rep_keys(results, reps))]  # the keys are freed right after
         stats["candidate_pairs"] = len(pairs)
         if nd.verify and len(pairs):
             sims = np.empty(len(pairs))
@@ -203,13 +204,13 @@ def _deduplicate(
                 need = np.unique(chunk)
                 local = np.searchsorted(need, chunk)
                 texts = _texts_at(results, need)
-                sims[lo : lo + _VERIFY_CHUNK] = dedup.jaccard_pairs(texts, local, nd.ngram, nd.unit, nd.lowercase)
+                sims[lo : lo + _VERIFY_CHUNK] = near_dup.jaccard_pairs(texts, local, nd.ngram, nd.unit, nd.lowercase)
             ok = sims >= nd.threshold
             stats["rejected_by_verification"] = int(np.count_nonzero(~ok))
             pairs = pairs[ok]
         stats["verified_pairs"] = len(pairs)
         edges.append(pairs)
-    cluster = dedup.connected_clusters(n, np.concatenate(edges).astype(np.int64))
+    cluster = near_dup.connected_clusters(n, np.concatenate(edges).astype(np.int64))
 
     encoded = pa.chunked_array([r.labels for r in results], type=pa.string()).combine_chunks().dictionary_encode()
     names = encoded.dictionary.to_pylist()

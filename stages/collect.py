@@ -21,11 +21,11 @@ import pyarrow.parquet as pq
 from schemas import load_params
 from schemas.collect import CollectParams, CollectSource, ExtractParams
 from schemas.paths import CollectPaths
-from stages.lib.crawl import FAIL_REASONS, Crawler, Fetch, read_url_file, select_urls
-from stages.lib.errors import StageError, cli
-from stages.lib.io import atomic_path, write_json
-from stages.lib.log import get_logger, progress
-from stages.lib.pagetext import page_text
+from stages.lib.collect.crawl import FAIL_REASONS, Crawler, Fetch, read_url_file, select_urls
+from stages.lib.collect.pagetext import page_text
+from stages.lib.core.errors import StageError, cli
+from stages.lib.core.io import atomic_path, write_json
+from stages.lib.core.log import get_logger, progress
 
 log = get_logger("collect")
 

@@ -17,11 +17,11 @@ from typing import Any
 from schemas import load_params
 from schemas.compare import CompareParams
 from schemas.paths import ComparePaths, EvaluatePaths, TrainPaths
-from stages.lib.errors import StageError, cli
-from stages.lib.evaluation import classification_report
-from stages.lib.io import atomic_path, write_json
-from stages.lib.log import get_logger
-from stages.lib.textclf import read_split
+from stages.lib.core.errors import StageError, cli
+from stages.lib.core.io import atomic_path, write_json
+from stages.lib.core.log import get_logger
+from stages.lib.model.evaluation import classification_report
+from stages.lib.model.textclf import read_split
 
 log = get_logger("compare")
 

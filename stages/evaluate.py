@@ -18,13 +18,13 @@ from schemas import load_params
 from schemas.model import ModelParams
 from schemas.paths import BaseModelPaths, EvaluatePaths, TrainPaths
 from schemas.train import TrainParams
-from stages.lib.approaches import KINDS
-from stages.lib.approaches.common import read_meta
-from stages.lib.errors import StageError, cli
-from stages.lib.evaluation import classification_report
-from stages.lib.io import write_json, write_parquet
-from stages.lib.log import get_logger
-from stages.lib.textclf import batched_forward, encode, load_tokenizer, read_split, softmax_np
+from stages.lib.core.errors import StageError, cli
+from stages.lib.core.io import write_json, write_parquet
+from stages.lib.core.log import get_logger
+from stages.lib.model.approaches import KINDS
+from stages.lib.model.approaches.common import read_meta
+from stages.lib.model.evaluation import classification_report
+from stages.lib.model.textclf import batched_forward, encode, load_tokenizer, read_split, softmax_np
 
 log = get_logger("evaluate")
 

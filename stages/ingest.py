@@ -18,11 +18,11 @@ from schemas import load_params
 from schemas.ingest import IMPLICIT_TEXT_FORMATS, IngestParams, Source
 from schemas.paths import IngestPaths
 from schemas.rows import REJECT_FIELDS, ROW_FIELDS
-from stages.lib.errors import StageError, cli
-from stages.lib.hashing import content_key, row_id
-from stages.lib.io import write_json, write_parquets
-from stages.lib.log import get_logger, progress
-from stages.lib.readers import Record, read_source
+from stages.lib.core.errors import StageError, cli
+from stages.lib.core.ids import content_key, row_id
+from stages.lib.core.io import write_json, write_parquets
+from stages.lib.core.log import get_logger, progress
+from stages.lib.ingest.readers import Record, read_source
 
 log = get_logger("ingest")
 

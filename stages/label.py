@@ -22,11 +22,11 @@ from schemas import load_params
 from schemas.label import LOSSY_FORMATS, LabelImport, LabelParams
 from schemas.paths import LabelPaths
 from schemas.rows import REJECT_FIELDS
-from stages.lib import votes
-from stages.lib.annotations import PROBLEMS, SKIP_REASONS, Annotation, read_import
-from stages.lib.errors import StageError, cli
-from stages.lib.io import read_rows, write_json, write_parquets
-from stages.lib.log import get_logger, progress
+from stages.lib.core.errors import StageError, cli
+from stages.lib.core.io import read_rows, write_json, write_parquets
+from stages.lib.core.log import get_logger, progress
+from stages.lib.label import votes
+from stages.lib.label.annotations import PROBLEMS, SKIP_REASONS, Annotation, read_import
 
 log = get_logger("label")
 

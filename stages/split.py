@@ -21,11 +21,11 @@ from schemas import load_params
 from schemas.paths import SplitPaths
 from schemas.rows import REJECT_FIELDS
 from schemas.split import SplitParams
-from stages.lib.errors import StageError, cli
-from stages.lib.io import read_rows, write_json, write_parquets
-from stages.lib.log import get_logger
-from stages.lib.splitting import SPLITS, column_split, find_leaks, group_ids, random_split, time_split
-from stages.lib.texthash import text_key
+from stages.lib.core.errors import StageError, cli
+from stages.lib.core.io import read_rows, write_json, write_parquets
+from stages.lib.core.log import get_logger
+from stages.lib.split.splitting import SPLITS, column_split, find_leaks, group_ids, random_split, time_split
+from stages.lib.text.texthash import text_key
 
 log = get_logger("split")
 

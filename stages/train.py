@@ -1,7 +1,7 @@
 """train@<approach>: fine-tune the base model with one approach from `approaches` in params.yaml.
 
 `python -m stages.train <approach>` reads the train and validation splits,
-trains with the approach's module (stages/lib/approaches/<kind>.py), keeps the
+trains with the approach's module (stages/lib/model/approaches/<kind>.py), keeps the
 best validation checkpoint and writes models/<approach>/ and
 metrics/train/<approach>.json (parameter counts, time, memory, best
 validation metric and its step).
@@ -22,12 +22,12 @@ from schemas.approaches import FeatureApproach
 from schemas.model import ModelParams
 from schemas.paths import BaseModelPaths, TrainPaths
 from schemas.train import TrainParams
-from stages.lib.approaches import KINDS
-from stages.lib.approaches.common import Data
-from stages.lib.errors import StageError, cli
-from stages.lib.io import atomic_path, write_json
-from stages.lib.log import get_logger
-from stages.lib.textclf import (
+from stages.lib.core.errors import StageError, cli
+from stages.lib.core.io import atomic_path, write_json
+from stages.lib.core.log import get_logger
+from stages.lib.model.approaches import KINDS
+from stages.lib.model.approaches.common import Data
+from stages.lib.model.textclf import (
     META_FILE,
     class_weight_tensor,
     count_params,
@@ -39,7 +39,7 @@ from stages.lib.textclf import (
     peak_memory_mb,
     read_split,
 )
-from stages.lib.training import TrainOptions, precision_flags, seed_everything
+from stages.lib.model.training import TrainOptions, precision_flags, seed_everything
 
 log = get_logger("train")
 

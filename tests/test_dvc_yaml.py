@@ -13,7 +13,7 @@ from .conftest import REPO
 
 # Modules that cannot change a stage's outputs (messages, progress bars): listing them as deps would rerun
 # every stage when a log line changes.
-NO_OUTPUT_EFFECT = {"stages/lib/log.py", "stages/lib/errors.py"}
+NO_OUTPUT_EFFECT = {"stages/lib/core/log.py", "stages/lib/core/errors.py"}
 
 # collect depends on its params only, on purpose: a fix to the crawler must not re-download every site
 # (docs/collect.md); it reruns when its params change or on `make collect`.

@@ -1,4 +1,4 @@
-"""augment stage and the text operations it runs (stages/lib/textops.py, augmentation.py, wordnet.py)."""
+"""augment stage and the text operations it runs (stages/lib/text/textops.py, augmentation.py, wordnet.py)."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ import pytest
 from schemas.augment import AugmentParams
 from schemas.paths import AugmentPaths
 from stages.augment import run
-from stages.lib import textops
-from stages.lib.errors import StageError
-from stages.lib.wordnet import DEBIAN_WORDNET, MISSING_MESSAGE, install_wordnet, synonym_finder, wordnet_dir
+from stages.lib.core.errors import StageError
+from stages.lib.text import textops
+from stages.lib.text.wordnet import DEBIAN_WORDNET, MISSING_MESSAGE, install_wordnet, synonym_finder, wordnet_dir
 
 SPAM = [
     "Free entry to win a prize call now",

@@ -17,8 +17,8 @@ import pytest
 from schemas.balance import BalanceParams
 from schemas.paths import BalancePaths
 from stages.balance import map_back, run
-from stages.lib.errors import StageError
-from stages.lib.sampling import resample_indices
+from stages.lib.balance.sampling import resample_indices
+from stages.lib.core.errors import StageError
 
 from ..dvc_helpers import dvc_bin
 

@@ -9,7 +9,7 @@ import pytest
 from schemas.model import ModelParams
 from schemas.paths import BaseModelPaths
 from stages.base_model import corpus, run
-from stages.lib.errors import StageError
+from stages.lib.core.errors import StageError
 from tests.finetune_fixtures import tiny_model_params, write_split
 
 

@@ -17,8 +17,9 @@ from schemas.paths import CleanPaths, IngestPaths
 from schemas.rows import ROW_FIELDS
 from stages import clean
 from stages.ingest import run as ingest_run
-from stages.lib import dedup, filters, normalize, pii
-from stages.lib.errors import StageError
+from stages.lib.clean import filters, pii
+from stages.lib.core.errors import StageError
+from stages.lib.text import near_dup, normalize
 
 ROOT = Path(__file__).resolve().parents[2]
 NO_FILTERS = {"min_chars": None, "min_alpha_ratio": None}
@@ -199,25 +200,25 @@ def test_url_masking_is_off_by_default_in_the_stage(tmp_path):
 def test_minhash_estimates_jaccard_and_is_deterministic():
     a = "the quick brown fox jumps over the lazy dog near the river bank"
     b = "the quick brown fox leaps over the lazy dog near the river bank"
-    true = dedup.jaccard(dedup.shingle_set(a), dedup.shingle_set(b))
-    sig = dedup.minhash_signatures([a, b, "", "abc"], num_perm=2048, seed=7)
+    true = near_dup.jaccard(near_dup.shingle_set(a), near_dup.shingle_set(b))
+    sig = near_dup.minhash_signatures([a, b, "", "abc"], num_perm=2048, seed=7)
     assert sig.shape == (4, 2048) and sig.dtype == np.uint32
     assert abs((sig[0] == sig[1]).mean() - true) < 0.03
-    assert np.array_equal(sig, dedup.minhash_signatures([a, b, "", "abc"], num_perm=2048, seed=7))
-    assert not np.array_equal(sig, dedup.minhash_signatures([a, b, "", "abc"], num_perm=2048, seed=8))
+    assert np.array_equal(sig, near_dup.minhash_signatures([a, b, "", "abc"], num_perm=2048, seed=7))
+    assert not np.array_equal(sig, near_dup.minhash_signatures([a, b, "", "abc"], num_perm=2048, seed=8))
 
 
 def test_minhash_of_a_batch_equals_minhash_of_each_text():
     texts = [f"message number {i} " * (i % 7 + 1) for i in range(3000)]  # spans several internal chunks
-    whole = dedup.minhash_signatures(texts, ngram=3, num_perm=16, unit="word")
-    one = np.vstack([dedup.minhash_signatures([t], ngram=3, num_perm=16, unit="word") for t in texts[::300]])
+    whole = near_dup.minhash_signatures(texts, ngram=3, num_perm=16, unit="word")
+    one = np.vstack([near_dup.minhash_signatures([t], ngram=3, num_perm=16, unit="word") for t in texts[::300]])
     assert np.array_equal(whole[::300], one)
 
 
 def test_optimal_param_matches_text_dedup():
     # values text-dedup's / datasketch's optimal_param gives for these settings
-    assert dedup.optimal_param(0.8, 128) == (9, 13)
-    assert dedup.optimal_param(0.7, 128) == (14, 9)
+    assert near_dup.optimal_param(0.8, 128) == (9, 13)
+    assert near_dup.optimal_param(0.7, 128) == (14, 9)
 
 
 def test_a_64_bit_hash_collision_does_not_merge_different_texts():
@@ -228,9 +229,9 @@ def test_a_64_bit_hash_collision_does_not_merge_different_texts():
 
 def test_lsh_candidates_and_clusters():
     keys = np.array([[1, 5], [2, 5], [1, 6], [3, 7], [4, 7]], dtype=np.uint64)
-    pairs = dedup.candidate_pairs(keys)
+    pairs = near_dup.candidate_pairs(keys)
     assert pairs.tolist() == [[0, 1], [0, 2], [3, 4]]
-    assert dedup.connected_clusters(6, pairs).tolist() == [0, 0, 0, 1, 1, 2]
+    assert near_dup.connected_clusters(6, pairs).tolist() == [0, 0, 0, 1, 1, 2]
 
 
 # --- near duplicates through the stage -------------------------------------------------------------------
@@ -242,7 +243,7 @@ def test_lsh_candidates_and_clusters():
 )
 def test_planted_pairs_are_found_as_the_threshold_says(tmp_path, k, jaccard, found_at_0_8, found_at_0_6):
     texts = [" ".join(WORDS), variant(WORDS, k)]
-    assert dedup.jaccard(*(dedup.shingle_set(t, 1, "word") for t in texts)) == pytest.approx(jaccard)
+    assert near_dup.jaccard(*(near_dup.shingle_set(t, 1, "word") for t in texts)) == pytest.approx(jaccard)
     for threshold, found in ((0.8, found_at_0_8), (0.6, found_at_0_6)):
         m, rows, rejects = run_clean(tmp_path, texts, name=f"t{threshold}", near_dup=WORD1 | {"threshold": threshold})
         assert m["dropped"]["near_dup"] == int(found)
@@ -258,7 +259,7 @@ def test_clusters_are_transitive(tmp_path):
     a = " ".join(WORDS)
     b = variant(WORDS, 2)
     c = " ".join([*WORDS[:16], "zz0", "zz1", "yy0", "yy1"])
-    sim = lambda x, y: dedup.jaccard(dedup.shingle_set(x, 1, "word"), dedup.shingle_set(y, 1, "word"))  # noqa: E731
+    sim = lambda x, y: near_dup.jaccard(near_dup.shingle_set(x, 1, "word"), near_dup.shingle_set(y, 1, "word"))  # noqa: E731
     assert sim(a, b) >= 0.8 and sim(b, c) >= 0.8 and sim(a, c) < 0.8
     near = WORD1 | {"threshold": 0.8, "bands": 64, "rows": 4}
     m, rows, rejects = run_clean(tmp_path, [a, b, c, "something else entirely"], near_dup=near)

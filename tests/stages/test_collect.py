@@ -26,9 +26,9 @@ from schemas.collect import CollectParams, CollectSource
 from schemas.ingest import IngestParams, Source
 from schemas.paths import CollectPaths, IngestPaths
 from stages import collect, ingest
-from stages.lib.crawl import FAIL_REASONS
-from stages.lib.errors import StageError
-from stages.lib.hashing import row_id
+from stages.lib.collect.crawl import FAIL_REASONS
+from stages.lib.core.errors import StageError
+from stages.lib.core.ids import row_id
 
 UA = "RefineryBot/0.1 (+mailto:test@example.org)"
 Reply = tuple[int, dict[str, str], bytes]

@@ -10,7 +10,7 @@ import pytest
 from schemas.compare import CompareParams
 from schemas.paths import ComparePaths, EvaluatePaths, TrainPaths
 from stages.compare import run
-from stages.lib.errors import StageError
+from stages.lib.core.errors import StageError
 from tests.finetune_fixtures import write_split
 
 

@@ -10,11 +10,11 @@ import pytest
 import torch
 
 from stages import evaluate, train
-from stages.lib.approaches import KINDS
-from stages.lib.approaches.common import read_meta
-from stages.lib.errors import StageError
-from stages.lib.evaluation import classification_report, expected_calibration_error
-from stages.lib.textclf import encode, load_tokenizer
+from stages.lib.core.errors import StageError
+from stages.lib.model.approaches import KINDS
+from stages.lib.model.approaches.common import read_meta
+from stages.lib.model.evaluation import classification_report, expected_calibration_error
+from stages.lib.model.textclf import encode, load_tokenizer
 from tests.finetune_env import Env, approach, make_env
 
 ADAPTER = {"peft": {"peft_type": "LORA", "r": 2, "lora_alpha": 4, "target_modules": ["query", "value"]}}
@@ -76,9 +76,9 @@ def test_reloaded_adapter_gives_identical_logits(env):
 
 def test_reload_matches_the_model_that_was_trained(env):
     """The stage's in-memory model and its saved form agree (no random pooler, head saved with the adapter)."""
-    import stages.lib.approaches.adapter as adapter_module
-    from stages.lib.textclf import load_backbone
-    from stages.lib.training import seed_everything
+    import stages.lib.model.approaches.adapter as adapter_module
+    from stages.lib.model.textclf import load_backbone
+    from stages.lib.model.training import seed_everything
 
     cfg = approach("adapter", **ADAPTER)
     params = env.train_params()

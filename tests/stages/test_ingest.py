@@ -12,7 +12,7 @@ import pytest
 from schemas.ingest import IngestParams
 from schemas.paths import IngestPaths
 from stages import ingest
-from stages.lib.errors import StageError
+from stages.lib.core.errors import StageError
 
 from ..conftest import REPO
 

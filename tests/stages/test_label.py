@@ -14,8 +14,8 @@ import pytest
 from schemas.label import LabelParams
 from schemas.paths import LabelPaths
 from stages import label as stage
-from stages.lib import agreement
-from stages.lib.errors import StageError
+from stages.lib.core.errors import StageError
+from stages.lib.label import agreement
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "annotation_exports"
 SYNTH = FIXTURES / "synthetic"
@@ -412,7 +412,7 @@ def test_plain_jsonl_join_by_source_id_field_and_text_hash(tmp_path):
 
 
 def test_join_by_source_own_id(tmp_path):
-    from stages.lib.hashing import row_id
+    from stages.lib.core.ids import row_id
 
     rows = clean_rows(TEXTS)
     for n, row in enumerate(rows):  # ids as ingest makes them for a source `sms` with `id_field`

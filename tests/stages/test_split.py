@@ -12,8 +12,8 @@ import pytest
 from schemas.paths import SplitPaths
 from schemas.split import SplitParams
 from stages import split as stage
-from stages.lib.errors import StageError
-from stages.lib.splitting import fold_plan
+from stages.lib.core.errors import StageError
+from stages.lib.split.splitting import fold_plan
 
 LONG = " the quick brown fox jumps over the lazy dog again and again"
 WORDS = "apple river stone cloud forest candle mirror garden silver rocket violin harbor".split()  # noqa: SIM905

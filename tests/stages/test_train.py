@@ -10,10 +10,10 @@ import torch
 from transformers import TrainerCallback
 
 from stages import train as train_stage
-from stages.lib.approaches import KINDS
-from stages.lib.errors import StageError
-from stages.lib.textclf import count_params, load_backbone
-from stages.lib.training import seed_everything
+from stages.lib.core.errors import StageError
+from stages.lib.model.approaches import KINDS
+from stages.lib.model.textclf import count_params, load_backbone
+from stages.lib.model.training import seed_everything
 from tests.finetune_env import Env, approach, make_env
 
 METRIC_KEYS = {
@@ -231,7 +231,7 @@ def test_rows_left_out_are_counted_by_reason(env, tmp_path):
 
 
 def test_pooling_masks_padding_and_skips_virtual_tokens():
-    from stages.lib.textclf import pool
+    from stages.lib.model.textclf import pool
 
     hidden = torch.tensor([[[1.0], [3.0], [100.0]], [[2.0], [4.0], [6.0]]])  # (batch 2, tokens 3, width 1)
     mask = torch.tensor([[1, 1, 0], [1, 1, 1]])
@@ -243,7 +243,7 @@ def test_pooling_masks_padding_and_skips_virtual_tokens():
 
 
 def test_feature_pools_the_chosen_layer(env):
-    from stages.lib.approaches import feature
+    from stages.lib.model.approaches import feature
 
     backbone = load_backbone(env.base.out)
     batch = {"input_ids": torch.tensor([[2, 10, 11, 3]]), "attention_mask": torch.ones(1, 4, dtype=torch.long)}
@@ -257,7 +257,7 @@ def test_feature_pools_the_chosen_layer(env):
 
 def test_adapter_config_is_written_in_a_stable_order(tmp_path):
     """PEFT writes target_modules from a set (hash order differs per process); the saved file must not."""
-    from stages.lib.approaches.adapter import _sort_target_modules
+    from stages.lib.model.approaches.adapter import _sort_target_modules
 
     config = tmp_path / "adapter_config.json"
     config.write_text('{"target_modules": ["value", "query"], "r": 8}')

@@ -17,8 +17,8 @@ from typing import Any
 import pyarrow as pa
 
 from schemas.rows import REJECT_FIELDS, ROW_COLUMNS
-from stages.lib.errors import StageError
-from stages.lib.io import atomic_path, read_rows, write_parquet
+from stages.lib.core.errors import StageError
+from stages.lib.core.io import atomic_path, read_rows, write_parquet
 
 SPLITS = ("train", "validation", "test", "unlabeled")
 PASSTHROUGH = ("validation", "test", "unlabeled")

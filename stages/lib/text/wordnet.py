@@ -16,8 +16,8 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from stages.lib.errors import StageError
-from stages.lib.io import atomic_path
+from stages.lib.core.errors import StageError
+from stages.lib.core.io import atomic_path
 
 DEBIAN_WORDNET = Path("/usr/share/wordnet")
 

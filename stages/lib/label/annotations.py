@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from schemas.label import LabelImport
-from stages.lib.errors import StageError
+from stages.lib.core.errors import StageError
 
 # Why an answer is skipped rather than counted as a vote (tools' own words where they have them).
 SKIP_REASONS = ("cancelled", "rejected_answer", "ignored", "discarded", "draft")

@@ -16,7 +16,7 @@ import torch
 from sklearn.metrics import accuracy_score, f1_score
 from torch import nn
 
-from stages.lib.log import get_logger
+from stages.lib.core.log import get_logger
 
 log = get_logger("train")
 

@@ -17,8 +17,8 @@ from fractions import Fraction
 
 import numpy as np
 
-from stages.lib.errors import StageError
-from stages.lib.texthash import near_duplicate_pairs, text_key
+from stages.lib.core.errors import StageError
+from stages.lib.text.texthash import near_duplicate_pairs, text_key
 
 SPLITS = ("train", "validation", "test")
 COLUMN_VALUES = {

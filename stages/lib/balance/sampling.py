@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from stages.lib.errors import StageError
+from stages.lib.core.errors import StageError
 
 # strategy -> (imblearn module, class, whether it needs features, whether it takes n_neighbors)
 SAMPLERS = {

@@ -19,10 +19,10 @@ from random import Random
 from typing import Any
 
 from schemas.textops import CharNoiseOp, EdaOp, MaskedLMOp, ParaphraseOp
-from stages.lib import textops
-from stages.lib.errors import StageError
-from stages.lib.hashing import row_id
-from stages.lib.log import progress
+from stages.lib.core.errors import StageError
+from stages.lib.core.ids import row_id
+from stages.lib.core.log import progress
+from stages.lib.text import textops
 
 # Why a generated row is not kept; every key is always written to the metrics.
 DROP_REASONS = ("unchanged", "duplicate", "eval_overlap", "max_rows")
@@ -64,7 +64,7 @@ def build_transform(op: EdaOp | CharNoiseOp | MaskedLMOp | ParaphraseOp, seed: i
     if isinstance(op, EdaOp):
         synonyms = None
         if op.needs_wordnet:
-            from stages.lib.wordnet import synonym_finder
+            from stages.lib.text.wordnet import synonym_finder
 
             synonyms = synonym_finder(nltk_data)
         techniques = [

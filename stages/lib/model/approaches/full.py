@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from schemas.approaches import FullApproach
-from stages.lib import training
-from stages.lib.approaches.common import Data, assemble, fit_tokens, make_head, save_head
-from stages.lib.textclf import Classifier, load_backbone
+from stages.lib.model import training
+from stages.lib.model.approaches.common import Data, assemble, fit_tokens, make_head, save_head
+from stages.lib.model.textclf import Classifier, load_backbone
 
 BACKBONE_DIR = "backbone"
 

@@ -14,9 +14,9 @@ from typing import Any
 import torch
 
 from schemas.approaches import FeatureApproach
-from stages.lib import training
-from stages.lib.approaches.common import Data, assemble, fit_tokens, make_head, save_head
-from stages.lib.textclf import Classifier, HeadOnly, batched_forward, load_backbone, transformer_layers
+from stages.lib.model import training
+from stages.lib.model.approaches.common import Data, assemble, fit_tokens, make_head, save_head
+from stages.lib.model.textclf import Classifier, HeadOnly, batched_forward, load_backbone, transformer_layers
 
 BACKBONE_DIR = "backbone"
 

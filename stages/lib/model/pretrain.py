@@ -11,7 +11,7 @@ from typing import Any
 
 import torch
 
-from stages.lib.log import get_logger
+from stages.lib.core.log import get_logger
 
 log = get_logger("base_model")
 

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from schemas.ingest import Source
-from stages.lib.errors import StageError
-from stages.lib.log import get_logger
+from stages.lib.core.errors import StageError
+from stages.lib.core.log import get_logger
 
 log = get_logger("ingest")
 

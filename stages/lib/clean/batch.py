@@ -1,4 +1,4 @@
-"""One batch of the clean stage's first pass: normalise, filter, mask PII, hash for dedup.
+"""One batch of the clean stage's first pass: normalise, filter, mask PII, hash for near_dup.
 
 A `BatchCleaner` is built once per worker process from plain settings. For each Arrow batch it writes the
 kept rows and the filter rejects to Arrow IPC part files and returns only what deduplication needs (text
@@ -16,7 +16,8 @@ import numpy as np
 import pyarrow as pa
 
 from schemas.rows import REJECT_FIELDS
-from stages.lib import dedup, filters, normalize, pii
+from stages.lib.clean import filters, pii
+from stages.lib.text import near_dup, normalize
 
 REJECT_SCHEMA = pa.schema(REJECT_FIELDS)
 
@@ -100,10 +101,10 @@ class BatchCleaner:
         keys = None
         if self.near_dup is not None:
             nd = self.near_dup
-            sig = dedup.minhash_signatures(
+            sig = near_dup.minhash_signatures(
                 final, int(nd["ngram"]), int(nd["num_perm"]), int(nd["seed"]), str(nd["unit"]), bool(nd["lowercase"])
             )
-            keys = dedup.band_keys(sig, int(nd["bands"]), int(nd["rows"]))
+            keys = near_dup.band_keys(sig, int(nd["bands"]), int(nd["rows"]))
         return BatchResult(
             index=index,
             rows_in=len(texts_raw),
@@ -112,8 +113,8 @@ class BatchCleaner:
             ids=kept.column("id").combine_chunks(),
             labels=kept.column("label").combine_chunks(),
             lengths=np.fromiter((len(t) for t in final), dtype=np.int64, count=len(final)),
-            hashes=dedup.text_hashes(final),
-            checks=dedup.check_hashes(final),
+            hashes=near_dup.text_hashes(final),
+            checks=near_dup.check_hashes(final),
             keys=keys,
             dropped=result_dropped,
             changed=changed,

@@ -10,7 +10,7 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
-from stages.lib.textclf import HEAD_FILE, META_FILE, Classifier, Head, hidden_size
+from stages.lib.model.textclf import HEAD_FILE, META_FILE, Classifier, Head, hidden_size
 
 
 @dataclass
@@ -47,7 +47,7 @@ def fit_tokens(
     callbacks: Any = (),
 ) -> Any:
     """Train on the tokenised rows with dynamic padding: every approach's path but cached features."""
-    from stages.lib import training
+    from stages.lib.model import training
 
     return training.fit(
         model,

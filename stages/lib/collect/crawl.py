@@ -32,7 +32,7 @@ from urllib.robotparser import RobotFileParser
 
 import requests
 
-from stages.lib.errors import StageError
+from stages.lib.core.errors import StageError
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})

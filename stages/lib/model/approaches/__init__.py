@@ -1,7 +1,7 @@
 """One module per fine-tuning approach, each with the same four functions and no shared base class:
 
     build(cfg, backbone, num_labels) -> Classifier      freeze what the approach freezes, add the head
-    train(cfg, model, data, options, ...) -> FitResult  train it (through stages.lib.training.fit)
+    train(cfg, model, data, options, ...) -> FitResult  train it (through stages.lib.model.training.fit)
     save(model, cfg, out_dir)                           write what evaluate needs besides models/base
     load(out_dir, base_dir, meta, trust_remote_code) -> Classifier
 
@@ -13,6 +13,6 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from stages.lib.approaches import adapter, feature, full
+from stages.lib.model.approaches import adapter, feature, full
 
 KINDS: dict[str, ModuleType] = {"feature": feature, "full": full, "adapter": adapter}

@@ -1,7 +1,7 @@
 """Votes: mapping labels to the label set, joining annotations to rows, aggregating and summarising them.
 
 Used by the label stage; the maths (majority, Dawid-Skene, kappas, alpha) is in
-`stages.lib.agreement`.
+`stages.lib.label.agreement`.
 """
 
 from __future__ import annotations
@@ -13,9 +13,10 @@ from typing import Any
 import numpy as np
 
 from schemas.label import LabelImport
-from stages.lib import agreement, hashing
-from stages.lib.errors import StageError
-from stages.lib.texthash import text_key
+from stages.lib.core import ids
+from stages.lib.core.errors import StageError
+from stages.lib.label import agreement
+from stages.lib.text.texthash import text_key
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,7 @@ class JoinIndex:
         if imp.join == "id":
             return [key] if key in self.ids else []
         if imp.join == "source_id":  # the row id ingest made from the source's own id
-            row = hashing.row_id(imp.source, f"id:{key}")
+            row = ids.row_id(imp.source, f"id:{key}")
             return [row] if row in self.ids else []
         if imp.join == "text":
             if self._by_text is None:
