@@ -11,6 +11,7 @@ from schemas.base import StrictModel
 from schemas.clean import CleanParams
 from schemas.collect import CollectParams
 from schemas.compare import CompareParams
+from schemas.engine import EngineParams
 from schemas.ingest import IngestParams
 from schemas.label import LabelParams
 from schemas.model import ModelParams
@@ -23,6 +24,9 @@ class Params(StrictModel):
     """Everything a Refinery run depends on. Every field is written in params.yaml."""
 
     paths: Paths = Field(default_factory=Paths, description="Inputs and outputs of every stage.")
+    engine: EngineParams = Field(
+        default_factory=EngineParams, description="Where ingest, clean and split run: local or on Ray."
+    )
     ingest: IngestParams = Field(description="ingest stage: raw files to canonical rows.")
     clean: CleanParams = Field(
         default_factory=CleanParams, description="clean stage: normalise, filter, mask PII, remove duplicates."

@@ -3,6 +3,7 @@
 Output rows have `id`, `text`, `label`, `source`, `location` plus the kept
 fields, sorted by id. Anything unreadable goes to the rejects file with its
 source, location and reason; `rows_in == rows_out + sum(dropped)` always.
+With `engine: ray` the input files are read in parallel on Ray (stages/lib/engine/ingest.py); same bytes out.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 import pyarrow as pa
 
 from schemas import load_params
+from schemas.engine import EngineParams
 from schemas.ingest import IMPLICIT_TEXT_FORMATS, IngestParams, Source
 from schemas.paths import IngestPaths
 from schemas.rows import REJECT_FIELDS, ROW_FIELDS
@@ -22,6 +24,8 @@ from stages.lib.core.errors import StageError, cli
 from stages.lib.core.ids import content_key, row_id
 from stages.lib.core.io import write_json, write_parquets
 from stages.lib.core.log import get_logger, progress
+from stages.lib.engine import ingest as on_ray
+from stages.lib.engine.session import ray_session
 from stages.lib.ingest.readers import Record, read_source
 
 log = get_logger("ingest")
@@ -41,8 +45,12 @@ REASONS = (
 )
 
 
-def run(cfg: IngestParams, paths: IngestPaths, root: Path = Path(".")) -> dict[str, Any]:
+def run(
+    cfg: IngestParams, paths: IngestPaths, root: Path = Path("."), engine: EngineParams | None = None
+) -> dict[str, Any]:
     """Read all sources, write rows and rejects atomically, return the metrics.
+
+    `engine` (default local) says where the files are read; the outputs do not depend on it.
 
     Raises StageError, before writing anything, when a source is missing, names
     a field that does not exist, or has more bad rows than `max_reject_fraction`.
@@ -50,8 +58,15 @@ def run(cfg: IngestParams, paths: IngestPaths, root: Path = Path(".")) -> dict[s
     rows: list[dict[str, Any]] = []
     rejects: list[dict[str, Any]] = []
     per_source: dict[str, Any] = {}
-    for source in cfg.sources:
-        records = list(progress(read_source(source, root), desc=f"read {source.name}", unit="rows"))
+    read_on_ray = None
+    if engine is not None and engine.kind == "ray":
+        with ray_session(engine.ray.address, engine.ray.num_cpus) as cpus:
+            read_on_ray = on_ray.read_sources(cfg.sources, root, cpus)
+    for k, source in enumerate(cfg.sources):
+        if read_on_ray is not None:
+            records = read_on_ray[k]
+        else:
+            records = list(progress(read_source(source, root), desc=f"read {source.name}", unit="rows"))
         check_fields(source, records)
         kept, dropped = to_rows(source, records)
         counts = Counter(r["reason"] for r in dropped)
@@ -192,7 +207,7 @@ def _counts(rows_in: int, rows_out: int, dropped: Counter[str]) -> dict[str, Any
 
 def main() -> None:
     params = load_params()
-    metrics = run(params.ingest, params.paths.ingest)
+    metrics = run(params.ingest, params.paths.ingest, engine=params.engine)
     write_json(metrics, params.paths.ingest.metrics)
 
 

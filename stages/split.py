@@ -6,7 +6,8 @@ maybe empty: the corpus for base-model pre-training). Groups (clean's
 `dup_cluster`, plus rows with the same normalised text) never cross splits;
 afterwards every validation/test row is checked for an exact or near
 duplicate in an earlier split and handled by `on_leakage`.
-`rows_in == rows_out + sum(dropped)` always.
+`rows_in == rows_out + sum(dropped)` always. With `engine: ray` the near-duplicate leakage search runs
+on Ray (stages/lib/engine/split.py); same bytes out.
 """
 
 from __future__ import annotations
@@ -18,22 +19,29 @@ from typing import Any
 import pyarrow as pa
 
 from schemas import load_params
+from schemas.engine import EngineParams
 from schemas.paths import SplitPaths
 from schemas.rows import REJECT_FIELDS
 from schemas.split import SplitParams
 from stages.lib.core.errors import StageError, cli
 from stages.lib.core.io import read_rows, write_json, write_parquets
 from stages.lib.core.log import get_logger
+from stages.lib.engine import split as on_ray
+from stages.lib.engine.session import ray_session
 from stages.lib.split.splitting import SPLITS, column_split, find_leaks, group_ids, random_split, time_split
-from stages.lib.text.texthash import text_key
+from stages.lib.text.texthash import near_duplicate_pairs, text_key
 
 log = get_logger("split")
 
 REASONS = ("leak_exact", "leak_near")
 
 
-def run(cfg: SplitParams, paths: SplitPaths, rows_path: str | Path) -> dict[str, Any]:
+def run(
+    cfg: SplitParams, paths: SplitPaths, rows_path: str | Path, engine: EngineParams | None = None
+) -> dict[str, Any]:
     """Split, check leakage, write the four split files and rejects; return the metrics.
+
+    `engine` (default local) says where the near-duplicate leakage search runs; the outputs do not depend on it.
 
     Raises StageError, before writing anything, when a configured column is
     missing, a class is too small for every split, or leakage is found with
@@ -65,7 +73,11 @@ def run(cfg: SplitParams, paths: SplitPaths, rows_path: str | Path) -> dict[str,
     else:
         assigned = random_split([r["label"] for r in labelled], groups, fractions, cfg.seed, cfg.stratify)
 
-    leaks = find_leaks(texts, assigned, cfg.near_threshold, cfg.shingle_size)
+    if engine is not None and engine.kind == "ray":
+        with ray_session(engine.ray.address, engine.ray.num_cpus) as cpus:
+            leaks = find_leaks(texts, assigned, cfg.near_threshold, cfg.shingle_size, on_ray.pairs_finder(cpus))
+    else:
+        leaks = find_leaks(texts, assigned, cfg.near_threshold, cfg.shingle_size, near_duplicate_pairs)
     kinds = Counter(kind for kind, _, _ in leaks.values())
     if leaks:
         examples = "; ".join(
@@ -152,7 +164,7 @@ def _str(value: Any) -> str | None:
 
 def main() -> None:
     params = load_params()
-    metrics = run(params.split, params.paths.split, params.paths.label.rows)
+    metrics = run(params.split, params.paths.split, params.paths.label.rows, engine=params.engine)
     write_json(metrics, params.paths.split.metrics)
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from fractions import Fraction
 
 import numpy as np
@@ -190,12 +190,17 @@ def time_split(values: Sequence[str | None], ids: Sequence[str], fractions: dict
 
 
 def find_leaks(
-    texts: Sequence[str], splits: Sequence[str], threshold: float | None, shingle_size: int
+    texts: Sequence[str],
+    splits: Sequence[str],
+    threshold: float | None,
+    shingle_size: int,
+    near_pairs: Callable[..., list[tuple[int, int, float]]] = near_duplicate_pairs,
 ) -> dict[int, tuple[str, int, float]]:
     """Rows of validation/test duplicating a row of an earlier split: index -> (kind, other index, similarity).
 
     Earlier means train for validation, train or validation for test. `exact`
-    compares normalised-text hashes; `near` word-shingle Jaccard >= threshold.
+    compares normalised-text hashes; `near` word-shingle Jaccard >= threshold, found by `near_pairs`
+    (`near_duplicate_pairs` here, or the same search spread over a Ray cluster).
     """
     rank = {s: n for n, s in enumerate(SPLITS)}
     keys = [text_key(t) for t in texts]
@@ -211,7 +216,7 @@ def find_leaks(
         return leaks
     queries = [i for i, s in enumerate(splits) if s != "train" and i not in leaks]
     corpus = [i for i, s in enumerate(splits) if s != "test"]
-    pairs = near_duplicate_pairs([texts[i] for i in queries], [texts[j] for j in corpus], threshold, shingle_size)
+    pairs = near_pairs([texts[i] for i in queries], [texts[j] for j in corpus], threshold, shingle_size)
     for qi, cj, score in pairs:
         i, j = queries[qi], corpus[cj]
         if rank[splits[j]] < rank[splits[i]] and i not in leaks:
