@@ -226,8 +226,9 @@ def main() -> None:
     metrics = run(
         name, params.approaches[name], params.train, params.model, params.paths.train, params.paths.base_model
     )
-    if metrics:
+    if metrics:  # empty on every process but the first under torchrun/accelerate
         write_json(metrics, Path(params.paths.train.metrics_dir) / f"{name}.json")
+        log.info("wrote models and metrics of %s", name)
 
 
 if __name__ == "__main__":

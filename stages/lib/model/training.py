@@ -132,19 +132,6 @@ def fit(
 
     checkpoint_dir = Path(checkpoint_dir)
     fingerprint = fingerprint or {}
-    last = None
-    if resume and checkpoint_dir.is_dir() and fingerprint_matches(checkpoint_dir, fingerprint):
-        last = get_last_checkpoint(str(checkpoint_dir))
-    elif checkpoint_dir.exists():
-        log.info("starting afresh: %s holds checkpoints of other params or data (or resume is off)", checkpoint_dir)
-    if last is None:
-        shutil.rmtree(checkpoint_dir, ignore_errors=True)
-    checkpoint_dir.mkdir(parents=True, exist_ok=True)
-    (checkpoint_dir / FINGERPRINT_FILE).write_text(json.dumps(fingerprint, sort_keys=True))
-    resumed_from = int(Path(last).name.split("-")[-1]) if last else None
-    if last:
-        log.info("resuming from %s (step %d)", last, resumed_from)
-
     metric = options.metric
     args = TrainingArguments(
         output_dir=str(checkpoint_dir),
@@ -175,11 +162,29 @@ def fit(
         disable_tqdm=False,
         **precision_flags(options.mixed_precision),
     )
+    # Under torchrun/accelerate the arguments join the process group; every process reads the checkpoint
+    # folder before the first one clears it, and only the first one writes or deletes anything there.
+    main = args.process_index == 0
+    last = None
+    if resume and checkpoint_dir.is_dir() and fingerprint_matches(checkpoint_dir, fingerprint):
+        last = get_last_checkpoint(str(checkpoint_dir))
+    elif checkpoint_dir.exists() and main:
+        log.info("starting afresh: %s holds checkpoints of other params or data (or resume is off)", checkpoint_dir)
+    _barrier()
+    if main:
+        if last is None:
+            shutil.rmtree(checkpoint_dir, ignore_errors=True)
+        checkpoint_dir.mkdir(parents=True, exist_ok=True)
+        (checkpoint_dir / FINGERPRINT_FILE).write_text(json.dumps(fingerprint, sort_keys=True))
+    _barrier()
+    resumed_from = int(Path(last).name.split("-")[-1]) if last else None
+    if last and main:
+        log.info("resuming from %s (step %d)", last, resumed_from)
     all_callbacks = list(callbacks)
     if options.patience:
         all_callbacks.append(EarlyStoppingCallback(early_stopping_patience=options.patience))
     live = None
-    if live_dir is not None:
+    if live_dir is not None and main:
         # dvcyaml=None and save_dvc_exp=False: dvclive must never rewrite dvc.yaml nor make experiments;
         # dvc.yaml declares the plots itself.
         live = Live(str(live_dir), dvcyaml=None, save_dvc_exp=False, resume=last is not None)
@@ -203,7 +208,9 @@ def fit(
     best_step = getattr(state, "best_global_step", None)
     if best_step is None and state.best_model_checkpoint:
         best_step = int(Path(state.best_model_checkpoint).name.split("-")[-1])
-    shutil.rmtree(checkpoint_dir, ignore_errors=True)
+    _barrier()  # every process has loaded the best checkpoint before the folder goes
+    if main:
+        shutil.rmtree(checkpoint_dir, ignore_errors=True)
     return FitResult(
         best_metric=None if state.best_metric is None else float(state.best_metric),
         best_step=best_step,
@@ -213,6 +220,13 @@ def fit(
         resumed_from_step=resumed_from,
         log_history=list(state.log_history),
     )
+
+
+def _barrier() -> None:
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
 
 
 def options_dict(options: TrainOptions) -> dict[str, Any]:
