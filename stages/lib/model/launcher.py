@@ -18,13 +18,8 @@ def train_command(approach: str, launcher: str, num_processes: int, accelerate_c
         return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={num_processes}",
                 *target]  # fmt: skip
     config = ["--config_file", accelerate_config] if accelerate_config else []
-    # Without a config accelerate needs to be told it is a plain multi-process run (CPU: gloo, GPUs: DDP).
-    mode = [] if accelerate_config else (["--multi_gpu"] if _gpus() > 1 else ["--cpu"])
+    # Without a config file, several processes need accelerate's torchrun-based launcher ("--multi_gpu", its name
+    # for plain DDP; on a CPU machine the processes then use gloo). Its simple launcher would start one process.
+    mode = ["--multi_gpu"] if not accelerate_config and num_processes > 1 else []
     return [sys.executable, "-m", "accelerate.commands.launch", *config, *mode,
             f"--num_processes={num_processes}", "--main_process_port=0", *target]  # fmt: skip
-
-
-def _gpus() -> int:
-    import torch
-
-    return torch.cuda.device_count()
