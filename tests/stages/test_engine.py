@@ -22,6 +22,7 @@ from schemas.ingest import IngestParams
 from schemas.paths import CleanPaths, IngestPaths, SplitPaths
 from schemas.split import SplitParams
 from stages import clean, ingest, split
+from stages.lib.core.errors import StageError
 from stages.lib.engine import clean as clean_on_ray
 from stages.lib.engine.session import runtime_env
 from stages.lib.text import near_dup
@@ -66,10 +67,10 @@ def run_clean(src: Path, out: Path, engine: EngineParams, **cfg) -> dict:
 
 
 def test_sample_gives_the_same_bytes_on_both_engines(cluster, tmp_path):
-    # ingest: the first 3,000 SMS plus three small JSONL files (read by different workers), one bad line
+    # ingest: the first 2,000 SMS plus three small JSONL files (read by different workers), one bad line
     root = tmp_path / "repo"
     (root / "notes").mkdir(parents=True)
-    (root / "sms.tsv").write_text("\n".join(SMS.read_text(encoding="utf-8").splitlines()[:3000]) + "\n")
+    (root / "sms.tsv").write_text("\n".join(SMS.read_text(encoding="utf-8").splitlines()[:2000]) + "\n")
     for k in range(3):
         lines = [f'{{"text": "note {k}-{i} about the meeting at {i % 5} pm", "label": "ham"}}' for i in range(20)]
         (root / "notes" / f"part{k}.jsonl").write_text("\n".join([*lines, "{broken"]) + "\n")
@@ -99,6 +100,18 @@ def test_sample_gives_the_same_bytes_on_both_engines(cluster, tmp_path):
 def test_band_key_groupby_finds_the_local_pairs(cluster):
     keys = np.random.default_rng(0).integers(0, 500, size=(2_000, 4)).astype(np.uint64)
     assert np.array_equal(clean_on_ray.candidate_pairs(keys), near_dup.candidate_pairs(keys))
+
+
+def test_unsorted_or_empty_input_fails_as_locally(cluster, tmp_path):
+    schema = pa.schema([(k, pa.string()) for k in ("id", "text", "label", "source", "location")])
+    rows = [{"id": i, "text": f"message {i}", "label": None, "source": "s", "location": None} for i in "bac"]
+    pq.write_table(pa.Table.from_pylist(rows, schema=schema), tmp_path / "unsorted.parquet")
+    pq.write_table(schema.empty_table(), tmp_path / "empty.parquet")
+    for engine in (LOCAL, RAY):
+        with pytest.raises(StageError, match="is not sorted by unique id"):
+            run_clean(tmp_path / "unsorted.parquet", tmp_path / engine.kind, engine)
+        with pytest.raises(StageError, match="has no rows"):
+            run_clean(tmp_path / "empty.parquet", tmp_path / engine.kind, engine)
 
 
 def planted_corpus(path: Path, n: int, seed: int = 0) -> None:

@@ -60,10 +60,16 @@ class _CleanOnWorker:
         for index in items["index"].tolist():
             batch = read_batch(self._path, index, self._batch_size)
             ids = batch.column("id")
-            if len(ids) > 1 and not pc.all(pc.greater(ids[1:], ids[:-1])).as_py():
-                raise StageError(f"{self._path} is not sorted by unique id; the ingest stage writes it so, rerun it")
-            result = self._clean((index, batch))
             out["index"].append(index)
+            if len(ids) > 1 and not pc.all(pc.greater(ids[1:], ids[:-1])).as_py():
+                # reported by the driver as a StageError (an exception raised here would reach it wrapped)
+                out["first"].append(None)
+                out["last"].append(None)
+                out["kept"].append(b"")
+                out["rejects"].append(b"")
+                out["result"].append(b"")
+                continue
+            result = self._clean((index, batch))
             out["first"].append(ids[0].as_py())
             out["last"].append(ids[-1].as_py())
             out["kept"].append(Path(result.kept_path).read_bytes())
@@ -84,7 +90,9 @@ def first_pass(
     import ray.data
 
     n_batches = -(-num_rows // batch_size)
-    ds = ray.data.from_items([{"index": i} for i in range(n_batches)], override_num_blocks=max(1, n_batches))
+    if n_batches == 0:
+        return []
+    ds = ray.data.from_items([{"index": i} for i in range(n_batches)], override_num_blocks=n_batches)
     ds = ds.map_batches(
         _CleanOnWorker,
         fn_constructor_kwargs={"factory": factory, "path": str(Path(path).resolve()), "batch_size": batch_size},
@@ -96,7 +104,7 @@ def first_pass(
     results: list[BatchResult] = []
     last_id = None
     for row in ds.iter_rows():  # preserve_order: batch 0, 1, 2... as the local engine yields them
-        if last_id is not None and row["first"] <= last_id:
+        if row["first"] is None or (last_id is not None and row["first"] <= last_id):
             raise StageError(f"{path} is not sorted by unique id; the ingest stage writes it so, rerun it")
         last_id = row["last"]
         result: BatchResult = pickle.loads(row["result"])
