@@ -165,6 +165,12 @@ class CollectParams(StrictModel):
         description="Largest response body kept; a larger one is cut off and the page rejected (at most 1 GB: bodies "
         "are held in memory).",
     )
+    allow_private_networks: bool = Field(
+        False,
+        description="Fetch from loopback, private, link-local, multicast and reserved addresses too. Off, every "
+        "URL, redirect hop and sitemap link whose host resolves to one of those is refused (private_network), so "
+        "a page cannot steer the crawler into your own network or a cloud metadata service.",
+    )
     max_redirects: int = Field(
         5, ge=0, le=30, description="Most redirects followed per page; each hop is recorded (at most 30)."
     )

@@ -78,6 +78,7 @@ def run(cfg: CollectParams, paths: CollectPaths, root: Path = Path(".")) -> dict
         max_bytes=cfg.max_bytes,
         max_redirects=cfg.max_redirects,
         content_types=cfg.content_types,
+        allow_private_networks=cfg.allow_private_networks,
     )
     try:
         url_lists = {source.name: source_urls(source, crawler, root) for source in cfg.sources}
