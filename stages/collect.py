@@ -26,6 +26,7 @@ from stages.lib.collect.pagetext import page_text
 from stages.lib.core.errors import StageError, cli
 from stages.lib.core.io import atomic_path, write_json
 from stages.lib.core.log import get_logger, progress
+from stages.lib.core.safety import inside_repo
 
 log = get_logger("collect")
 
@@ -129,6 +130,7 @@ def source_urls(source: CollectSource, crawler: Crawler, root: Path) -> list[str
         path = root / source.url_file
         if not path.is_file():
             raise StageError(f"collect source '{source.name}': url_file {source.url_file} does not exist")
+        inside_repo(path, f"collect source '{source.name}' (url_file: {source.url_file})", root.resolve())
         listed = read_url_file(path)
         where = source.url_file
     else:

@@ -1,4 +1,4 @@
-"""YAML documents that would hang or exhaust memory are refused before OmegaConf expands them."""
+"""Params that would hang, exhaust memory or reach outside the repository are refused with the key and the fix."""
 
 from __future__ import annotations
 
@@ -71,4 +71,31 @@ def test_numbers_have_upper_bounds(params_data, key, value, limit):
         node = node.setdefault(part, {})
     node[last] = value
     with pytest.raises(ParamsError, match=rf"{re.escape(key)}: Input should be less than or equal to {limit}"):
+        validate_params(params_data, check_peft=False)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("paths.ingest.rows", "../escape/rows.parquet", "escapes the repository"),
+        ("paths.ingest.rows", "/tmp/rows.parquet", "must be relative to the repository root, not absolute"),
+        ("paths.split.dir", "data/../../split", "escapes the repository"),
+        ("paths.train.metrics_dir", "/etc", "must be relative to the repository root, not absolute"),
+    ],
+)
+def test_paths_stay_inside_the_repository(params_data, key, value, message):
+    """Every `paths.*` entry is refused when absolute or climbing out, naming the key and the fix."""
+    node = params_data
+    *parents, last = key.split(".")
+    for part in parents:
+        node = node.setdefault(part, {})
+    node[last] = value
+    with pytest.raises(ParamsError, match=rf"{re.escape(key)}: {message}; stage inputs and outputs"):
+        validate_params(params_data, check_peft=False)
+
+
+@pytest.mark.parametrize("pattern", ["../../outside/*.txt", "/etc/*.conf", "a/../../*.txt"])
+def test_text_dir_pattern_stays_inside(params_data, pattern):
+    params_data["ingest"]["sources"][0] |= {"format": "text_dir", "pattern": pattern}
+    with pytest.raises(ParamsError, match=r"ingest\.sources\[0\]\.pattern: .*write a glob relative"):
         validate_params(params_data, check_peft=False)
