@@ -76,5 +76,5 @@ def load(out_dir: Path, base_dir: Path, meta: dict[str, Any], trust_remote_code:
             "train stage again to write it"
         )
     # Load the base ourselves: the adapter's recorded base path may not resolve from here (PITFALLS).
-    backbone = PeftModel.from_pretrained(load_backbone(base_dir, trust_remote_code), str(out_dir / ADAPTER_DIR))
+    backbone = PeftModel.from_pretrained(load_backbone(base_dir, trust_remote_code), str(adapter_dir))
     return assemble(backbone, out_dir, meta)
