@@ -86,3 +86,13 @@ def test_inside_repo_refuses_escapes(tmp_path: Path, kind: str):
     message = rf"my key: .* is outside the repository {re.escape(str(repo))}; .*Copy the data"
     with pytest.raises(StageError, match=message):
         inside_repo(path, "my key", root=repo)
+
+
+def test_adapter_without_safetensors_is_refused(tmp_path: Path):
+    """PEFT would fall back to a pickled adapter_model.bin; the adapter approach refuses before loading anything."""
+    from stages.lib.model.approaches import adapter
+
+    (tmp_path / "model" / adapter.ADAPTER_DIR).mkdir(parents=True)
+    (tmp_path / "model" / adapter.ADAPTER_DIR / "adapter_model.bin").write_bytes(b"not loaded")
+    with pytest.raises(StageError, match="has no adapter_model.safetensors; Refinery never loads pickled weights"):
+        adapter.load(tmp_path / "model", tmp_path / "base", {})
