@@ -717,3 +717,13 @@ def test_timeout_is_a_total_deadline(tmp_path: Path) -> None:
         server.server_close()
     assert got.reason == "timeout" and "total deadline" in got.detail
     assert 0 < got.nbytes < 20  # 2 s at a byte per 0.3 s; the old per-read timeout read all 200
+
+
+def test_url_file_linked_from_outside_is_refused(tmp_path: Path) -> None:
+    outside = tmp_path / "outside.txt"
+    outside.write_text("http://example.org/\n")
+    (tmp_path / "repo").mkdir()
+    (tmp_path / "repo" / "urls.txt").symlink_to(outside)
+    paths = out_paths(tmp_path / "repo")
+    with pytest.raises(StageError, match=r"collect source 's' \(url_file: urls.txt\): .* is outside the repository"):
+        collect.run(params([{"name": "s", "url_file": "urls.txt"}]), paths, root=tmp_path / "repo")

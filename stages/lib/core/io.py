@@ -31,6 +31,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from stages.lib.core.log import get_logger
+from stages.lib.core.safety import inside_repo
 
 log = get_logger("io")
 
@@ -64,7 +65,13 @@ class Transaction:
 
     @contextlib.contextmanager
     def stage(self, target: Path) -> Iterator[Path]:
-        """Yield a temporary path for `target`; on success remember the rename, on failure drop the file."""
+        """Yield a temporary path for `target`; on success remember the rename, on failure drop the file.
+
+        A relative target (every path from params.yaml is one) must stay inside the repository once its
+        folders' symlinks are resolved: StageError otherwise, before anything is written.
+        """
+        if not target.is_absolute():
+            inside_repo(target.parent, f"output {target}", fix="Write outputs to a real folder inside the repository")
         holder = self.scratch(target.parent, f".{target.name}.")
         staged = holder / target.name
         try:

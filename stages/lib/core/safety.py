@@ -17,11 +17,16 @@ def repo_root() -> Path:
     return Path.cwd().resolve()
 
 
-def inside_repo(path: str | Path, what: str, root: Path | None = None) -> Path:
+def inside_repo(
+    path: str | Path,
+    what: str,
+    root: Path | None = None,
+    fix: str = "Copy the data in (or `dvc add`/`dvc import` it) instead of linking to it",
+) -> Path:
     """`path` resolved (symlinks followed), after checking it stays inside the repository.
 
-    `what` names where the path came from (a params key, a source, a folder listing) so the
-    StageError says which setting or file to fix. Raises StageError when the resolved path,
+    `what` names where the path came from (a params key, a source, a folder listing) and `fix` says what
+    to do, so the StageError says which setting or file to change. Raises StageError when the resolved path,
     or the place a symlink points to, lies outside `root` (default: the working directory).
     """
     root = (root or repo_root()).resolve()
@@ -29,8 +34,7 @@ def inside_repo(path: str | Path, what: str, root: Path | None = None) -> Path:
     if resolved != root and root not in resolved.parents:
         via = f" (a symlink to {resolved})" if Path(path).is_symlink() or resolved != Path(path).absolute() else ""
         raise StageError(
-            f"{what}: {path}{via} is outside the repository {root}; Refinery reads and writes only inside it. "
-            "Copy the data in (or `dvc add`/`dvc import` it) instead of linking to it"
+            f"{what}: {path}{via} is outside the repository {root}; Refinery reads and writes only inside it. {fix}"
         )
     return resolved
 

@@ -13,7 +13,8 @@ import pyarrow as pa
 import pytest
 import yaml
 
-from stages.lib.core.io import Transaction, atomic_path, recover, stage_outputs, write_json, write_table
+from stages.lib.core.errors import StageError
+from stages.lib.core.io import Transaction, atomic_path, recover, stage_outputs, write_json, write_parquets, write_table
 
 from ...conftest import REPO
 
@@ -147,3 +148,15 @@ def test_folder_outputs_switch_and_recovery_is_repeatable(tmp_path: Path):
     assert "finished its 2 renames" in recover(journal)
     assert (tmp_path / "dir" / "f").read_text() == "new" and (tmp_path / "t.parquet").is_file()
     assert recover(journal) is None and leftovers(tmp_path) == []
+
+
+def test_output_through_a_symlinked_folder_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A relative output path (as params give) whose folder links out of the repository is refused unwritten."""
+    repo, outside = tmp_path / "repo", tmp_path / "outside"
+    repo.mkdir()
+    outside.mkdir()
+    (repo / "data").symlink_to(outside, target_is_directory=True)
+    monkeypatch.chdir(repo)
+    with pytest.raises(StageError, match=r"output data/rows.parquet: data .* is outside the repository .*real folder"):
+        write_parquets({"data/rows.parquet": pa.table({"x": [1]})})
+    assert list(outside.iterdir()) == []

@@ -94,5 +94,5 @@ def test_adapter_without_safetensors_is_refused(tmp_path: Path):
 
     (tmp_path / "model" / adapter.ADAPTER_DIR).mkdir(parents=True)
     (tmp_path / "model" / adapter.ADAPTER_DIR / "adapter_model.bin").write_bytes(b"not loaded")
-    with pytest.raises(StageError, match="has no adapter_model.safetensors; Refinery never loads pickled weights"):
+    with pytest.raises(StageError, match=r"has no adapter_model\.safetensors; Refinery never loads pickled weights"):
         adapter.load(tmp_path / "model", tmp_path / "base", {})
