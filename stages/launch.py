@@ -10,8 +10,8 @@ from __future__ import annotations
 import os
 import sys
 
-from schemas import load_params
-from stages.lib.core.errors import StageError, cli
+from schemas import ParamsError, load_params
+from stages.lib.core.errors import StageError
 from stages.lib.core.log import get_logger
 from stages.lib.model.launcher import train_command
 
@@ -31,4 +31,10 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    cli(main)
+    # Not errors.cli: this process writes nothing (it becomes the launcher), so it opens no output journal;
+    # stages.train, which the launcher starts, runs under cli.
+    try:
+        main()
+    except (ParamsError, StageError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(1)

@@ -66,12 +66,13 @@ train.run("full", p.approaches["full"], p.train, p.model, p.paths.train, p.paths
 
 
 def project(root: Path, base: Path) -> Path:
-    """A params.yaml whose train paths point at `root`, sharing the data and base model under `base`."""
+    """A copy of the data and base model under `base`, with a params.yaml whose paths point inside it."""
+    shutil.copytree(base, root)
     params = yaml.safe_load((REPO / "params.yaml").read_text())
-    params["paths"]["base_model"]["out"] = str(base / "models/base")
+    params["paths"]["base_model"]["out"] = "models/base"
     params["paths"]["train"] = {
-        "data_dir": str(base / "data"),
-        "class_weights": str(base / "data/class_weights.json"),
+        "data_dir": "data",
+        "class_weights": "data/class_weights.json",
         "models_dir": "models",
         "metrics_dir": "metrics/train",
         "live_dir": "dvclive/train",
@@ -80,7 +81,6 @@ def project(root: Path, base: Path) -> Path:
     params["model"] = tiny_model_params(steps=3)
     params["train"] = tiny_train_params(max_steps=8, launcher="torchrun", num_processes=2)
     params["approaches"] = {"full": {"kind": "full", "learning_rate": 3e-3}}
-    root.mkdir(parents=True, exist_ok=True)
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     return root
 
