@@ -289,7 +289,7 @@ def test_glob_path_that_pathlib_refuses_is_a_stage_error(tmp_path):
     from schemas.ingest import Source
     from stages.lib.ingest.readers import glob
 
-    with pytest.raises(StageError, match="pattern '/abs/\\*.txt' cannot be used"):
+    with pytest.raises(StageError, match=r"pattern '/abs/\*.txt' cannot be used"):
         glob(tmp_path, "/abs/*.txt", "source 'x'")
     assert Source(name="x", path="a/*.csv", format="csv").path == "a/*.csv"
 

@@ -40,7 +40,7 @@ def glob(base: Path, pattern: str, what: str) -> list[Path]:
     except (NotImplementedError, ValueError) as exc:
         raise StageError(
             f"{what}: pattern '{pattern}' cannot be used ({exc}); write a relative glob such as '**/*.txt'"
-        )
+        ) from None
 
 
 def resolve_files(source: Source, root: Path) -> list[Path]:
