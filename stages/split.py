@@ -24,7 +24,15 @@ from schemas.split import SplitParams
 from stages.lib.core.errors import StageError, cli
 from stages.lib.core.io import read_rows, write_json, write_parquets
 from stages.lib.core.log import get_logger
-from stages.lib.split.splitting import SPLITS, column_split, find_leaks, group_ids, random_split, time_split
+from stages.lib.split.splitting import (
+    SPLITS,
+    check_presence,
+    column_split,
+    find_leaks,
+    group_ids,
+    random_split,
+    time_split,
+)
 from stages.lib.text.texthash import text_key
 
 log = get_logger("split")
@@ -64,6 +72,8 @@ def run(cfg: SplitParams, paths: SplitPaths, rows_path: str | Path) -> dict[str,
         )
     else:
         assigned = random_split([r["label"] for r in labelled], groups, fractions, cfg.seed, cfg.stratify)
+    expected = [s for s in SPLITS if fractions[s] > 0]
+    check_presence([r["label"] for r in labelled], assigned, expected, cfg.method)
 
     leaks = find_leaks(texts, assigned, cfg.near_threshold, cfg.shingle_size)
     kinds = Counter(kind for kind, _, _ in leaks.values())

@@ -124,6 +124,44 @@ def random_split(
     return out
 
 
+def check_presence(labels: Sequence[str], assigned: Sequence[str], expected: Sequence[str], method: str) -> None:
+    """The checks every split method passes: two classes at least, every expected split non-empty, every
+    class in every expected split. StageError naming what is missing and the fix."""
+    classes = sorted(set(labels))
+    if len(classes) < 2:
+        raise StageError(
+            f"all {len(labels)} labelled rows have the one class {classes!r}: a classifier needs two or more. "
+            "Check label.classes and label.aliases, and that every class's source is listed in ingest.sources"
+        )
+    present: dict[str, set[str]] = {s: set() for s in SPLITS}
+    for label, split in zip(labels, assigned):
+        present[split].add(label)
+    empty = [s for s in expected if not present[s]]
+    if empty:
+        raise StageError(
+            f"split.method {method} leaves {', '.join(empty)} empty; "
+            + (
+                f"the column names no row for it: set split.fractions.{empty[0]}: 0 to go without it, or fix the column"
+                if method == "column"
+                else f"label more rows, or set split.fractions.{empty[0]}: 0 to go without it"
+            )
+        )
+    fixes = {
+        "random": "label more of them",
+        "time": "label more of them across the whole period, or use method random (stratified)",
+        "column": "give some of their rows this split in the split column, or use method random",
+    }
+    counts = Counter(labels)
+    for split in expected:
+        missing = [c for c in classes if c not in present[split]]
+        if missing:
+            raise StageError(
+                f"split.method {method} puts no row of class(es) {missing} in {split} "
+                f"({', '.join(f'{c}: {counts[c]} rows in all' for c in missing)}), so {split} metrics would "
+                f"ignore them; {fixes[method]}"
+            )
+
+
 def group_folds(labels: np.ndarray, groups: np.ndarray, d: int, seed: int, stratify: bool) -> list[np.ndarray]:
     """Row indices of each of `d` folds; whole groups only, stratified by each group's majority label.
 
