@@ -234,7 +234,7 @@ def test_time_split_leaving_a_class_out_of_test_fails(tmp_path):
 def test_time_split_leaving_a_split_empty_fails(tmp_path):
     labels = ["ham", "spam"] * 3
     rows = labeled_rows(labels, sent=[f"2024-01-{d + 1:02d}" for d in range(6)])
-    with pytest.raises(StageError, match=r"split.method time leaves validation empty"):
+    with pytest.raises(StageError, match=r"split.method time leaves test empty; label more rows"):
         split(tmp_path, rows, method="time", time_column="sent", group_by=None)
 
 
