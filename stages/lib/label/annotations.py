@@ -174,7 +174,7 @@ def read_label_studio(path: Path, imp: LabelImport, rel: str) -> Iterator[Annota
         tasks = [tasks]  # one task per file, as in Label Studio's cloud-storage exports
     if not isinstance(tasks, list):
         raise StageError(f"label import '{imp.name}': {rel} must hold a list of tasks (Label Studio JSON export)")
-    names = {r.get("from_name") for t in tasks for r in _choice_results(t)}
+    names = {r["from_name"] for t in tasks for r in _choice_results(t) if isinstance(r.get("from_name"), str)}
     question = imp.question
     if question is None and len(names) > 1:
         raise StageError(
@@ -514,11 +514,22 @@ def _finish(out: Annotation, key: str) -> Annotation:
     out.labels = [label for label in out.labels if label.strip()]
     if out.skip or out.problem:
         return out
+    if any(not _valid_unicode(v) for v in (out.key, out.annotator, *out.labels)):
+        out.problem, out.detail = "malformed", "a key, annotator or label is not valid Unicode (a lone surrogate)"
+        return out
     if out.key is None:
         out.problem, out.detail = "missing_key", f"no value in '{key}'"
     elif not out.labels:
         out.problem, out.detail = "no_label", "the answer holds no label"
     return out
+
+
+def _valid_unicode(value: str | None) -> bool:
+    try:
+        value is None or value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 READERS = {
