@@ -144,6 +144,7 @@ def _cleaner_factory(cfg: CleanParams, part_dir: str, bands: int, rows: int) -> 
             "allow_patterns": f.allow_patterns,
         },
         pii_tokens={kind: getattr(cfg.pii, kind).token for kind in pii.KINDS if getattr(cfg.pii, kind).enabled},
+        phone_region=cfg.pii.phone.region,
         near_dup=(
             {
                 "unit": nd.unit,

@@ -162,7 +162,7 @@ ALL_TOKENS = {"email": "<EMAIL>", "url": "<URL>", "ip": "<IP>", "credit_card": "
     ],
 )
 def test_pii_kinds_are_masked_and_counted(text, expected, kind):
-    masked, counts = pii.mask(text, ALL_TOKENS)
+    masked, counts = pii.mask(text, ALL_TOKENS, "GB")
     assert masked == expected
     assert counts[kind] == expected.count("<") and sum(counts.values()) == counts[kind]
 

@@ -48,6 +48,7 @@ class BatchCleaner:
     normalize_steps: Mapping[str, object]  # keyword arguments of normalize.build_steps
     filter_args: Mapping[str, object]  # keyword arguments of filters.build_filters
     pii_tokens: Mapping[str, str]  # {kind: token} of the enabled kinds
+    phone_region: str | None  # region of national phone numbers (ISO code), None = international only
     near_dup: Mapping[str, object] | None  # unit, ngram, lowercase, num_perm, seed, bands, rows; None = off
 
     def __post_init__(self) -> None:
@@ -80,7 +81,7 @@ class BatchCleaner:
                     rejects[name].append(value)
                 continue
             if self.pii_tokens:
-                text, counts = pii.mask(text, self.pii_tokens)
+                text, counts = pii.mask(text, self.pii_tokens, self.phone_region)
                 if any(counts.values()):
                     pii_rows += 1
                     pii_counts.update({k: v for k, v in counts.items() if v})
