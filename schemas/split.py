@@ -59,10 +59,10 @@ class SplitParams(StrictModel):
         0.8,
         gt=0.0,
         le=1.0,
-        description="Word-shingle Jaccard similarity from which two rows count as near duplicates; null = "
-        "check exact duplicates only.",
+        description="Shingle-set Jaccard similarity from which a validation/test row counts as a near "
+        "duplicate of an earlier split's row, with the shingles of clean.near_dup (unit, ngram, lowercase): "
+        "one definition of near duplicates for both stages. null = check exact duplicates only.",
     )
-    shingle_size: int = Field(3, ge=1, description="Words per shingle for the near-duplicate check.")
 
     @model_validator(mode="after")
     def _method_fields(self) -> SplitParams:

@@ -18,10 +18,12 @@ from typing import Any
 import pyarrow as pa
 
 from schemas import load_params
+from schemas.clean import NearDupParams
 from schemas.paths import SplitPaths
 from schemas.rows import REJECT_FIELDS
 from schemas.split import SplitParams
 from stages.lib.core.errors import StageError, cli
+from stages.lib.core.ids import text_key
 from stages.lib.core.io import read_rows, write_json, write_parquets
 from stages.lib.core.log import get_logger
 from stages.lib.split.splitting import (
@@ -33,15 +35,19 @@ from stages.lib.split.splitting import (
     random_split,
     time_split,
 )
-from stages.lib.text.texthash import text_key
 
 log = get_logger("split")
 
 REASONS = ("leak_exact", "leak_near")
 
 
-def run(cfg: SplitParams, paths: SplitPaths, rows_path: str | Path) -> dict[str, Any]:
+def run(
+    cfg: SplitParams, paths: SplitPaths, rows_path: str | Path, near_dup: NearDupParams | None = None
+) -> dict[str, Any]:
     """Split, check leakage, write the four split files and rejects; return the metrics.
+
+    `near_dup` is clean's section: its shingles (unit, ngram, lowercase) define what a near duplicate is,
+    here as in clean.
 
     Raises StageError, before writing anything, when a configured column is
     missing, a class is too small for every split, or leakage is found with
@@ -75,7 +81,8 @@ def run(cfg: SplitParams, paths: SplitPaths, rows_path: str | Path) -> dict[str,
     expected = [s for s in SPLITS if fractions[s] > 0]
     check_presence([r["label"] for r in labelled], assigned, expected, cfg.method)
 
-    leaks = find_leaks(texts, assigned, cfg.near_threshold, cfg.shingle_size)
+    nd = near_dup or NearDupParams()
+    leaks = find_leaks(texts, assigned, cfg.near_threshold, nd.ngram, nd.unit, nd.lowercase)
     kinds = Counter(kind for kind, _, _ in leaks.values())
     if leaks:
         examples = "; ".join(
@@ -162,7 +169,7 @@ def _str(value: Any) -> str | None:
 
 def main() -> None:
     params = load_params()
-    metrics = run(params.split, params.paths.split, params.paths.label.rows)
+    metrics = run(params.split, params.paths.split, params.paths.label.rows, params.clean.near_dup)
     write_json(metrics, params.paths.split.metrics)
 
 

@@ -17,6 +17,7 @@ import pyarrow as pa
 
 from schemas.rows import REJECT_FIELDS
 from stages.lib.clean import filters, pii
+from stages.lib.core.ids import check_hashes, text_hashes
 from stages.lib.text import near_dup, normalize
 
 REJECT_SCHEMA = pa.schema(REJECT_FIELDS)
@@ -114,8 +115,8 @@ class BatchCleaner:
             ids=kept.column("id").combine_chunks(),
             labels=kept.column("label").combine_chunks(),
             lengths=np.fromiter((len(t) for t in final), dtype=np.int64, count=len(final)),
-            hashes=near_dup.text_hashes(final),
-            checks=near_dup.check_hashes(final),
+            hashes=text_hashes(final),
+            checks=check_hashes(final),
             keys=keys,
             dropped=result_dropped,
             changed=changed,

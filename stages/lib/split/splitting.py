@@ -18,7 +18,8 @@ from fractions import Fraction
 import numpy as np
 
 from stages.lib.core.errors import StageError
-from stages.lib.text.texthash import near_duplicate_pairs, text_key
+from stages.lib.core.ids import text_key
+from stages.lib.text.near_dup import near_duplicate_pairs
 
 SPLITS = ("train", "validation", "test")
 COLUMN_VALUES = {
@@ -228,12 +229,18 @@ def time_split(values: Sequence[str | None], ids: Sequence[str], fractions: dict
 
 
 def find_leaks(
-    texts: Sequence[str], splits: Sequence[str], threshold: float | None, shingle_size: int
+    texts: Sequence[str],
+    splits: Sequence[str],
+    threshold: float | None,
+    ngram: int = 5,
+    unit: str = "char",
+    lowercase: bool = True,
 ) -> dict[int, tuple[str, int, float]]:
     """Rows of validation/test duplicating a row of an earlier split: index -> (kind, other index, similarity).
 
     Earlier means train for validation, train or validation for test. `exact`
-    compares normalised-text hashes; `near` word-shingle Jaccard >= threshold.
+    compares normalised-text hashes; `near` is clean's near-duplicate definition
+    (shingle-set Jaccard >= threshold, same shingles), computed exactly.
     """
     rank = {s: n for n, s in enumerate(SPLITS)}
     keys = [text_key(t) for t in texts]
@@ -249,7 +256,9 @@ def find_leaks(
         return leaks
     queries = [i for i, s in enumerate(splits) if s != "train" and i not in leaks]
     corpus = [i for i, s in enumerate(splits) if s != "test"]
-    pairs = near_duplicate_pairs([texts[i] for i in queries], [texts[j] for j in corpus], threshold, shingle_size)
+    pairs = near_duplicate_pairs(
+        [texts[i] for i in queries], [texts[j] for j in corpus], threshold, ngram, unit, lowercase
+    )
     for qi, cj, score in pairs:
         i, j = queries[qi], corpus[cj]
         if rank[splits[j]] < rank[splits[i]] and i not in leaks:
