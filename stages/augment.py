@@ -26,7 +26,7 @@ from stages.lib.augment.augmentation import (
 from stages.lib.core.errors import StageError, cli
 from stages.lib.core.io import write_json
 from stages.lib.core.log import get_logger
-from stages.lib.core.splitdir import check_split_dir, read_train, rejects_table, texts, to_table, write_split_dir
+from stages.lib.core.splitdir import check_split_dir, read_train, row_rejects, texts, to_table, write_split_dir
 
 log = get_logger("augment")
 
@@ -59,7 +59,7 @@ def run(cfg: AugmentParams, paths: AugmentPaths, split_dir: str | Path) -> dict[
     write_split_dir(
         paths.dir,
         source,
-        {"train": to_table(out_rows, train.schema), "rejects": rejects_table("augment", outcome.dropped)},
+        {"train": to_table(out_rows, train.schema), "rejects": row_rejects("augment", outcome.dropped)},
     )
     dropped = dict.fromkeys(DROP_REASONS, 0)
     for row in outcome.dropped:

@@ -37,7 +37,7 @@ from stages.lib.core.errors import cli
 from stages.lib.core.ids import row_id
 from stages.lib.core.io import write_json
 from stages.lib.core.log import get_logger
-from stages.lib.core.splitdir import check_split_dir, read_train, rejects_table, texts, to_table, write_split_dir
+from stages.lib.core.splitdir import check_split_dir, read_train, row_rejects, texts, to_table, write_split_dir
 
 log = get_logger("balance")
 
@@ -106,7 +106,7 @@ def run(cfg: BalanceParams, paths: BalancePaths, source_dir: str | Path, nltk_da
     write_split_dir(
         paths.dir,
         source,
-        {"train": to_table(out, train.schema), "rejects": rejects_table("balance", removed + synthetic.dropped)},
+        {"train": to_table(out, train.schema), "rejects": row_rejects("balance", removed + synthetic.dropped)},
         {CLASS_WEIGHTS_FILE: {"class_weights": weights}},
     )
     counts = {

@@ -20,12 +20,12 @@ import pyarrow as pa
 from schemas import load_params
 from schemas.clean import NearDupParams
 from schemas.paths import SplitPaths
-from schemas.rows import REJECT_FIELDS
 from schemas.split import SplitParams
 from stages.lib.core.errors import StageError, cli
 from stages.lib.core.ids import text_key
 from stages.lib.core.io import read_rows, write_json, write_parquets
 from stages.lib.core.log import get_logger
+from stages.lib.core.rejects import reject, rejects_table
 from stages.lib.split.splitting import (
     SPLITS,
     check_presence,
@@ -105,16 +105,17 @@ def run(
     for i, (row, split) in enumerate(zip(labelled, assigned)):
         if i in leaks and cfg.on_leakage == "drop_from_test":
             kind, j, score = leaks[i]
+            detail = f"{split} row duplicates {assigned[j]} row {labelled[j]['id']} (similarity {score})"
             rejects.append(
-                {
-                    "stage": "split",
-                    "reason": f"leak_{kind}",
-                    "source": row["source"],
-                    "location": row.get("location"),
-                    "id": row["id"],
-                    "detail": f"{split} row duplicates {assigned[j]} row {labelled[j]['id']} (similarity {score})",
-                    "raw": row["text"],
-                }
+                reject(
+                    "split",
+                    f"leak_{kind}",
+                    source=row["source"],
+                    location=row.get("location"),
+                    row_id=row["id"],
+                    detail=detail,
+                    raw=row["text"],
+                )
             )
             continue
         out[split].append({**row, "split": split})
@@ -126,8 +127,7 @@ def run(
         folder / f"{name}.parquet": pa.Table.from_pylist(sorted(part, key=lambda r: r["id"]), schema=schema)
         for name, part in out.items()
     }
-    rejects.sort(key=lambda r: (r["reason"], r["id"]))
-    tables[folder / "rejects.parquet"] = pa.Table.from_pylist(rejects, schema=pa.schema(REJECT_FIELDS))
+    tables[folder / "rejects.parquet"] = rejects_table(rejects, sort_key=lambda r: (r["reason"], r["id"]))
     write_parquets(tables)
     log.info("wrote %s to %s", {k: len(v) for k, v in out.items()}, folder)
 

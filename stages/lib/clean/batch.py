@@ -15,12 +15,10 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from schemas.rows import REJECT_FIELDS
 from stages.lib.clean import filters, pii
 from stages.lib.core.ids import check_hashes, text_hashes
+from stages.lib.core.rejects import reject, rejects_table
 from stages.lib.text import near_dup, normalize
-
-REJECT_SCHEMA = pa.schema(REJECT_FIELDS)
 
 
 @dataclass
@@ -68,7 +66,7 @@ class BatchCleaner:
         pii_rows = 0
         keep_idx: list[int] = []
         final: list[str] = []
-        rejects: dict[str, list[object]] = {f.name: [] for f in REJECT_FIELDS}
+        rejects: list[dict[str, str | None]] = []
         for i, raw in enumerate(texts_raw):
             text, steps = normalize.normalize(raw, self._steps)
             changed.update(steps)
@@ -76,10 +74,11 @@ class BatchCleaner:
             if verdict is not None:
                 reason, detail = verdict
                 result_dropped[reason] += 1
-                for name, value in zip(
-                    rejects, ("clean", reason, sources[i], locations[i], ids[i], detail, raw), strict=True
-                ):
-                    rejects[name].append(value)
+                rejects.append(
+                    reject(
+                        "clean", reason, source=sources[i], location=locations[i], row_id=ids[i], detail=detail, raw=raw
+                    )
+                )
                 continue
             if self.pii_tokens:
                 text, counts = pii.mask(text, self.pii_tokens, self.phone_region)
@@ -98,7 +97,7 @@ class BatchCleaner:
         kept_path = str(Path(self.part_dir) / f"kept-{index:06d}.arrow")
         rejects_path = str(Path(self.part_dir) / f"rejects-{index:06d}.arrow")
         _write_ipc(kept, kept_path)
-        _write_ipc(pa.Table.from_pydict(rejects, schema=REJECT_SCHEMA), rejects_path)
+        _write_ipc(rejects_table(rejects), rejects_path)
 
         keys = None
         if self.near_dup is not None:
