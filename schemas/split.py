@@ -10,9 +10,9 @@ from schemas.base import StrictModel
 
 
 class SplitFractions(StrictModel):
-    """Shares of the labelled rows per split; they must sum to 1."""
+    """Shares of the labeled rows per split; they must sum to 1."""
 
-    train: float = Field(0.8, gt=0.0, le=1.0, description="Share of labelled rows for training.")
+    train: float = Field(0.8, gt=0.0, le=1.0, description="Share of labeled rows for training.")
     validation: float = Field(
         0.1, ge=0.0, lt=1.0, description="Share for validation (early stopping, model selection); 0 = none."
     )
@@ -30,7 +30,7 @@ class SplitFractions(StrictModel):
 
 
 class SplitParams(StrictModel):
-    """Split labelled rows without leakage: grouped, stratified, then checked for duplicates across splits."""
+    """Split labeled rows without leakage: grouped, stratified, then checked for duplicates across splits."""
 
     method: Literal["random", "column", "time"] = Field(
         "random",

@@ -50,7 +50,7 @@ def run(cfg: AugmentParams, paths: AugmentPaths, split_dir: str | Path) -> dict[
     transforms = [build_transform(op, cfg.seed, paths.nltk_data) for op in cfg.operations]
 
     def multiplier(label: str | None) -> float:
-        # unlabelled train rows (if split kept any) have no class to augment toward
+        # unlabeled train rows (if split kept any) have no class to augment toward
         return 0.0 if label is None else cfg.per_class.get(label, cfg.default_multiplier)
 
     deduper = Deduper(seen={r["text"] for r in rows}, eval_texts=texts(source, ("validation", "test")))

@@ -246,13 +246,13 @@ def _metrics(
             total[k] += c[k]
         for k in ("rejected", "skipped"):
             total[k].update(c[k])
-    labelled = Counter(r["label"] for r in kept if r["label"] is not None)
+    labeled = Counter(r["label"] for r in kept if r["label"] is not None)
     return {
         "rows_in": rows_in,
         "rows_out": len(kept),
         "dropped": {r: dropped.get(r, 0) for r in ROW_REASONS},
-        "classes": {c: labelled.get(c, 0) for c in classes},
-        "labeled": sum(labelled.values()),
+        "classes": {c: labeled.get(c, 0) for c in classes},
+        "labeled": sum(labeled.values()),
         "unlabeled": sum(r["label"] is None for r in kept),
         "annotations": {
             **_plain(total),

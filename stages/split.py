@@ -1,6 +1,6 @@
 """split: one train/validation/test split that every approach shares, with no duplicate across it.
 
-Reads label's rows. Labelled rows go to train/validation/test (a `split`
+Reads label's rows. Labeled rows go to train/validation/test (a `split`
 column added), rows without a label to unlabeled.parquet (always written,
 maybe empty: the corpus for base-model pre-training). Groups (clean's
 `dup_cluster`, plus rows with the same normalised text) never cross splits;
@@ -60,33 +60,33 @@ def run(
         if name is not None and name not in columns:
             hint = " (the clean stage adds it; or set split.group_by: null)" if key == "group_by" else ""
             raise StageError(f"split.{key} '{name}' is not a rows column{hint}; columns: {', '.join(sorted(columns))}")
-    labelled = [r for r in rows if r["label"] is not None]
+    labeled = [r for r in rows if r["label"] is not None]
     unlabeled = [r for r in rows if r["label"] is None]
-    if not labelled:
+    if not labeled:
         raise StageError(
             f"none of the {len(rows)} rows has a label: check label.classes, label.imports and the "
             "label metrics (metrics/label.json)"
         )
     fractions = cfg.fractions.model_dump()
-    texts = [r["text"] for r in labelled]
-    groups = group_ids([_str(r.get(cfg.group_by)) for r in labelled] if cfg.group_by else None, texts)
+    texts = [r["text"] for r in labeled]
+    groups = group_ids([_str(r.get(cfg.group_by)) for r in labeled] if cfg.group_by else None, texts)
     if cfg.method == "column":
-        assigned = column_split([_str(r.get(cfg.column)) for r in labelled], cfg.column)
+        assigned = column_split([_str(r.get(cfg.column)) for r in labeled], cfg.column)
     elif cfg.method == "time":
         assigned = time_split(
-            [_str(r.get(cfg.time_column)) for r in labelled], [r["id"] for r in labelled], fractions, cfg.time_column
+            [_str(r.get(cfg.time_column)) for r in labeled], [r["id"] for r in labeled], fractions, cfg.time_column
         )
     else:
-        assigned = random_split([r["label"] for r in labelled], groups, fractions, cfg.seed, cfg.stratify)
+        assigned = random_split([r["label"] for r in labeled], groups, fractions, cfg.seed, cfg.stratify)
     expected = [s for s in SPLITS if fractions[s] > 0]
-    check_presence([r["label"] for r in labelled], assigned, expected, cfg.method)
+    check_presence([r["label"] for r in labeled], assigned, expected, cfg.method)
 
     nd = near_dup or NearDupParams()
     leaks = find_leaks(texts, assigned, cfg.near_threshold, nd.ngram, nd.unit, nd.lowercase)
     kinds = Counter(kind for kind, _, _ in leaks.values())
     if leaks:
         examples = "; ".join(
-            f"{assigned[i]} row {labelled[i]['id']} = {assigned[j]} row {labelled[j]['id']} ({kind}, {score})"
+            f"{assigned[i]} row {labeled[i]['id']} = {assigned[j]} row {labeled[j]['id']} ({kind}, {score})"
             for i, (kind, j, score) in sorted(leaks.items())[:3]
         )
         message = (
@@ -102,10 +102,10 @@ def run(
 
     out: dict[str, list[dict[str, Any]]] = {s: [] for s in SPLITS}
     rejects: list[dict[str, Any]] = []
-    for i, (row, split) in enumerate(zip(labelled, assigned)):
+    for i, (row, split) in enumerate(zip(labeled, assigned)):
         if i in leaks and cfg.on_leakage == "drop_from_test":
             kind, j, score = leaks[i]
-            detail = f"{split} row duplicates {assigned[j]} row {labelled[j]['id']} (similarity {score})"
+            detail = f"{split} row duplicates {assigned[j]} row {labeled[j]['id']} (similarity {score})"
             rejects.append(
                 reject(
                     "split",
@@ -131,13 +131,13 @@ def run(
     write_parquets(tables)
     log.info("wrote %s to %s", {k: len(v) for k, v in out.items()}, folder)
 
-    classes = sorted({r["label"] for r in labelled})
+    classes = sorted({r["label"] for r in labeled})
     eval_keys = {text_key(r["text"]) for s in ("validation", "test") for r in out[s]}
-    n_labelled = sum(len(out[s]) for s in SPLITS)
+    n_labeled = sum(len(out[s]) for s in SPLITS)
     dropped = Counter(r["reason"] for r in rejects)
     return {
         "rows_in": len(rows),
-        "rows_out": n_labelled + len(unlabeled),
+        "rows_out": n_labeled + len(unlabeled),
         "dropped": {r: dropped.get(r, 0) for r in REASONS},
         "method": cfg.method,
         "groups": int(groups.max()) + 1 if len(groups) else 0,
@@ -145,7 +145,7 @@ def run(
             **{
                 s: {
                     "rows": len(out[s]),
-                    "share": round(len(out[s]) / n_labelled, 6) if n_labelled else 0.0,
+                    "share": round(len(out[s]) / n_labeled, 6) if n_labeled else 0.0,
                     "classes": {c: sum(r["label"] == c for r in out[s]) for c in classes},
                 }
                 for s in SPLITS

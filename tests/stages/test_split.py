@@ -203,7 +203,7 @@ def test_fold_plan(fractions, plan):
     assert (d, counts["train"], counts["validation"], counts["test"]) == plan
 
 
-def test_no_labelled_rows_fails_clearly(tmp_path):
+def test_no_labeled_rows_fails_clearly(tmp_path):
     with pytest.raises(StageError, match="none of the 4 rows has a label"):
         split(tmp_path, labeled_rows([None] * 4))
 
@@ -220,7 +220,7 @@ def test_a_single_class_fails_for_every_method(tmp_path, method):
         sent=[f"2024-01-{d + 1:02d}" for d in range(n)],
     )
     extra = {"column": {"column": "origin_split"}, "time": {"time_column": "sent"}}.get(method, {})
-    with pytest.raises(StageError, match=r"all 20 labelled rows have the one class \['ham'\]"):
+    with pytest.raises(StageError, match=r"all 20 labeled rows have the one class \['ham'\]"):
         split(tmp_path, rows, method=method, group_by=None, **extra)
 
 

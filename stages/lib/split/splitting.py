@@ -131,7 +131,7 @@ def check_presence(labels: Sequence[str], assigned: Sequence[str], expected: Seq
     classes = sorted(set(labels))
     if len(classes) < 2:
         raise StageError(
-            f"all {len(labels)} labelled rows have the one class {classes!r}: a classifier needs two or more. "
+            f"all {len(labels)} labeled rows have the one class {classes!r}: a classifier needs two or more. "
             "Check label.classes and label.aliases, and that every class's source is listed in ingest.sources"
         )
     present: dict[str, set[str]] = {s: set() for s in SPLITS}
