@@ -11,28 +11,30 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from stages.lib.text.texthash import near_duplicate_pairs
+from stages.lib.text.near_dup import near_duplicate_pairs
 
 _QUERIES_PER_TASK = 2_048
 
 
-def _search(items: dict[str, np.ndarray], corpus_ref, threshold: float, shingle_size: int) -> dict[str, list]:
+def _search(items: dict[str, np.ndarray], corpus_ref, threshold: float, shingles: tuple) -> dict[str, list]:
     import ray
 
     corpus = ray.get(corpus_ref)
     out: dict[str, list] = {"query": [], "corpus": [], "score": []}
     for start, texts in zip(items["start"].tolist(), items["texts"], strict=True):
-        for qi, cj, score in near_duplicate_pairs(list(texts), corpus, threshold, shingle_size):
+        for qi, cj, score in near_duplicate_pairs([str(t) for t in texts], corpus, threshold, *shingles):
             out["query"].append(start + qi)
             out["corpus"].append(cj)
             out["score"].append(score)
     return out
 
 
-def pairs_finder(workers: int) -> Callable[[Sequence[str], Sequence[str], float, int], list[tuple[int, int, float]]]:
-    """A drop-in for `near_duplicate_pairs(queries, corpus, threshold, shingle_size)` that runs on Ray."""
+def pairs_finder(workers: int) -> Callable[..., list[tuple[int, int, float]]]:
+    """A drop-in for `near_duplicate_pairs(queries, corpus, threshold, ngram, unit, lowercase)` that runs on Ray."""
 
-    def find(queries: Sequence[str], corpus: Sequence[str], threshold: float, shingle_size: int):
+    def find(
+        queries: Sequence[str], corpus: Sequence[str], threshold: float, ngram: int, unit: str, lowercase: bool
+    ) -> list[tuple[int, int, float]]:
         import ray
         import ray.data
 
@@ -45,7 +47,11 @@ def pairs_finder(workers: int) -> Callable[[Sequence[str], Sequence[str], float,
         ds = ray.data.from_items(chunks, override_num_blocks=len(chunks))
         ds = ds.map_batches(
             _search,
-            fn_kwargs={"corpus_ref": ray.put(list(corpus)), "threshold": threshold, "shingle_size": shingle_size},
+            fn_kwargs={
+                "corpus_ref": ray.put(list(corpus)),
+                "threshold": threshold,
+                "shingles": (ngram, unit, lowercase),
+            },
             batch_size=1,
             batch_format="numpy",
             num_cpus=1,
