@@ -74,17 +74,17 @@ class Source(StrictModel):
             )
         return value
 
-    @field_validator("pattern")
-    @classmethod
-    def _relative_pattern(cls, value: str) -> str:
-        if not value or value.startswith(("/", "\\")) or (len(value) > 1 and value[1] == ":"):
-            raise ValueError("must be a relative glob inside the folder, such as '**/*.txt'")
-        return value
-
     @field_validator("path")
     @classmethod
     def _inside_repo(cls, value: str) -> str:
         return check_inside_repo(value, "copy or `dvc add` the data inside it")
+
+    @field_validator("pattern")
+    @classmethod
+    def _pattern_inside_folder(cls, value: str) -> str:
+        if not value:
+            raise ValueError("must be a glob relative to the folder, such as '**/*.txt'")
+        return check_inside_repo(value, "write a glob relative to the folder, such as '**/*.txt'")
 
     @field_validator("encoding")
     @classmethod

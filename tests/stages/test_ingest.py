@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -217,8 +218,27 @@ def test_symlink_out_of_repo_is_refused(tmp_path):
     repo = tmp_path / "repo"
     repo.mkdir()
     (repo / "link.txt").symlink_to(outside)
-    with pytest.raises(StageError, match="resolves outside the repository"):
+    with pytest.raises(StageError, match=r"ingest source 's0' \(path: link.txt\): .* is outside the repository"):
         run_sources(repo, {"path": "link.txt", "format": "text"})
+
+
+@pytest.mark.parametrize(("link", "pattern"), [("file", "**/*.txt"), ("folder", "leak/*.txt")])
+def test_text_dir_symlinks_out_of_repo_are_refused(tmp_path, link, pattern):
+    """A link inside a text_dir folder, to a file or to a folder outside the repository, is refused by name."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.txt").write_text("secret\n")
+    repo = tmp_path / "repo"
+    (repo / "docs").mkdir(parents=True)
+    (repo / "docs" / "ok.txt").write_text("fine\n")
+    if link == "file":
+        (repo / "docs" / "leak.txt").symlink_to(outside / "secret.txt")
+    else:
+        (repo / "docs" / "leak").symlink_to(outside, target_is_directory=True)
+    message = rf"ingest source 's0' \(path: docs, pattern: {re.escape(pattern)}\): .*leak.* is outside the repository"
+    with pytest.raises(StageError, match=message):
+        run_sources(repo, {"path": "docs", "format": "text_dir", "pattern": pattern})
+    assert not (repo / "out").exists()  # nothing written
 
 
 def test_ids_stable_unique_and_independent_of_position(tmp_path):
@@ -279,9 +299,7 @@ def test_sample_is_read_whole_and_byte_identical_on_rerun(tmp_path):
 
 
 def test_non_relative_pattern_is_a_schema_error():
-    from schemas import ParamsError, validate_params  # noqa: F401
-
-    with pytest.raises(ValueError, match="relative glob"):
+    with pytest.raises(ValueError, match="glob relative to the folder"):
         IngestParams(sources=[{"name": "d", "path": "docs", "format": "text_dir", "pattern": "/etc/*.txt"}])
 
 

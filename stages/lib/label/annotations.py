@@ -20,6 +20,7 @@ from typing import Any
 from schemas.label import LabelImport
 from stages.lib.core.encoding import decode, escape_bad_bytes, has_bad_bytes
 from stages.lib.core.errors import StageError
+from stages.lib.core.safety import inside_repo
 from stages.lib.core.values import as_text
 
 # Why an answer is skipped rather than counted as a vote (tools' own words where they have them).
@@ -56,6 +57,8 @@ def resolve_files(imp: LabelImport, root: Path) -> list[Path]:
     files = [p for p in files if not p.name.startswith(".") and not p.name.lower().startswith("readme")]
     if not files:
         raise StageError(f"label import '{imp.name}': no file matches {imp.path} (relative to {root})")
+    for path in files:
+        inside_repo(path, f"label import '{imp.name}' (path: {imp.path})", root)
     return files
 
 
