@@ -15,7 +15,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-
 TEMPLATE = Path(__file__).parent / "fixtures/annotation_exports/label_studio/csv_test_history.json"
 
 

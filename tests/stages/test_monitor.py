@@ -19,7 +19,7 @@ from stages.lib.monitor import drift
 from .test_audit import sms_rows, write_split
 
 SMS = Path(__file__).parents[2] / "data/sample/sms_spam_collection/SMSSpamCollection"
-NEW_WORDS = "blockchain wallet staking airdrop token validator ledger mint bridge yield".split()
+NEW_WORDS = ["blockchain", "wallet", "staking", "airdrop", "token", "validator", "ledger", "mint", "bridge", "yield"]
 
 
 def messages(n: int, skip: int = 0) -> list[str]:
