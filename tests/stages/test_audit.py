@@ -117,7 +117,7 @@ def test_stage_writes_issues_metrics_and_plot_deterministically(tmp_path):
 def test_too_few_rows_per_class_for_the_folds_fails_with_the_fix(tmp_path):
     rows = sms_rows(40)
     split = write_split(tmp_path / "split", rows)
-    with pytest.raises(StageError, match="lower audit.folds"):
+    with pytest.raises(StageError, match=r"lower audit\.folds"):
         stage.run(AuditParams(folds=20), paths(tmp_path), split)
 
 
