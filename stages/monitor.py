@@ -18,7 +18,6 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from schemas import load_params
 from schemas.audit import AuditParams
@@ -27,12 +26,12 @@ from schemas.ingest import Source
 from schemas.monitor import MonitorParams
 from schemas.paths import MonitorPaths
 from schemas.review import ReviewParams
-from schemas.rows import REJECT_FIELDS
 from stages.lib.audit.model import classifier, tfidf
 from stages.lib.core import ids
 from stages.lib.core.errors import StageError, cli
-from stages.lib.core.io import atomic_path, read_rows, write_json
+from stages.lib.core.io import atomic_path, read_rows, write_json, write_table
 from stages.lib.core.log import get_logger
+from stages.lib.core.rejects import reject, rejects_table
 from stages.lib.ingest.readers import read_source, resolve_files
 from stages.lib.monitor import drift
 from stages.lib.review import exports
@@ -75,7 +74,9 @@ def read_batch(
                 text = normalize.normalize(text, steps)[0]
                 reason = None if text.strip() else "empty_text"
             if reason:
-                rejects.append(_reject(reason, source.name, rec.location, rec.detail, rec.raw))
+                rejects.append(
+                    reject("monitor", reason, source=source.name, location=rec.location, detail=rec.detail, raw=rec.raw)
+                )
                 continue
             seen[text] += 1
             row_id = ids.row_id(source.name, ids.content_key(text, None, seen[text]))
@@ -201,21 +202,9 @@ def _write(
 ) -> None:
     with atomic_path(paths.dir) as tmp:
         tmp.mkdir(parents=True)
-        pq.write_table(pa.Table.from_pylist(scored, schema=SCORED), tmp / "scored.parquet", compression="zstd")
-        pq.write_table(pa.Table.from_pylist(rejects, schema=pa.schema(REJECT_FIELDS)), tmp / "rejects.parquet")
+        write_table(pa.Table.from_pylist(scored, schema=SCORED), tmp / "scored.parquet")
+        write_table(rejects_table(rejects), tmp / "rejects.parquet")
         exports.write_queue(tmp / "review", tasks, review.formats, review.question, params_hash(audit, review))
-
-
-def _reject(reason: str, source: str, location: str, detail: str | None, raw: str | None) -> dict[str, Any]:
-    return {
-        "stage": "monitor",
-        "reason": reason,
-        "source": source,
-        "location": location,
-        "id": None,
-        "detail": detail,
-        "raw": raw,
-    }
 
 
 def main() -> None:

@@ -21,7 +21,7 @@ from schemas.paths import ReviewPaths
 from schemas.review import ReviewParams
 from stages.lib.audit.model import classifier, tfidf
 from stages.lib.core.errors import StageError, cli
-from stages.lib.core.io import read_rows, write_json
+from stages.lib.core.io import atomic_path, read_rows, write_json
 from stages.lib.core.log import get_logger
 from stages.lib.review import exports
 from stages.lib.review.queues import active_queue, issue_queue, params_hash, uncertainty
@@ -58,9 +58,10 @@ def run(
         ],
         "active": active_tasks(cfg, audit, split_dir),
     }
-    for name in QUEUES:
-        exports.write_queue(Path(paths.dir) / name, tasks[name], cfg.formats, cfg.question, version)
-        log.info("queue %s: %d tasks in %s", name, len(tasks[name]), Path(paths.dir) / name)
+    with atomic_path(paths.dir) as tmp:  # the folder is one DVC output: replaced as a whole
+        for name in QUEUES:
+            exports.write_queue(tmp / name, tasks[name], cfg.formats, cfg.question, version)
+            log.info("queue %s: %d tasks in %s", name, len(tasks[name]), Path(paths.dir) / name)
     return {
         "model_version": version,
         "queues": {name: len(tasks[name]) for name in QUEUES},

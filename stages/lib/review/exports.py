@@ -15,8 +15,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from stages.lib.core.io import atomic_path
-
 KEY = "row_id"
 FILES = {"label_studio": "label_studio.json", "argilla": "argilla.json", "doccano": "doccano.jsonl", "csv": "tasks.csv"}
 CSV_COLUMNS = (KEY, "text", "current_label", "suggested_label", "score", "reason")
@@ -93,24 +91,23 @@ def csv_text(tasks: Sequence[dict[str, Any]]) -> str:
 
 
 def write_queue(
-    folder: str | Path, tasks: Sequence[dict[str, Any]], formats: Sequence[str], question: str, model_version: str
+    folder: Path, tasks: Sequence[dict[str, Any]], formats: Sequence[str], question: str, model_version: str
 ) -> None:
-    """Write one queue's tasks in every requested format into `folder` (replaced as a whole, atomically).
+    """Write one queue's tasks in every requested format into `folder` (created; the caller makes it atomic).
 
     Each task: id, text, label (current, may be None), suggested_label (may be
     None), score (the model's probability of the suggestion), reason.
     """
-    with atomic_path(folder) as tmp:
-        tmp.mkdir(parents=True)
-        for fmt in formats:
-            path = tmp / FILES[fmt]
-            if fmt == "csv":
-                path.write_text(csv_text(tasks), encoding="utf-8")
-            elif fmt == "doccano":
-                path.write_text("".join(_line(t) for t in doccano(tasks)), encoding="utf-8")
-            else:
-                data = (label_studio if fmt == "label_studio" else argilla)(tasks, question, model_version)
-                path.write_text(json.dumps(data, indent=1, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
+    folder.mkdir(parents=True, exist_ok=True)
+    for fmt in formats:
+        path = folder / FILES[fmt]
+        if fmt == "csv":
+            path.write_text(csv_text(tasks), encoding="utf-8")
+        elif fmt == "doccano":
+            path.write_text("".join(_line(t) for t in doccano(tasks)), encoding="utf-8")
+        else:
+            data = (label_studio if fmt == "label_studio" else argilla)(tasks, question, model_version)
+            path.write_text(json.dumps(data, indent=1, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
 def _line(obj: dict[str, Any]) -> str:
