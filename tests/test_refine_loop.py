@@ -75,3 +75,14 @@ def test_one_review_round_corrects_the_answered_rows_and_reruns_label_onward(tmp
     diff = json.loads(dvc(repo, "metrics", "diff", "--json").stdout)
     assert diff["metrics/audit.json"]["estimated_error_rate"]["new"] == after["estimated_error_rate"]
     assert np.isclose(diff["metrics/label.json"]["relabeled.rows"]["new"], len(history))
+
+    # monitor: no batch is a result; a batch dropped in data/incoming reruns monitor alone
+    dvc(repo, "repro", "monitor")
+    assert json.loads((repo / "metrics/monitor.json").read_text())["batch"] is False
+    batch = [text + " blockchain wallet airdrop" for _, text in pairs[:200]]
+    (repo / "data/incoming/batch1.txt").write_text("\n".join(batch) + "\n", encoding="utf-8")
+    third = dvc(repo, "repro", "monitor").stdout
+    assert [line for line in third.splitlines() if line.startswith("Running stage")] == ["Running stage 'monitor':"]
+    monitor = json.loads((repo / "metrics/monitor.json").read_text())
+    assert monitor["batch"] is True and monitor["rows_out"] == 200 and monitor["drift"] is True
+    assert len(json.loads((repo / "data/monitor/review/label_studio.json").read_text())) == 50
