@@ -136,3 +136,31 @@ def test_same_issues_as_cleanlab_on_the_same_probabilities():
     theirs = filt.find_label_issues(s["labels"], s["probs"], filter_by="prune_by_noise_rate")
     jaccard = (ours & theirs).sum() / max((ours | theirs).sum(), 1)
     assert jaccard >= 0.9, (ours.sum(), theirs.sum(), jaccard)
+
+
+@pytest.mark.slow
+def test_base_model_features_give_probabilities_for_every_row(tmp_path):
+    """features: base embeds with a (tiny, scratch-trained) models/base; the rest of the audit is the same."""
+    from schemas.model import ModelParams
+    from schemas.paths import BaseModelPaths
+    from stages import base_model
+
+    from ..finetune_fixtures import tiny_model_params
+
+    rows = sms_rows(120)
+    split = write_split(tmp_path / "split", rows)
+    out = tmp_path / "base"
+    base_model.run(
+        ModelParams.model_validate(tiny_model_params(steps=2)),
+        BaseModelPaths(
+            train=str(split / "train.parquet"),
+            unlabeled=str(split / "unlabeled.parquet"),
+            out=str(out),
+            metrics=str(tmp_path / "base.json"),
+        ),
+    )
+    s = stage.score(AuditParams(features="base", folds=3, max_length=32), rows, out)
+    assert s["probs"].shape == (120, 2) and np.allclose(s["probs"].sum(axis=1), 1.0)
+    assert set(np.unique(s["fold"])) == {0, 1, 2}
+    with pytest.raises(StageError, match="dvc repro base_model"):
+        stage.score(AuditParams(features="base", folds=3), rows, tmp_path / "missing")
