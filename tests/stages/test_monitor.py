@@ -96,3 +96,6 @@ def test_stage_reads_a_batch_normalises_it_and_exports_the_worst_rows(tmp_path):
     tasks = json.loads((tmp_path / "monitor/review/label_studio.json").read_text())
     assert len(tasks) == 10 and {t["data"]["row_id"] for t in tasks} <= {r["id"] for r in scored}
     assert sum(t["data"]["reason"].startswith("drift=") for t in tasks) == 5
+    first = {p.name: p.read_bytes() for p in (tmp_path / "monitor").rglob("*") if p.is_file()}
+    assert run(tmp_path, review_budget=10) == metrics
+    assert first == {p.name: p.read_bytes() for p in (tmp_path / "monitor").rglob("*") if p.is_file()}
