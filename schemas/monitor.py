@@ -9,7 +9,7 @@ from schemas.ingest import Source
 
 
 def _default_sources() -> list[Source]:
-    return [Source(name="incoming", path="data/incoming/**/*.txt", format="text")]
+    return [Source(name="incoming", path="data/incoming/**/*.txt", format="text", allow_empty=True)]
 
 
 class MonitorParams(StrictModel):
