@@ -34,6 +34,11 @@ class TrainParams(StrictModel):
     eval_batch_size: int = Field(128, ge=1, description="Examples per forward pass when evaluating or caching.")
     gradient_accumulation_steps: int = Field(1, ge=1, description="Steps whose gradients add up before an update.")
     max_length: int = Field(64, ge=4, description="Tokens per text (truncated); batches are padded dynamically.")
+    group_by_length: bool = Field(
+        True,
+        description="Draw train batches of similar length (transformers' group_by_length sampling) so that less "
+        "compute goes to padding; false draws them uniformly at random.",
+    )
     eval_steps: int = Field(50, ge=1, description="Evaluate on the validation split every N optimiser steps.")
     save_steps: int = Field(
         50, ge=1, description="Checkpoint every N steps (a multiple of eval_steps, so the best model is kept)."

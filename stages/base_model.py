@@ -1,7 +1,9 @@
 """base_model: materialise the model every approach fine-tunes into models/base/.
 
 `model.source: pretrained` copies a hub model at a pinned revision (or a local
-folder), safetensors weights only. `model.source: scratch` trains a byte-level
+folder, such as all-MiniLM-L6-v2 unpacked by scripts/setup_models.sh),
+safetensors weights only; with `model.sha256` it refuses weights whose
+checksum differs. `model.source: scratch` trains a byte-level
 BPE tokenizer and pre-trains a tiny BERT with masked-LM on the train split's
 text plus unlabelled rows: never validation or test text, so no test input
 leaks into the base model.
@@ -20,6 +22,7 @@ from schemas.paths import BaseModelPaths
 from stages.lib.core.errors import StageError, cli
 from stages.lib.core.io import atomic_path, write_json
 from stages.lib.core.log import get_logger
+from stages.lib.model.packaged import verify_weights
 from stages.lib.model.pretrain import copy_pretrained, pretrain_mlm, train_tokenizer
 from stages.lib.model.textclf import count_params, load_backbone
 
@@ -36,7 +39,11 @@ def run(cfg: ModelParams, paths: BaseModelPaths) -> dict[str, Any]:
         tmp.mkdir(parents=True)
         if cfg.source == "pretrained":
             try:
+                if cfg.sha256 and Path(cfg.name_or_path).is_dir():
+                    verify_weights(cfg.name_or_path, cfg.sha256)  # before copying 90 MB of the wrong weights
                 copy_pretrained(cfg.name_or_path, cfg.revision, cfg.trust_remote_code, tmp)
+                if cfg.sha256:
+                    verify_weights(tmp, cfg.sha256)
             except (ValueError, FileNotFoundError) as exc:
                 raise StageError(str(exc)) from None
         else:

@@ -8,6 +8,7 @@ as Parquet for error analysis, and the rows of a confusion-matrix plot.
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +49,9 @@ def run(
     ids, texts, actual = read_split(paths.test)
     rows = encode(tokenizer, texts, None, meta["max_length"])
     labels: list[str] = meta["labels"]
+    start = time.perf_counter()
     logits = batched_forward(lambda i, m: model(i, m)["logits"], rows, tokenizer, train.eval_batch_size)
+    seconds = time.perf_counter() - start
     probs = softmax_np(logits) if len(rows) else torch.zeros(0, len(labels)).numpy()
     predicted = [labels[i] for i in probs.argmax(axis=1)] if len(rows) else []
     scored = [(i, a, p, pr) for i, a, p, pr in zip(ids, actual, predicted, probs) if a is not None]
@@ -59,6 +62,8 @@ def run(
         probs[[k for k, a in enumerate(actual) if a is not None]] if scored else probs,
     )
     metrics["n_unlabeled"] = len(actual) - len(scored)  # predicted (see the predictions file) but not scored
+    # Forward passes only (tokenising is done before), batches of train.eval_batch_size, this stage's threads.
+    metrics["predict_seconds_per_1000"] = round(1000 * seconds / max(len(rows), 1), 4)
     table = pa.table(
         {
             "id": ids,

@@ -45,25 +45,11 @@ log = get_logger("train")
 
 
 def options_for(approach: Any, train: TrainParams, num_threads: int) -> TrainOptions:
-    """Flat training options: the shared `train` section with the approach's learning rate and epochs."""
+    """The shared `train` section with the approach's learning rate and epochs."""
     return TrainOptions(
+        train=train,
         learning_rate=approach.learning_rate,
         epochs=approach.epochs or train.epochs,
-        max_steps=train.max_steps,
-        lr_scheduler=train.lr_scheduler,
-        warmup_ratio=train.warmup_ratio,
-        weight_decay=train.weight_decay,
-        batch_size=train.batch_size,
-        eval_batch_size=train.eval_batch_size,
-        gradient_accumulation_steps=train.gradient_accumulation_steps,
-        eval_steps=train.eval_steps,
-        save_steps=train.save_steps,
-        save_total_limit=train.save_total_limit,
-        logging_steps=train.logging_steps,
-        metric=train.early_stopping.metric,
-        patience=train.early_stopping.patience,
-        seed=train.seed,
-        mixed_precision=train.mixed_precision,
         num_threads=num_threads,
     )
 
@@ -137,7 +123,7 @@ def run(
             "max_length": data.max_length,
         }
         (tmp / META_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
-    metric = options.metric
+    metric = train.early_stopping.metric
     return {
         "trainable_params": trainable,
         "total_params": total,

@@ -54,8 +54,8 @@ def train(
         return fit_tokens(model, data, options, checkpoint_dir, live_dir, resume, fingerprint, callbacks)
     from transformers import default_data_collator
 
-    train_x = cached_features(model, data.train_rows, data.tokenizer, options.eval_batch_size)
-    val_x = cached_features(model, data.val_rows, data.tokenizer, options.eval_batch_size)
+    train_x = cached_features(model, data.train_rows, data.tokenizer, options.train.eval_batch_size)
+    val_x = cached_features(model, data.val_rows, data.tokenizer, options.train.eval_batch_size)
     train_rows = [{"features": x, "labels": r["labels"]} for x, r in zip(train_x, data.train_rows)]
     val_rows = [{"features": x, "labels": r["labels"]} for x, r in zip(val_x, data.val_rows)]
     # HeadOnly shares the head module: training it trains model.head.
