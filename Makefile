@@ -8,12 +8,13 @@ STAMP := $(VENV)/.installed
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml scripts/install_torch.sh scripts/setup_data.sh
+$(STAMP): pyproject.toml scripts/install_torch.sh scripts/setup_data.sh scripts/setup_models.sh
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	scripts/install_torch.sh $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	scripts/setup_data.sh $(BIN)/python
+	scripts/setup_models.sh $(BIN)/python
 	touch $(STAMP)
 
 demo: setup  ## run the whole pipeline on the bundled sample

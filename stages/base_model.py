@@ -41,6 +41,11 @@ def run(cfg: ModelParams, paths: BaseModelPaths) -> dict[str, Any]:
             try:
                 if cfg.sha256 and Path(cfg.name_or_path).is_dir():
                     verify_weights(cfg.name_or_path, cfg.sha256)  # before copying 90 MB of the wrong weights
+                elif not Path(cfg.name_or_path).is_dir() and _local_path(cfg.name_or_path):
+                    raise FileNotFoundError(
+                        f"model.name_or_path {cfg.name_or_path} not found; unpack the pre-trained model with "
+                        "scripts/setup_models.sh (make setup), or set model.source: scratch"
+                    )
                 copy_pretrained(cfg.name_or_path, cfg.revision, cfg.trust_remote_code, tmp)
                 if cfg.sha256:
                     verify_weights(tmp, cfg.sha256)
@@ -84,6 +89,11 @@ def run(cfg: ModelParams, paths: BaseModelPaths) -> dict[str, Any]:
         metrics["vocab_size"] = int(backbone.config.vocab_size)
     log.info("wrote %s (%d parameters)", paths.out, metrics["total_params"])
     return metrics
+
+
+def _local_path(name_or_path: str) -> bool:
+    """A folder path rather than a hub id (`org/name` or `name`): never send it to the hub."""
+    return name_or_path.startswith((".", "/", "~")) or name_or_path.count("/") > 1
 
 
 def corpus(paths: BaseModelPaths) -> list[str]:
