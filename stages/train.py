@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 from schemas import load_params
-from schemas.approaches import FeatureApproach
 from schemas.model import ModelParams
 from schemas.paths import BaseModelPaths, TrainPaths
 from schemas.train import TrainParams
@@ -71,11 +70,16 @@ def run(
         raise StageError(str(exc)) from None
     seed_everything(train.seed, model_cfg.num_threads)
     data_dir, base_dir = Path(paths.data_dir), Path(base_paths.out)
+    module = KINDS[approach.kind]
     data = prepare_data(
-        data_dir, base_dir, paths.class_weights, train, model_cfg.trust_remote_code, reserve=virtual_tokens(approach)
+        data_dir,
+        base_dir,
+        paths.class_weights,
+        train,
+        model_cfg.trust_remote_code,
+        reserve=module.reserved_positions(approach),
     )
     labels = data.labels
-    module = KINDS[approach.kind]
     backbone = load_backbone(base_dir, model_cfg.trust_remote_code)
     model = module.build(approach, backbone, len(labels))
     trainable, total = count_params(model)
@@ -118,7 +122,7 @@ def run(
             "kind": approach.kind,
             "labels": labels,
             "pooling": approach.pooling,
-            "layer": approach.layer if isinstance(approach, FeatureApproach) else -1,
+            "layer": model.layer,
             "head": {"in_features": hidden_size(backbone), **approach.head.model_dump(exclude={"type"})},
             "max_length": data.max_length,
         }
@@ -190,12 +194,6 @@ def is_main_process() -> bool:
     import torch.distributed as dist
 
     return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
-
-
-def virtual_tokens(approach: Any) -> int:
-    """Positions a prompt-learning adapter prepends to every input (0 for every other approach)."""
-    peft_block = getattr(approach, "peft", None) or {}
-    return int(peft_block.get("num_virtual_tokens", 0) or 0)
 
 
 def _digest(files: list[Path]) -> dict[str, str | None]:

@@ -83,3 +83,7 @@ def save(model: Classifier, cfg: FeatureApproach, out_dir: Path) -> None:
 def load(out_dir: Path, base_dir: Path, meta: dict[str, Any], trust_remote_code: bool = False) -> Classifier:
     own = out_dir / BACKBONE_DIR
     return assemble(load_backbone(own if own.is_dir() else base_dir, trust_remote_code), out_dir, meta)
+
+
+def reserved_positions(cfg) -> int:
+    return 0
