@@ -11,6 +11,7 @@ from schemas.base import StrictModel
 from schemas.clean import CleanParams
 from schemas.collect import CollectParams
 from schemas.compare import CompareParams
+from schemas.curve import CurveParams
 from schemas.ingest import IngestParams
 from schemas.label import LabelParams
 from schemas.model import ModelParams
@@ -45,3 +46,6 @@ class Params(StrictModel):
         description="Fine-tuning approaches by name; each is a train@<name> and evaluate@<name> stage.",
     )
     compare: CompareParams = Field(default_factory=CompareParams, description="compare stage: the table and gate.")
+    curve: CurveParams = Field(
+        default_factory=CurveParams, description="curve stage: learning curves over nested train subsets."
+    )

@@ -132,6 +132,14 @@ class ComparePaths(StrictModel):
     plot: str = Field("plots/compare.json", description="Bar chart data of the ranking metric.")
 
 
+class CurvePaths(StrictModel):
+    base: str = Field("models/curve_base", description="The scratch model the curves train on (curve.base: scratch).")
+    metrics: str = Field("metrics/curve.json", description="Fits, exponent intervals, crossings, rows needed.")
+    runs: str = Field("plots/curve.json", description="One row per training run: approach, rows, seed, macro-F1.")
+    report: str = Field("reports/curve.md", description="The recommendation table and the fit check.")
+    work: str = Field("checkpoints/curve", description="Scratch space for the subsets and checkpoints.")
+
+
 class Paths(StrictModel):
     """Every stage's inputs and outputs, relative to the repository root."""
 
@@ -146,3 +154,4 @@ class Paths(StrictModel):
     train: TrainPaths = Field(default_factory=TrainPaths, description="train@<approach> stages.")
     evaluate: EvaluatePaths = Field(default_factory=EvaluatePaths, description="evaluate@<approach>.")
     compare: ComparePaths = Field(default_factory=ComparePaths, description="compare stage.")
+    curve: CurvePaths = Field(default_factory=CurvePaths, description="curve stage.")

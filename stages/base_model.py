@@ -23,7 +23,7 @@ from stages.lib.core.errors import StageError, cli
 from stages.lib.core.io import atomic_path, write_json
 from stages.lib.core.log import get_logger
 from stages.lib.model.packaged import verify_weights
-from stages.lib.model.pretrain import copy_pretrained, pretrain_mlm, train_tokenizer
+from stages.lib.model.pretrain import build_scratch, copy_pretrained
 from stages.lib.model.textclf import count_params, load_backbone
 
 log = get_logger("base_model")
@@ -61,28 +61,10 @@ def run(cfg: ModelParams, paths: BaseModelPaths) -> dict[str, Any]:
                 len(texts),
                 s.steps,
             )
-            tokenizer = train_tokenizer(texts, s.vocab_size, s.min_frequency, s.lowercase, s.max_length)
             try:
-                model, stats = pretrain_mlm(
-                    texts,
-                    tokenizer,
-                    hidden_size=s.hidden_size,
-                    num_layers=s.num_layers,
-                    num_heads=s.num_heads,
-                    intermediate_size=s.intermediate_size,
-                    max_length=s.max_length,
-                    steps=s.steps,
-                    batch_size=s.batch_size,
-                    learning_rate=s.learning_rate,
-                    warmup_steps=s.warmup_steps,
-                    weight_decay=s.weight_decay,
-                    mlm_probability=s.mlm_probability,
-                    seed=s.seed,
-                )
+                stats = build_scratch(texts, s, tmp)
             except ValueError as exc:
                 raise StageError(f"{exc} ({paths.train}, {paths.unlabeled})") from None
-            tokenizer.save_pretrained(str(tmp))
-            model.save_pretrained(str(tmp))
             metrics |= {"corpus_texts": len(texts), **stats}
         backbone = load_backbone(tmp, cfg.trust_remote_code)
         metrics["total_params"] = count_params(backbone)[1]

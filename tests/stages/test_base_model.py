@@ -118,7 +118,7 @@ def test_extract_model_checks_the_archive_and_leaves_nothing_on_mismatch(split, 
         for f in sorted(src.iterdir()):
             zf.write(f, f.name)
     good = sha256_of(src / "model.safetensors")
-    with pytest.raises(ValueError, match="pinned in model.sha256"):
+    with pytest.raises(ValueError, match=r"pinned in model\.sha256"):
         extract_model(archive, tmp_path / "bad", "f" * 64)
     assert not (tmp_path / "bad").exists() and not (tmp_path / "bad.tmp").exists()
     out = extract_model(archive, tmp_path / "good", good)

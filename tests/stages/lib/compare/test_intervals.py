@@ -48,7 +48,7 @@ def test_paired_difference_verdicts():
     noisy = ["spam" if i % 5 == 0 else a for i, a in enumerate(actual)]  # 20% of ham called spam
     assert paired_difference(actual, perfect, noisy, "macro_f1", **OPTIONS)["verdict"] == "better"
     assert paired_difference(actual, noisy, perfect, "macro_f1", **OPTIONS)["verdict"] == "worse"
-    one_off = ["spam"] + perfect[1:]  # a single row apart: no evidence either way
+    one_off = ["spam", *perfect[1:]]  # a single row apart: no evidence either way
     result = paired_difference(actual, one_off, perfect, "macro_f1", **OPTIONS)
     assert result["verdict"] == "no evidence of a difference"
     assert result["low"] < 0 <= result["high"]
