@@ -60,6 +60,9 @@ def run(
     base_paths: BaseModelPaths,
 ) -> dict[str, Any]:
     """Train every (approach, fraction, seed), fit the curves, write the runs and the report; return the metrics."""
+    import torch
+
+    torch.set_num_threads(model_cfg.num_threads)
     data_dir = Path(train_paths.data_dir)
     table = pq.read_table(data_dir / "train.parquet")
     labels = table.column("label").to_pylist()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from schemas.compare import TfidfBaseline
 from schemas.curve import CurveParams
 from schemas.paths import CurvePaths
@@ -12,6 +14,7 @@ from stages import curve
 from tests.finetune_env import make_env
 
 
+@pytest.mark.slow  # about a minute: 8 trainings and a scratch base model
 def test_curve_trains_every_size_and_seed_and_reports(tmp_path):
     env = make_env(tmp_path)
     cfg = CurveParams.model_validate(
