@@ -60,7 +60,7 @@ class LabelImport(StrictModel):
     row_field: str | None = Field(None, description="join=field: the rows column the key is compared with.")
     question: str | None = Field(
         None,
-        description="The labelling question: Label Studio `from_name`, Argilla question name, column of a "
+        description="The labeling question: Label Studio `from_name`, Argilla question name, column of a "
         "plain csv/jsonl. Default: the only choice question present (Label Studio, Argilla) or `label`.",
     )
     annotator_field: str | None = Field(
@@ -148,7 +148,12 @@ class LabelParams(StrictModel):
         description="Fail when more than this share of an import's annotations is rejected (unknown label, no key): "
         "usually a wrong `format`, `question` or missing alias, not bad annotators.",
     )
-    dawid_skene_iterations: int = Field(100, ge=1, description="Most EM iterations for `dawid_skene`.")
+    dawid_skene_iterations: int = Field(
+        100,
+        ge=1,
+        le=100_000,
+        description="Most EM iterations for `dawid_skene` (at most 100000; it converges in tens).",
+    )
 
     @field_validator("classes")
     @classmethod

@@ -6,12 +6,25 @@ in exactly one place (params.yaml) and the stage code never hard-codes one.
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, ValidationInfo, field_validator
 
-from schemas.base import StrictModel
+from schemas.base import StrictModel, check_inside_repo
 
 
-class IngestPaths(StrictModel):
+class PathsModel(StrictModel):
+    """The paths of one stage: each must be relative and stay inside the repository (no absolute, no `..` out)."""
+
+    @field_validator("*")
+    @classmethod
+    def _inside_repo(cls, value: str, info: ValidationInfo) -> str:
+        # Checked when a params file is validated (load_params/validate_params pass a context); code that
+        # builds a PathsModel itself, as the tests do with temporary folders, chooses its own paths.
+        if info.context is None:
+            return value
+        return check_inside_repo(value, "stage inputs and outputs live in the repository (DVC tracks them there)")
+
+
+class IngestPaths(PathsModel):
     rows: str = Field("data/ingested/rows.parquet", description="Canonical rows written by ingest.")
     rejects: str = Field(
         "data/ingested/rejects.parquet",
@@ -20,7 +33,7 @@ class IngestPaths(StrictModel):
     metrics: str = Field("metrics/ingest.json", description="Ingest metrics file.")
 
 
-class CleanPaths(StrictModel):
+class CleanPaths(PathsModel):
     rows: str = Field(
         "data/cleaned/rows.parquet",
         description="Cleaned, de-duplicated rows (adds text_raw, dup_cluster, dup_count), sorted by id.",
@@ -32,7 +45,7 @@ class CleanPaths(StrictModel):
     metrics: str = Field("metrics/clean.json", description="Clean metrics file.")
 
 
-class LabelPaths(StrictModel):
+class LabelPaths(PathsModel):
     annotations: str = Field(
         "data/annotations",
         description="Folder of annotation exports; dvc.yaml watches it, so a new export reruns label.",
@@ -45,7 +58,7 @@ class LabelPaths(StrictModel):
     metrics: str = Field("metrics/label.json", description="Label metrics file (counts, agreement).")
 
 
-class SplitPaths(StrictModel):
+class SplitPaths(PathsModel):
     dir: str = Field(
         "data/split",
         description="Folder of train, validation, test and unlabeled .parquet written by split, plus rejects.parquet "
@@ -54,7 +67,7 @@ class SplitPaths(StrictModel):
     metrics: str = Field("metrics/split.json", description="Split metrics file.")
 
 
-class CollectPaths(StrictModel):
+class CollectPaths(PathsModel):
     pages: str = Field(
         "data/collected",
         description="Snapshot folder: <name>/pages.parquet per source (url, title, text...). Byte-identical when "
@@ -68,7 +81,7 @@ class CollectPaths(StrictModel):
     metrics: str = Field("metrics/collect.json", description="Collect metrics file.")
 
 
-class AugmentPaths(StrictModel):
+class AugmentPaths(PathsModel):
     dir: str = Field(
         "data/augmented",
         description="Folder of the four split files (train augmented, the others byte-identical copies) and "
@@ -82,7 +95,7 @@ class AugmentPaths(StrictModel):
     )
 
 
-class BalancePaths(StrictModel):
+class BalancePaths(PathsModel):
     dir: str = Field(
         "data/balanced",
         description="Folder of the four split files (train resampled, the others byte-identical copies), "
@@ -95,16 +108,16 @@ class BalancePaths(StrictModel):
     )
 
 
-class BaseModelPaths(StrictModel):
+class BaseModelPaths(PathsModel):
     train: str = Field(
         "data/split/train.parquet", description="Train split: its text (never validation/test) pre-trains scratch."
     )
-    unlabeled: str = Field("data/split/unlabeled.parquet", description="Unlabelled rows, also pre-training text.")
+    unlabeled: str = Field("data/split/unlabeled.parquet", description="Unlabeled rows, also pre-training text.")
     out: str = Field("models/base", description="The base model and tokenizer every approach starts from.")
     metrics: str = Field("metrics/base_model.json", description="base_model metrics file.")
 
 
-class TrainPaths(StrictModel):
+class TrainPaths(PathsModel):
     data_dir: str = Field(
         "data/balanced", description="Folder with train.parquet and validation.parquet (balance stage output)."
     )
@@ -119,14 +132,14 @@ class TrainPaths(StrictModel):
     )
 
 
-class EvaluatePaths(StrictModel):
+class EvaluatePaths(PathsModel):
     test: str = Field("data/balanced/test.parquet", description="Test split the approaches are scored on.")
     metrics_dir: str = Field("metrics/eval", description="Each approach writes metrics/eval/<approach>.json.")
     predictions_dir: str = Field("data/predictions", description="Predictions with probabilities per approach.")
     confusion_dir: str = Field("plots/confusion", description="Confusion-matrix plot data per approach.")
 
 
-class ComparePaths(StrictModel):
+class ComparePaths(PathsModel):
     metrics: str = Field("metrics/compare.json", description="Every approach and the baseline, side by side.")
     report: str = Field("reports/comparison.md", description="The comparison table a reviewer reads.")
     plot: str = Field("plots/compare.json", description="Bar chart data of the ranking metric.")

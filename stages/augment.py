@@ -26,7 +26,7 @@ from stages.lib.augment.augmentation import (
 from stages.lib.core.errors import StageError, cli
 from stages.lib.core.io import write_json
 from stages.lib.core.log import get_logger
-from stages.lib.core.splitdir import check_split_dir, read_train, rejects_table, texts, to_table, write_split_dir
+from stages.lib.core.splitdir import check_split_dir, read_train, row_rejects, texts, to_table, write_split_dir
 
 log = get_logger("augment")
 
@@ -50,7 +50,7 @@ def run(cfg: AugmentParams, paths: AugmentPaths, split_dir: str | Path) -> dict[
     transforms = [build_transform(op, cfg.seed, paths.nltk_data) for op in cfg.operations]
 
     def multiplier(label: str | None) -> float:
-        # unlabelled train rows (if split kept any) have no class to augment toward
+        # unlabeled train rows (if split kept any) have no class to augment toward
         return 0.0 if label is None else cfg.per_class.get(label, cfg.default_multiplier)
 
     deduper = Deduper(seen={r["text"] for r in rows}, eval_texts=texts(source, ("validation", "test")))
@@ -59,7 +59,7 @@ def run(cfg: AugmentParams, paths: AugmentPaths, split_dir: str | Path) -> dict[
     write_split_dir(
         paths.dir,
         source,
-        {"train": to_table(out_rows, train.schema), "rejects": rejects_table("augment", outcome.dropped)},
+        {"train": to_table(out_rows, train.schema), "rejects": row_rejects("augment", outcome.dropped)},
     )
     dropped = dict.fromkeys(DROP_REASONS, 0)
     for row in outcome.dropped:

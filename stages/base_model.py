@@ -5,7 +5,7 @@ folder, such as all-MiniLM-L6-v2 unpacked by scripts/setup_models.sh),
 safetensors weights only; with `model.sha256` it refuses weights whose
 checksum differs. `model.source: scratch` trains a byte-level
 BPE tokenizer and pre-trains a tiny BERT with masked-LM on the train split's
-text plus unlabelled rows: never validation or test text, so no test input
+text plus unlabeled rows: never validation or test text, so no test input
 leaks into the base model.
 """
 
@@ -79,7 +79,7 @@ def _local_path(name_or_path: str) -> bool:
 
 
 def corpus(paths: BaseModelPaths) -> list[str]:
-    """Text of the train split and the unlabelled rows, in file order."""
+    """Text of the train split and the unlabeled rows, in file order."""
     texts: list[str] = []
     for path in (paths.train, paths.unlabeled):
         if not Path(path).is_file():

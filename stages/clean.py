@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -28,14 +27,15 @@ import pyarrow.parquet as pq
 from schemas import load_params
 from schemas.clean import CleanParams
 from schemas.paths import CleanPaths
-from schemas.rows import REJECT_FIELDS, ROW_COLUMNS
+from schemas.rows import ROW_COLUMNS
 from stages.lib.clean import filters, pii
 from stages.lib.clean.batch import BatchCleaner, BatchResult, read_ipc
 from stages.lib.clean.clusters import KEEP, LABEL_CONFLICT, STATUS_REASON, Decisions, decide
 from stages.lib.core.errors import StageError, cli
-from stages.lib.core.io import atomic_path, write_json
+from stages.lib.core.io import atomic_path, parquet_writer, scratch_dir, together, write_json
 from stages.lib.core.log import get_logger, progress
 from stages.lib.core.parallel import ordered_map
+from stages.lib.core.rejects import reject, rejects_table
 from stages.lib.text import near_dup, normalize
 
 log = get_logger("clean")
@@ -43,7 +43,6 @@ log = get_logger("clean")
 # Every reason a row can be dropped here; all are written (zeros too) so metric keys stay stable.
 REASONS = (*filters.REASONS, "exact_dup", "near_dup", "label_conflict")
 _VERIFY_CHUNK = 50_000  # candidate pairs whose texts are held at once during verification
-_PARQUET = {"compression": "zstd", "use_dictionary": True, "write_statistics": True}
 
 
 def run(cfg: CleanParams, paths: CleanPaths, input_rows: str | Path) -> dict[str, Any]:
@@ -55,7 +54,7 @@ def run(cfg: CleanParams, paths: CleanPaths, input_rows: str | Path) -> dict[str
     bands, rows = _lsh_shape(cfg)
     out_dir = Path(paths.rows).parent
     out_dir.mkdir(parents=True, exist_ok=True)
-    part_dir = tempfile.mkdtemp(prefix=".clean-parts-", dir=out_dir)
+    part_dir = str(scratch_dir(out_dir, ".clean-parts-"))  # journalled: a killed run's parts go at the next start
     try:
         t0 = time.perf_counter()
         results = _first_pass(cfg, Path(input_rows), source, part_dir, bands, rows)
@@ -144,6 +143,7 @@ def _cleaner_factory(cfg: CleanParams, part_dir: str, bands: int, rows: int) -> 
             "allow_patterns": f.allow_patterns,
         },
         pii_tokens={kind: getattr(cfg.pii, kind).token for kind in pii.KINDS if getattr(cfg.pii, kind).enabled},
+        phone_region=cfg.pii.phone.region,
         near_dup=(
             {
                 "unit": nd.unit,
@@ -268,7 +268,7 @@ def _second_pass(
     pii_counts: Counter[str] = Counter()
     rows_in = rows_out = pii_rows = 0
     offset = 0
-    with ExitStack() as stack:
+    with together(), ExitStack() as stack:
         rows_tmp = stack.enter_context(atomic_path(paths.rows))
         rejects_tmp = stack.enter_context(atomic_path(paths.rejects))
         rows_writer = rejects_writer = None
@@ -294,7 +294,7 @@ def _second_pass(
                 pa.field("dup_count", pa.int64(), nullable=False),
                 pa.array(decisions.cluster_size[sl][keep], pa.int64()),
             )
-            rows_writer = rows_writer or pq.ParquetWriter(rows_tmp, out.schema, **_PARQUET)
+            rows_writer = rows_writer or parquet_writer(rows_tmp, out.schema)
             rows_writer.write_table(out)
             rows_out += out.num_rows
 
@@ -303,7 +303,7 @@ def _second_pass(
             for reason in dup_rejects.column("reason").to_pylist():
                 dropped[reason] += 1
             rejects = pa.concat_tables([read_ipc(r.rejects_path), dup_rejects]).sort_by("id")
-            rejects_writer = rejects_writer or pq.ParquetWriter(rejects_tmp, rejects.schema, **_PARQUET)
+            rejects_writer = rejects_writer or parquet_writer(rejects_tmp, rejects.schema)
             rejects_writer.write_table(rejects)
             offset += kept.num_rows
         assert rows_writer is not None and rejects_writer is not None  # run() refuses an empty input
@@ -323,7 +323,7 @@ def _dedup_rejects(
     kept: pa.Table, removed: np.ndarray, status: np.ndarray, decisions: Decisions, ids: pa.ChunkedArray, offset: int
 ) -> pa.Table:
     """Reject rows for the duplicates and label conflicts of one part; `detail` names the surviving row."""
-    cols = {f.name: [] for f in REJECT_FIELDS}
+    records = []
     if len(removed):
         sub = kept.take(pa.array(removed)).to_pydict()
         glob = removed + offset
@@ -333,14 +333,18 @@ def _dedup_rejects(
             code = int(status[removed[k]])
             key, target = ("cluster", primary_ids[k]) if code == LABEL_CONFLICT else ("survivor", survivor_ids[k])
             detail = {"cluster_size": int(decisions.cluster_size[g]), key: target}
-            cols["stage"].append("clean")
-            cols["reason"].append(STATUS_REASON[code])
-            cols["source"].append(sub["source"][k])
-            cols["location"].append(sub["location"][k] if "location" in sub else None)
-            cols["id"].append(sub["id"][k])
-            cols["detail"].append(json.dumps(detail, sort_keys=True))
-            cols["raw"].append(sub["text_raw"][k])
-    return pa.Table.from_pydict(cols, schema=pa.schema(REJECT_FIELDS))
+            records.append(
+                reject(
+                    "clean",
+                    STATUS_REASON[code],
+                    source=sub["source"][k],
+                    location=sub["location"][k] if "location" in sub else None,
+                    row_id=sub["id"][k],
+                    detail=json.dumps(detail, sort_keys=True),
+                    raw=sub["text_raw"][k],
+                )
+            )
+    return rejects_table(records)
 
 
 def _log_summary(metrics: dict[str, Any]) -> None:

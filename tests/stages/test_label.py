@@ -167,7 +167,7 @@ def test_label_studio_full_export_annotators_cancelled_ground_truth_unknown_unma
         "r3": ("spam", 0.5),  # bob's ground-truth answer beats alice's
         "r4": ("ham", 1.0),  # the model prediction on this task is not a vote
         "r5": ("spam", 1.0),  # alice's 'Spamm' rejected, bob's vote stands
-        "r6": (None, None),  # never annotated: kept unlabelled
+        "r6": (None, None),  # never annotated: kept unlabeled
     }
     assert "r2" not in out  # alice ham vs bob spam: a tie, rejected for re-annotation
     ls = metrics["annotations"]["imports"]["ls"]
@@ -207,7 +207,7 @@ def test_label_studio_min_and_csv_exports(tmp_path, fmt, file, caplog):
         imports=[imp("ls", file, fmt, join="text", question="sentiment")],
     )
     assert out["r1"]["label"] == "spam" and len(out["r1"]["label_votes"]) == 2
-    assert out["r3"]["label"] is None  # no ground-truth flag in these formats: a tie, kept unlabelled
+    assert out["r3"]["label"] is None  # no ground-truth flag in these formats: a tie, kept unlabeled
     assert out["r2"]["label"] is None and out["r2"]["label_votes"]  # tie with votes kept
     ls = metrics["annotations"]["imports"]["ls"]
     assert ls["read"] == 10 and ls["skipped"]["cancelled"] == 0  # the cancelled one is not in the export
@@ -619,3 +619,13 @@ def test_dvc_repro_reruns_label_and_split_only_when_an_export_is_added(tmp_path)
     assert label_metrics["agreement"]["disagreement_share"] == 0.0 < after["agreement"]["disagreement_share"]
     split_metrics = json.loads((tmp_path / "metrics/split.json").read_text())
     assert split_metrics["rows_in"] == after["rows_out"]
+
+
+def test_import_folder_symlink_out_of_repo_is_refused(tmp_path):
+    """A file linked into the annotations folder from outside the repository is refused, naming the import."""
+    outside = tmp_path.parent / f"{tmp_path.name}-outside.jsonl"
+    outside.write_text('{"text": "x", "label": "spam"}\n')
+    (tmp_path / "data" / "annotations" / "doccano").mkdir(parents=True)
+    (tmp_path / "data" / "annotations" / "doccano" / "alice.jsonl").symlink_to(outside)
+    with pytest.raises(StageError, match=r"label import 'doccano' \(path: data/annotations/doccano\): .* is outside"):
+        label(tmp_path, clean_rows(TEXTS), imports=[imp("doccano", "doccano", "doccano")])

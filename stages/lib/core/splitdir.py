@@ -16,9 +16,10 @@ from typing import Any
 
 import pyarrow as pa
 
-from schemas.rows import REJECT_FIELDS, ROW_COLUMNS
+from schemas.rows import ROW_COLUMNS
+from stages.lib.core import rejects
 from stages.lib.core.errors import StageError
-from stages.lib.core.io import atomic_path, read_rows, write_parquet
+from stages.lib.core.io import atomic_path, read_rows, write_table
 
 SPLITS = ("train", "validation", "test", "unlabeled")
 PASSTHROUGH = ("validation", "test", "unlabeled")
@@ -59,22 +60,20 @@ def to_table(rows: list[dict[str, Any]], schema: pa.Schema) -> pa.Table:
     return pa.Table.from_pylist(sorted(rows, key=lambda r: r["id"]), schema=schema)
 
 
-def rejects_table(stage: str, rows: Iterable[dict[str, Any]]) -> pa.Table:
-    """Rejects in the shared layout; each row carries `_reason` and optionally `_detail`."""
+def row_rejects(stage: str, rows: Iterable[dict[str, Any]]) -> pa.Table:
+    """Dropped rows as a rejects table (via `stages.lib.core.rejects`); each row carries `_reason`, maybe `_detail`."""
     out = [
-        {
-            "stage": stage,
-            "reason": r["_reason"],
-            "source": r.get("source"),
-            "location": None,
-            "id": r["id"],
-            "detail": r.get("_detail") or f"{r.get('aug_op') or 'original'} of {r.get('origin_id') or r['id']}",
-            "raw": r["text"],
-        }
+        rejects.reject(
+            stage,
+            r["_reason"],
+            source=r.get("source"),
+            row_id=r["id"],
+            detail=r.get("_detail") or f"{r.get('aug_op') or 'original'} of {r.get('origin_id') or r['id']}",
+            raw=r["text"],
+        )
         for r in rows
     ]
-    out.sort(key=lambda r: (r["reason"], r["id"]))
-    return pa.Table.from_pylist(out, schema=pa.schema(REJECT_FIELDS))
+    return rejects.rejects_table(out, sort_key=lambda r: (r["reason"], r["id"]))
 
 
 def write_split_dir(
@@ -91,6 +90,6 @@ def write_split_dir(
             if name not in tables:
                 shutil.copyfile(source / f"{name}.parquet", tmp / f"{name}.parquet")
         for name, table in tables.items():
-            write_parquet(table, tmp / f"{name}.parquet")
+            write_table(table, tmp / f"{name}.parquet")
         for name, data in (jsons or {}).items():
             (tmp / name).write_text(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n")

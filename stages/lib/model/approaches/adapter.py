@@ -2,8 +2,9 @@
 
 PEFT wraps the backbone alone (task type feature extraction), so every PEFT
 method works on the same mean-pooled classifier and no random pooler sneaks in
-(see PITFALLS). The head is trained with the adapter, like `modules_to_save`,
-and saved beside it as head.safetensors.
+(peft adds a sequence classifier's head to `modules_to_save` but not BERT's pooler, which then stays
+random, is not saved, and makes a reloaded adapter give other logits). The head is trained with the
+adapter, like `modules_to_save`, and saved beside it as head.safetensors.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from schemas.approaches import AdapterApproach, peft_config_class, peft_kwargs
+from stages.lib.core.errors import StageError
 from stages.lib.model import training
 from stages.lib.model.approaches.common import Data, assemble, fit_tokens, make_head, save_head
 from stages.lib.model.textclf import Classifier, load_backbone
@@ -73,6 +75,13 @@ def load(out_dir: Path, base_dir: Path, meta: dict[str, Any], trust_remote_code:
         return assemble(load_backbone(out_dir / MERGED_DIR, trust_remote_code), out_dir, meta)
     from peft import PeftModel
 
-    # Load the base ourselves: the adapter's recorded base path may not resolve from here (PITFALLS).
-    backbone = PeftModel.from_pretrained(load_backbone(base_dir, trust_remote_code), str(out_dir / ADAPTER_DIR))
+    adapter_dir = out_dir / ADAPTER_DIR
+    if not (adapter_dir / "adapter_model.safetensors").is_file():  # PEFT would fall back to a pickled .bin
+        raise StageError(
+            f"{adapter_dir} has no adapter_model.safetensors; Refinery never loads pickled weights: run the "
+            "train stage again to write it"
+        )
+    # Load the base ourselves: adapter_config.json records the base path as given, which may not resolve from
+    # here, and then peft tries the hub.
+    backbone = PeftModel.from_pretrained(load_backbone(base_dir, trust_remote_code), str(adapter_dir))
     return assemble(backbone, out_dir, meta)
