@@ -49,7 +49,7 @@ class TfidfBaseline(StrictModel):
 class Bootstrap(StrictModel):
     """Bootstrap over test rows: intervals per approach and the paired difference to the TF-IDF baseline."""
 
-    n_resamples: int = Field(2000, ge=100, description="Resamples of the test rows.")
+    n_resamples: int = Field(2000, ge=100, le=100_000, description="Resamples of the test rows (at most 100000).")
     confidence: float = Field(0.95, gt=0.5, lt=1, description="Confidence level of every interval.")
     seed: int = Field(42, description="Seed of the resampling (same resamples for every approach).")
 

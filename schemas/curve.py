@@ -17,7 +17,12 @@ def _scratch_approaches() -> dict:
 
 
 class CurveBootstrap(StrictModel):
-    n_resamples: int = Field(500, ge=50, description="Refits on resampled runs for the interval of the exponent b.")
+    n_resamples: int = Field(
+        500,
+        ge=50,
+        le=10_000,
+        description="Refits on resampled runs for the interval of the exponent b (at most 10000).",
+    )
     confidence: float = Field(0.95, gt=0.5, lt=1, description="Confidence level of the interval.")
     seed: int = Field(42, description="Seed of the resampling.")
 
@@ -36,9 +41,14 @@ class CurveParams(StrictModel):
         "model may differ from the demo's).",
     )
     fractions: list[float] = Field(
-        [0.0625, 0.125, 0.25, 0.5, 1.0], min_length=3, description="Shares of the train split; nested subsets."
+        [0.0625, 0.125, 0.25, 0.5, 1.0],
+        min_length=3,
+        max_length=20,
+        description="Shares of the train split; nested subsets (3 to 20 of them).",
     )
-    seeds: int = Field(3, ge=1, description="Seeds (subset draw and training) at the small fractions.")
+    seeds: int = Field(
+        3, ge=1, le=20, description="Seeds (subset draw and training) at the small fractions; at most 20."
+    )
     seeds_up_to: float = Field(
         0.125, gt=0, le=1, description="Fractions up to this one get `seeds` seeds; larger ones a single seed."
     )
