@@ -224,10 +224,15 @@ def _run_row(approach, fraction, seed, rows, f1, seconds, memory, trainable) -> 
 
 
 def _means(runs: list[dict[str, Any]]) -> dict[tuple[str, int], float]:
-    by: dict[tuple[str, int], list[float]] = defaultdict(list)
+    """Mean macro-F1 per (approach, fraction), keyed by the mean train rows of that fraction's runs (seeds draw
+    subsets a few rows apart, since clusters stay whole)."""
+    by: dict[tuple[str, float], list[dict[str, Any]]] = defaultdict(list)
     for r in runs:
-        by[(r["approach"], r["train_rows"])].append(r["macro_f1"])
-    return {key: float(np.mean(v)) for key, v in by.items()}
+        by[(r["approach"], r["fraction"])].append(r)
+    return {
+        (a, round(float(np.mean([r["train_rows"] for r in rs])))): float(np.mean([r["macro_f1"] for r in rs]))
+        for (a, _), rs in by.items()
+    }
 
 
 def analyse(runs: list[dict[str, Any]], cfg: CurveParams, majority_f1: float) -> dict[str, Any]:
@@ -279,8 +284,8 @@ def analyse(runs: list[dict[str, Any]], cfg: CurveParams, majority_f1: float) ->
 
 
 def _spread(rs: list[dict[str, Any]]) -> dict[str, float]:
-    smallest = min(r["train_rows"] for r in rs)
-    values = [r["macro_f1"] for r in rs if r["train_rows"] == smallest]
+    smallest = min(r["fraction"] for r in rs)
+    values = [r["macro_f1"] for r in rs if r["fraction"] == smallest]
     return {
         "runs": len(values),
         "min": round(min(values), 6),
@@ -308,9 +313,9 @@ def _check(n: list[int], err: list[float], largest: int) -> dict[str, Any] | Non
 
 
 def render(runs: list[dict[str, Any]], metrics: dict[str, Any], cfg: CurveParams) -> str:
-    by: dict[int, dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
+    by: dict[float, dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
     for r in runs:
-        by[r["train_rows"]][r["approach"]].append(r)
+        by[r["fraction"]][r["approach"]].append(r)
     lines = [
         "# Learning curves: which approach for how much data",
         "",
@@ -320,14 +325,15 @@ def render(runs: list[dict[str, Any]], metrics: dict[str, Any], cfg: CurveParams
         "| with N labelled rows | use | its macro-F1 | train s | peak MB | cheapest within 0.01 | its train s |",
         "|---:|---|---:|---:|---:|---|---:|",
     ]
-    for n in sorted(by):
+    for fraction in sorted(by):
+        n = round(float(np.mean([r["train_rows"] for rs in by[fraction].values() for r in rs])))
         stats = {
             a: (
                 np.mean([r["macro_f1"] for r in rs]),
                 np.mean([r["train_seconds"] for r in rs]),
                 max((r["peak_memory_mb"] or 0) for r in rs),
             )
-            for a, rs in by[n].items()
+            for a, rs in by[fraction].items()
         }
         best = max(stats, key=lambda a: (stats[a][0], a))
         near = [a for a in stats if stats[a][0] >= stats[best][0] - 0.01]
