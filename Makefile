@@ -38,7 +38,7 @@ test-all: setup  ## every test, slow ones included
 bench: setup  ## speed and memory, side by side with the alternatives
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest benchmarks --benchmark-only -s
 
-curve: setup  ## learning curves of every approach on the scratch model (docs/curve.md; about 15-20 min on two cores)
+curve: setup  ## learning curves of every approach on the scratch model (docs/curve.md)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro curve
 
 collect: setup  ## fetch collect.sources again into a new snapshot; then `dvc repro`
