@@ -282,6 +282,16 @@ def read_label_studio_min(path: Path, imp: LabelImport, rel: str) -> Iterator[An
 def _csv_records(path: Path, imp: LabelImport, rel: str) -> Iterator[tuple[str, Any, str]]:
     """(location, row or None, raw) per CSV record; a record csv cannot parse or that is not UTF-8 is None."""
     reader = csv.DictReader(io.StringIO(_text(path, imp, rel), newline=""), delimiter=imp.delimiter)
+    try:
+        header = reader.fieldnames or []
+    except csv.Error as exc:
+        raise StageError(f"label import '{imp.name}': {rel}: the header line cannot be read ({exc})") from None
+    repeated = sorted({c for c in header if header.count(c) > 1})
+    if repeated:
+        raise StageError(
+            f"label import '{imp.name}': {rel} repeats column name(s) {repeated} in its header, so one would "
+            "silently replace the other; rename them in the export"
+        )
     while True:
         start = reader.line_num + 1
         try:

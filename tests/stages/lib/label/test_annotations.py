@@ -117,3 +117,8 @@ def test_plain_csv_bad_byte_and_oversized_field_are_one_reject_each(tmp_path):
 def test_broken_json_export_is_one_stage_error(tmp_path, content, match):
     with pytest.raises(StageError, match=match):
         read(tmp_path, "label_studio", content)
+
+
+def test_csv_export_with_a_repeated_column_name_fails_naming_it(tmp_path):
+    with pytest.raises(StageError, match=r"repeats column name\(s\) \['label'\]"):
+        read(tmp_path, "csv", "text,label,label\nhello,spam,ham\n", name="plain.csv")
