@@ -58,6 +58,12 @@ class LabelImport(StrictModel):
         "`text` otherwise.",
     )
     row_field: str | None = Field(None, description="join=field: the rows column the key is compared with.")
+    round: int | None = Field(
+        None,
+        ge=1,
+        description="Review round this export answers (the review stage's tasks): its labels are corrections, "
+        "applied by label.corrections and recorded in the label history with this round. null = an ordinary import.",
+    )
     question: str | None = Field(
         None,
         description="The labeling question: Label Studio `from_name`, Argilla question name, column of a "
@@ -153,6 +159,12 @@ class LabelParams(StrictModel):
         ge=1,
         le=100_000,
         description="Most EM iterations for `dawid_skene` (at most 100000; it converges in tens).",
+    )
+    corrections: Literal["override", "vote"] = Field(
+        "override",
+        description="Answers of a review round (imports with `round`): `override` = on the rows they answer, the "
+        "latest round's votes alone decide (earlier votes and the rows' own label are set aside); `vote` = they are "
+        "votes like any other (a 1-1 disagreement is then a tie, see tie_break).",
     )
 
     @field_validator("classes")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from schemas.approaches import Approaches, default_approaches
+from schemas.audit import AuditParams
 from schemas.augment import AugmentParams
 from schemas.balance import BalanceParams
 from schemas.base import StrictModel
@@ -15,7 +16,9 @@ from schemas.curve import CurveParams
 from schemas.ingest import IngestParams
 from schemas.label import LabelParams
 from schemas.model import ModelParams
+from schemas.monitor import MonitorParams
 from schemas.paths import Paths
+from schemas.review import ReviewParams
 from schemas.split import SplitParams
 from schemas.train import TrainParams
 
@@ -49,3 +52,6 @@ class Params(StrictModel):
     curve: CurveParams = Field(
         default_factory=CurveParams, description="curve stage: learning curves over nested train subsets."
     )
+    audit: AuditParams = Field(default_factory=AuditParams, description="audit stage: label issues, error estimate.")
+    review: ReviewParams = Field(default_factory=ReviewParams, description="review stage: tasks for annotators.")
+    monitor: MonitorParams = Field(default_factory=MonitorParams, description="monitor stage: drift of new text.")

@@ -55,6 +55,10 @@ class LabelPaths(PathsModel):
         "data/labeled/rejects.parquet", description="Rejected annotations (unknown label...) and dropped rows."
     )
     unmatched: str = Field("data/labeled/unmatched.parquet", description="Annotations that matched no row.")
+    history: str = Field(
+        "data/labeled/history.parquet",
+        description="Every label a review round changed: id, old_label, new_label, source (the import), round.",
+    )
     metrics: str = Field("metrics/label.json", description="Label metrics file (counts, agreement).")
 
 
@@ -153,6 +157,40 @@ class CurvePaths(StrictModel):
     work: str = Field("checkpoints/curve", description="Scratch space for the subsets and checkpoints.")
 
 
+class AuditPaths(StrictModel):
+    issues: str = Field(
+        "data/audit/issues.parquet",
+        description="One row per (row, issue kind): id, text, label, suggested_label, issue, score, fold.",
+    )
+    details: str = Field(
+        "data/audit/details.json",
+        description="Thresholds, confident joint and calibrated joint (the detail behind metrics/audit.json).",
+    )
+    metrics: str = Field("metrics/audit.json", description="Audit headline: estimated label-error rate, counts.")
+    plot: str = Field("plots/audit_issues.json", description="Issues per class and kind, for `dvc plots show`.")
+
+
+class ReviewPaths(StrictModel):
+    dir: str = Field(
+        "data/review",
+        description="One folder per queue (issues/, active/) with tasks in each tool's format.",
+    )
+    metrics: str = Field("metrics/review.json", description="Review metrics file (rows per queue).")
+
+
+class MonitorPaths(StrictModel):
+    incoming: str = Field(
+        "data/incoming", description="Folder watched for new batches (dvc.yaml depends on it); sources read there."
+    )
+    dir: str = Field(
+        "data/monitor",
+        description="scored.parquet (every incoming row with its drift and confidence scores) and review/ "
+        "(the worst rows as annotation tasks).",
+    )
+    metrics: str = Field("metrics/monitor.json", description="Monitor headline: drift flag, AUC, p-value, shifts.")
+    plot: str = Field("plots/monitor.json", description="Descriptor shifts, train vs incoming.")
+
+
 class Paths(StrictModel):
     """Every stage's inputs and outputs, relative to the repository root."""
 
@@ -168,3 +206,6 @@ class Paths(StrictModel):
     evaluate: EvaluatePaths = Field(default_factory=EvaluatePaths, description="evaluate@<approach>.")
     compare: ComparePaths = Field(default_factory=ComparePaths, description="compare stage.")
     curve: CurvePaths = Field(default_factory=CurvePaths, description="curve stage.")
+    audit: AuditPaths = Field(default_factory=AuditPaths, description="audit stage.")
+    review: ReviewPaths = Field(default_factory=ReviewPaths, description="review stage.")
+    monitor: MonitorPaths = Field(default_factory=MonitorPaths, description="monitor stage.")

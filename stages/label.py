@@ -25,7 +25,7 @@ from stages.lib.core.errors import StageError, cli
 from stages.lib.core.io import read_rows, write_json, write_parquets
 from stages.lib.core.log import get_logger, progress
 from stages.lib.core.rejects import reject, rejects_table, storable
-from stages.lib.label import votes
+from stages.lib.label import corrections, votes
 from stages.lib.label.annotations import PROBLEMS, SKIP_REASONS, Annotation, read_import
 
 log = get_logger("label")
@@ -68,9 +68,15 @@ def run(cfg: LabelParams, paths: LabelPaths, rows_path: str | Path, root: Path =
         i: sorted((v for vs in found.votes.get(i, {}).values() for v in vs), key=lambda v: (v.annotator, v.import_name))
         for i in ids
     }
-    decided = votes.aggregate(
-        ids, flat, classes, cfg.aggregation, cfg.tie_break, cfg.ground_truth_wins, cfg.dawid_skene_iterations
-    )
+    rounds = {imp.name: imp.round for imp in cfg.imports if imp.round is not None}
+
+    def decide(by_row: dict[str, list[votes.Vote]]) -> dict[str, tuple[str | None, float | None, bool]]:
+        return votes.aggregate(
+            ids, by_row, classes, cfg.aggregation, cfg.tie_break, cfg.ground_truth_wins, cfg.dawid_skene_iterations
+        )
+
+    decided = decide(corrections.votes_upto(flat, rounds, cfg.corrections, max(rounds.values(), default=0)))
+    changes = corrections.history(flat, rounds, cfg.corrections, decide) if rounds else []
     kept, dropped = [], Counter()
     for row in rows:
         label, score, tie = decided[row["id"]]
@@ -97,6 +103,7 @@ def run(cfg: LabelParams, paths: LabelPaths, rows_path: str | Path, root: Path =
             paths.rows: pa.Table.from_pylist(kept, schema=_out_schema(table.schema)),
             paths.rejects: rejects_table(found.rejects),
             paths.unmatched: pa.Table.from_pylist(found.unmatched, schema=pa.schema(UNMATCHED_FIELDS)),
+            paths.history: pa.Table.from_pylist(changes, schema=corrections.HISTORY_SCHEMA),
         }
     )
     log.info(
@@ -106,7 +113,9 @@ def run(cfg: LabelParams, paths: LabelPaths, rows_path: str | Path, root: Path =
         len(found.rejects),
         len(found.unmatched),
     )
-    return _metrics(len(rows), kept, dropped, found, classes, flat, decided)
+    metrics = _metrics(len(rows), kept, dropped, found, classes, flat, decided)
+    metrics["relabeled"] = corrections.summary(changes, classes)
+    return metrics
 
 
 @dataclass

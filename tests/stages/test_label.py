@@ -65,6 +65,7 @@ def label(tmp_path: Path, rows: list[dict[str, Any]], exports: dict[str, Path] |
         rows=str(out / "rows.parquet"),
         rejects=str(out / "rejects.parquet"),
         unmatched=str(out / "unmatched.parquet"),
+        history=str(out / "history.parquet"),
         metrics=str(out / "label.json"),
     )
     cfg.setdefault("classes", ["ham", "spam"])

@@ -1,0 +1,59 @@
+"""Params of the audit stage: which model scores the labelled rows out of fold, and what counts as an issue."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from schemas.base import StrictModel
+
+IssueKind = Literal["label_issue", "outlier", "duplicate_conflict"]
+
+
+class TfidfFeatures(StrictModel):
+    """TF-IDF over word n-grams (fitted on the training folds only)."""
+
+    max_features: int | None = Field(20000, ge=1, description="Vocabulary cap (most frequent n-grams); null = all.")
+    ngram_max: int = Field(2, ge=1, le=5, description="Longest word n-gram.")
+    min_df: int = Field(1, ge=1, description="Drop n-grams seen in fewer rows.")
+    sublinear_tf: bool = Field(True, description="1 + log(tf): a repeated word counts less than linearly.")
+
+
+class AuditParams(StrictModel):
+    """Out-of-fold probabilities and confident learning over the labelled train and validation rows."""
+
+    splits: list[Literal["train", "validation"]] = Field(
+        default_factory=lambda: ["train", "validation"],
+        description="Splits audited. Never test: reviewing test labels with a model is choosing the test set.",
+    )
+    folds: int = Field(5, ge=2, le=50, description="k of the k-fold, grouped by `dup_cluster`, stratified by label.")
+    features: Literal["tfidf", "base"] = Field(
+        "tfidf",
+        description="`tfidf`: TF-IDF + logistic regression (fast, strong on short text). `base`: mean-pooled "
+        "embeddings of models/base (frozen) + logistic regression; needs the base_model stage.",
+    )
+    tfidf: TfidfFeatures = Field(default_factory=TfidfFeatures, description="TF-IDF options (features: tfidf).")
+    max_length: int = Field(64, ge=8, description="features: base: tokens per text.")
+    c: float = Field(10.0, gt=0, description="Inverse L2 strength of the logistic regression.")
+    class_weight: Literal["balanced"] | None = Field(
+        None, description="`balanced` reweights classes by inverse frequency; null = every row weighs the same."
+    )
+    method: Literal["prune_by_noise_rate", "confident_joint"] = Field(
+        "prune_by_noise_rate",
+        description="Which rows confident learning flags: `prune_by_noise_rate` (expected count per off-diagonal "
+        "cell of the joint, by margin; the paper's default) or `confident_joint` (every off-diagonal row).",
+    )
+    rank_by: Literal["self_confidence", "normalized_margin"] = Field(
+        "self_confidence", description="Score of a label issue (lower = more likely wrong), its order in review."
+    )
+    outlier_quantile: float | None = Field(
+        0.005,
+        ge=0.0,
+        le=0.5,
+        description="Flag this share of rows least similar to their own class centroid as `outlier`; null = off.",
+    )
+    duplicate_conflicts: bool = Field(
+        True, description="Flag rows of one `dup_cluster` that carry different labels (`duplicate_conflict`)."
+    )
+    seed: int = Field(42, description="Fold assignment and model seed.")

@@ -1,0 +1,32 @@
+"""Params of the monitor stage: where new unlabelled text arrives and how drift is judged."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from schemas.base import StrictModel
+from schemas.ingest import Source
+
+
+def _default_sources() -> list[Source]:
+    return [Source(name="incoming", path="data/incoming/**/*.txt", format="text", allow_empty=True)]
+
+
+class MonitorParams(StrictModel):
+    """A batch of new text against the training data: domain classifier, descriptors, confidence."""
+
+    sources: list[Source] = Field(
+        default_factory=_default_sources,
+        description="Incoming batches, read like ingest sources (same formats and options) and normalised with "
+        "clean.normalize. No file present = no batch: the stage writes a `no batch` result.",
+    )
+    folds: int = Field(5, ge=2, le=20, description="Folds of the domain classifier's cross-validated ROC AUC.")
+    permutations: int = Field(
+        100, ge=10, description="Label permutations of the null distribution; the smallest p-value is 1/(n+1)."
+    )
+    alpha: float = Field(0.01, gt=0, lt=1, description="Drift is flagged when the domain classifier's p < alpha.")
+    max_rows: int = Field(
+        2000, ge=10, description="Rows per side in the domain classifier (random sample), to bound its cost."
+    )
+    review_budget: int = Field(50, ge=0, description="Most drifted / least confident rows exported as tasks.")
+    seed: int = Field(42, description="Sampling, folds and permutations.")

@@ -1,0 +1,1 @@
+"""audit: out-of-fold probabilities, confident learning, outliers and conflicting duplicates."""

@@ -1,0 +1,1 @@
+"""monitor: a batch of new text against the training data."""

@@ -1,0 +1,1 @@
+"""review: pick rows for annotators and export them in the annotation tools' own formats."""

@@ -1,0 +1,114 @@
+"""Tasks for annotators in each tool's import format, with the model's suggestion attached.
+
+Every task carries the row `id` (Label Studio `data.row_id`, Argilla record
+`id` and `metadata.row_id`, doccano and CSV `row_id`), so the annotators'
+export joins back in the label stage with `join: id, key: row_id` (Argilla:
+`join: id`, the record id). Files are JSON with sorted keys: byte-deterministic.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+KEY = "row_id"
+FILES = {"label_studio": "label_studio.json", "argilla": "argilla.json", "doccano": "doccano.jsonl", "csv": "tasks.csv"}
+CSV_COLUMNS = (KEY, "text", "current_label", "suggested_label", "score", "reason")
+
+
+def label_studio(tasks: Sequence[dict[str, Any]], question: str, model_version: str) -> list[dict[str, Any]]:
+    """Label Studio import JSON: `data` plus `predictions` (pre-annotations) for a `<Choices name=question>`."""
+    out = []
+    for t in tasks:
+        task: dict[str, Any] = {
+            "data": {KEY: t["id"], "text": t["text"], "current_label": t["label"], "reason": t["reason"]}
+        }
+        if t["suggested_label"] is not None:
+            task["predictions"] = [
+                {
+                    "model_version": model_version,
+                    "score": t["score"],
+                    "result": [
+                        {
+                            "from_name": question,
+                            "to_name": "text",
+                            "type": "choices",
+                            "value": {"choices": [t["suggested_label"]]},
+                        }
+                    ],
+                }
+            ]
+        out.append(task)
+    return out
+
+
+def argilla(tasks: Sequence[dict[str, Any]], question: str, model_version: str) -> list[dict[str, Any]]:
+    """Argilla v2 records (`rg.Dataset.records.log` / records.json): fields, metadata, suggestions."""
+    out = []
+    for t in tasks:
+        record: dict[str, Any] = {
+            "id": t["id"],
+            "fields": {"text": t["text"]},
+            "metadata": {KEY: t["id"], "current_label": t["label"], "reason": t["reason"]},
+            "responses": {},
+            "suggestions": {},
+        }
+        if t["suggested_label"] is not None:
+            record["suggestions"][question] = {
+                "value": t["suggested_label"],
+                "score": t["score"],
+                "agent": model_version,
+            }
+        out.append(record)
+    return out
+
+
+def doccano(tasks: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """doccano text-classification import (JSONL): `text`, `label` (the suggestion), extra keys kept as meta."""
+    return [
+        {
+            "text": t["text"],
+            "label": [t["suggested_label"]] if t["suggested_label"] is not None else [],
+            KEY: t["id"],
+            "current_label": t["label"],
+            "reason": t["reason"],
+        }
+        for t in tasks
+    ]
+
+
+def csv_text(tasks: Sequence[dict[str, Any]]) -> str:
+    buf = io.StringIO(newline="")
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for t in tasks:
+        writer.writerow([t["id"], t["text"], t["label"] or "", t["suggested_label"] or "", t["score"], t["reason"]])
+    return buf.getvalue()
+
+
+def write_queue(
+    folder: Path, tasks: Sequence[dict[str, Any]], formats: Sequence[str], question: str, model_version: str
+) -> None:
+    """Write one queue's tasks in every requested format into `folder` (created; the caller makes it atomic).
+
+    Each task: id, text, label (current, may be None), suggested_label (may be
+    None), score (the model's probability of the suggestion), reason.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    for fmt in formats:
+        path = folder / FILES[fmt]
+        if fmt == "csv":
+            path.write_text(csv_text(tasks), encoding="utf-8")
+        elif fmt == "doccano":
+            path.write_text("".join(_line(t) for t in doccano(tasks)), encoding="utf-8")
+        else:
+            data = (label_studio if fmt == "label_studio" else argilla)(tasks, question, model_version)
+            path.write_text(json.dumps(data, indent=1, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def _line(obj: dict[str, Any]) -> str:
+    return json.dumps(obj, sort_keys=True, ensure_ascii=False) + "\n"

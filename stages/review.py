@@ -1,0 +1,119 @@
+"""review: two queues of rows for annotators, exported in Label Studio, Argilla, doccano and CSV form.
+
+Queue `issues`: the audit's findings, worst first (label issues, then
+duplicate conflicts, then outliers), one task per row, suggesting the label the
+model is confident about. Queue `active`: unlabelled rows (split's
+unlabeled.parquet) the model is least sure about, at most one per
+near-duplicate cluster, optionally spread over k-means clusters. Each queue
+goes to `<dir>/<queue>/` in every format of `review.formats`; the answers come
+back through the label stage (docs/refine.md).
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from schemas import load_params
+from schemas.audit import AuditParams
+from schemas.paths import ReviewPaths
+from schemas.review import ReviewParams
+from stages.lib.audit.model import classifier, tfidf
+from stages.lib.core.errors import StageError, cli
+from stages.lib.core.io import atomic_path, read_rows, write_json
+from stages.lib.core.log import get_logger
+from stages.lib.review import exports
+from stages.lib.review.queues import active_queue, issue_queue, params_hash, uncertainty
+
+log = get_logger("review")
+
+QUEUES = ("issues", "active")
+
+
+def run(
+    cfg: ReviewParams, audit: AuditParams, paths: ReviewPaths, issues_path: str | Path, split_dir: str | Path
+) -> dict[str, Any]:
+    """Build both queues and write their exports; return the metrics (rows per queue, model_version).
+
+    Raises StageError when the audit's issues or split's files are missing.
+    """
+    for path in (Path(issues_path), Path(split_dir) / "unlabeled.parquet"):
+        if not path.is_file():
+            raise StageError(f"review: {path} is missing; run dvc repro audit")
+    version = params_hash(audit, cfg)
+    issues = read_rows(issues_path).to_pylist()
+    picked = issue_queue(issues, cfg.issues.kinds, cfg.issues.budget)
+    tasks = {
+        "issues": [
+            {
+                "id": r["id"],
+                "text": r["text"],
+                "label": r["label"],
+                "suggested_label": r["suggested_label"],
+                "score": r["suggested_prob"],
+                "reason": r["issue"],
+            }
+            for r in picked
+        ],
+        "active": active_tasks(cfg, audit, split_dir),
+    }
+    with atomic_path(paths.dir) as tmp:  # the folder is one DVC output: replaced as a whole
+        for name in QUEUES:
+            exports.write_queue(tmp / name, tasks[name], cfg.formats, cfg.question, version)
+            log.info("queue %s: %d tasks in %s", name, len(tasks[name]), Path(paths.dir) / name)
+    return {
+        "model_version": version,
+        "queues": {name: len(tasks[name]) for name in QUEUES},
+        "issues_by_kind": {k: sum(t["reason"] == k for t in tasks["issues"]) for k in cfg.issues.kinds},
+    }
+
+
+def active_tasks(cfg: ReviewParams, audit: AuditParams, split_dir: str | Path) -> list[dict[str, Any]]:
+    """The most uncertain unlabelled rows under a model fitted on the audited labelled rows."""
+    pool = read_rows(Path(split_dir) / "unlabeled.parquet").to_pylist()
+    if not pool or cfg.active.budget == 0:
+        return []
+    pool.sort(key=lambda r: r["id"])
+    labelled = []
+    for name in audit.splits:
+        labelled += [r for r in read_rows(Path(split_dir) / f"{name}.parquet").to_pylist() if r["label"]]
+    labelled.sort(key=lambda r: r["id"])
+    t = audit.tfidf
+    vec = tfidf(t.max_features, t.ngram_max, t.min_df, t.sublinear_tf)
+    x = vec.fit_transform([r["text"] for r in labelled])
+    clf = partial(classifier, audit.c, audit.class_weight, cfg.seed)().fit(x, [r["label"] for r in labelled])
+    xp = vec.transform([r["text"] for r in pool])
+    probs = clf.predict_proba(xp)
+    scores = uncertainty(probs, cfg.active.uncertainty)
+    clusters = None
+    if cfg.active.kmeans_clusters and len(pool) >= cfg.active.kmeans_clusters:
+        from sklearn.cluster import KMeans
+
+        km = KMeans(n_clusters=cfg.active.kmeans_clusters, n_init=3, random_state=cfg.seed)
+        clusters = km.fit_predict(xp)
+    groups = [r.get("dup_cluster") or r["id"] for r in pool]
+    picked = active_queue([r["id"] for r in pool], groups, scores, cfg.active.budget, clusters)
+    best = probs.argmax(axis=1)
+    return [
+        {
+            "id": pool[n]["id"],
+            "text": pool[n]["text"],
+            "label": None,
+            "suggested_label": str(clf.classes_[best[n]]),
+            "score": round(float(probs[n, best[n]]), 6),
+            "reason": f"{cfg.active.uncertainty}={scores[n]:.4f}",
+        }
+        for n in picked
+    ]
+
+
+def main() -> None:
+    params = load_params()
+    p = params.paths
+    metrics = run(params.review, params.audit, p.review, p.audit.issues, p.split.dir)
+    write_json(metrics, p.review.metrics)
+
+
+if __name__ == "__main__":
+    cli(main)

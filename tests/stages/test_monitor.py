@@ -1,0 +1,101 @@
+"""monitor stage: a planted vocabulary shift is flagged, a random re-split is not, no batch is a result too."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+
+from schemas.audit import AuditParams
+from schemas.clean import NormalizeParams
+from schemas.monitor import MonitorParams
+from schemas.paths import MonitorPaths
+from schemas.review import ReviewParams
+from stages import monitor as stage
+from stages.lib.monitor import drift
+
+from .test_audit import sms_rows, write_split
+
+SMS = Path(__file__).parents[2] / "data/sample/sms_spam_collection/SMSSpamCollection"
+NEW_WORDS = ["blockchain", "wallet", "staking", "airdrop", "token", "validator", "ledger", "mint", "bridge", "yield"]
+
+
+def messages(n: int, skip: int = 0) -> list[str]:
+    return [line.split("\t", 1)[1] for line in SMS.read_text(encoding="utf-8").splitlines()[skip : skip + n]]
+
+
+def shifted(texts: list[str], seed: int) -> list[str]:
+    """Half of the messages gain two words of a vocabulary the reference never uses."""
+    rng = np.random.default_rng(seed)
+    return [t + " " + " ".join(rng.choice(NEW_WORDS, 2)) if rng.random() < 0.5 else t for t in texts]
+
+
+def test_planted_vocabulary_shift_is_flagged():
+    reference, batch = messages(600), shifted(messages(300, skip=600), seed=0)
+    res = drift.domain_test(reference, batch, folds=5, permutations=100, max_rows=2000, seed=0)
+    assert res["auc"] > 0.6 and res["p_value"] < 0.01
+    vocab = {t for text in reference for t in drift.tokens(text)}
+    assert drift.oov_share(batch, vocab) > drift.oov_share(messages(300, skip=900), vocab)
+
+
+def test_a_random_resplit_is_not_flagged_in_at_least_9_of_10_seeds():
+    pool = messages(600, skip=2000)
+    flagged = 0
+    for seed in range(10):
+        order = np.random.default_rng(seed).permutation(len(pool))
+        ref, new = [pool[i] for i in order[:300]], [pool[i] for i in order[300:]]
+        res = drift.domain_test(ref, new, folds=5, permutations=100, max_rows=2000, seed=seed)
+        flagged += res["p_value"] < MonitorParams().alpha
+    assert flagged <= 1
+
+
+def paths(tmp_path: Path) -> MonitorPaths:
+    return MonitorPaths(
+        incoming="data/incoming",
+        dir=str(tmp_path / "monitor"),
+        metrics=str(tmp_path / "monitor.json"),
+        plot=str(tmp_path / "plot.json"),
+    )
+
+
+def run(tmp_path: Path, **cfg) -> dict:
+    split = write_split(tmp_path / "split", sms_rows(600))
+    return stage.run(
+        MonitorParams(permutations=100, **cfg),
+        paths(tmp_path),
+        split,
+        NormalizeParams(),
+        AuditParams(),
+        ReviewParams(),
+        root=tmp_path,
+    )
+
+
+def test_no_batch_writes_a_no_batch_result(tmp_path):
+    metrics = run(tmp_path)
+    assert metrics == {"batch": False, "rows_in": 0, "rows_out": 0, "dropped": {}, "drift": False}
+    assert pq.read_table(tmp_path / "monitor/scored.parquet").num_rows == 0
+    assert json.loads((tmp_path / "monitor/review/label_studio.json").read_text()) == []
+
+
+def test_stage_reads_a_batch_normalises_it_and_exports_the_worst_rows(tmp_path):
+    incoming = tmp_path / "data/incoming"
+    incoming.mkdir(parents=True)
+    batch = shifted(messages(200, skip=3000), seed=1)
+    batch[0] = "caf\u00c3\u00a9 &amp; blockchain"  # mojibake and an HTML entity: clean's normalisation fixes both
+    (incoming / "batch1.txt").write_text("\n".join(batch) + "\n\n", encoding="utf-8")
+    metrics = run(tmp_path, review_budget=10)
+    assert metrics["batch"] and metrics["rows_in"] == 201 and metrics["rows_out"] == 200
+    assert metrics["dropped"] == {"blank_line": 1}
+    assert metrics["drift"] is True and metrics["domain_p_value"] < 0.01
+    assert metrics["shifts"]["oov_share"] > 0
+    scored = pq.read_table(tmp_path / "monitor/scored.parquet").to_pylist()
+    assert "café & blockchain" in {r["text"] for r in scored}
+    tasks = json.loads((tmp_path / "monitor/review/label_studio.json").read_text())
+    assert len(tasks) == 10 and {t["data"]["row_id"] for t in tasks} <= {r["id"] for r in scored}
+    assert sum(t["data"]["reason"].startswith("drift=") for t in tasks) == 5
+    first = {p.name: p.read_bytes() for p in (tmp_path / "monitor").rglob("*") if p.is_file()}
+    assert run(tmp_path, review_budget=10) == metrics
+    assert first == {p.name: p.read_bytes() for p in (tmp_path / "monitor").rglob("*") if p.is_file()}
