@@ -305,7 +305,7 @@ def test_rerun_gives_identical_snapshot_and_ingest_reads_it(site: Site, tmp_path
                     keep_fields=["title"])  # fmt: skip
     out = IngestPaths(rows=str(tmp_path / "rows.parquet"), rejects=str(tmp_path / "rejects.parquet"),
                       metrics=str(tmp_path / "ingest.json"))  # fmt: skip
-    metrics = ingest.run(IngestParams(sources=[source]), out, root=tmp_path)
+    metrics = ingest.run(IngestParams(sources={"web": source}), out, root=tmp_path)
     rows = {r["location"]: r for r in pq.read_table(out.rows).to_pylist()}
     assert metrics["rows_out"] == 6 and metrics["rows_in"] == 6
     tea = rows[site.url("/tea")]

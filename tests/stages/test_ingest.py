@@ -18,9 +18,7 @@ from ..conftest import REPO
 
 
 def run_sources(root: Path, *sources: dict[str, Any], max_reject_fraction: float = 1.0):
-    cfg = IngestParams(
-        sources=[{"name": f"s{i}", **s} for i, s in enumerate(sources)], max_reject_fraction=max_reject_fraction
-    )
+    cfg = IngestParams(sources={f"s{i}": s for i, s in enumerate(sources)}, max_reject_fraction=max_reject_fraction)
     paths = IngestPaths(
         rows=str(root / "out/rows.parquet"),
         rejects=str(root / "out/rejects.parquet"),
@@ -257,7 +255,7 @@ def test_sample_is_read_whole_and_byte_identical_on_rerun(tmp_path):
         "quoting": "none",
         "label_field": "label",
     }
-    cfg = IngestParams(sources=[{"name": "sms_spam", **src}])
+    cfg = IngestParams(sources={"sms_spam": src})
     outs = []
     for attempt in range(2):
         paths = IngestPaths(
