@@ -24,11 +24,14 @@ from stages.lib.augment.augmentation import (
     imbalance_ratio,
 )
 from stages.lib.core.errors import StageError, cli
-from stages.lib.core.io import write_json
 from stages.lib.core.log import get_logger
+from stages.lib.core.metrics import write_metrics
 from stages.lib.core.splitdir import check_split_dir, read_train, rejects_table, texts, to_table, write_split_dir
 
 log = get_logger("augment")
+
+# What `dvc metrics show` lists; every counter is in the details file (stages/lib/core/metrics.py).
+HEADLINE = ("rows_in", "rows_out")
 
 
 def run(cfg: AugmentParams, paths: AugmentPaths, split_dir: str | Path) -> dict[str, Any]:
@@ -91,7 +94,8 @@ def run(cfg: AugmentParams, paths: AugmentPaths, split_dir: str | Path) -> dict[
 def main() -> None:
     params = load_params()
     metrics = run(params.augment, params.paths.augment, params.paths.split.dir)
-    write_json(metrics, params.paths.augment.metrics)
+    p = params.paths.augment
+    write_metrics(metrics, HEADLINE, p.metrics, p.details)
 
 
 if __name__ == "__main__":

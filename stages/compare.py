@@ -1,9 +1,12 @@
 """compare: every approach side by side with the majority-class baseline.
 
-Reads metrics/train/<approach>.json and metrics/eval/<approach>.json of every
-entry of `approaches`; writes metrics/compare.json, reports/comparison.md (one
-row per approach: quality, trainable parameters, training time, peak memory)
-and plots/compare.json (bar chart). With `compare.gate`, fails when the best
+Reads metrics/details/{train,eval}/<approach>.json of every entry of
+`approaches`; writes metrics/compare.json (the best score and its margin),
+metrics/details/compare.json, reports/comparison.md (one row per approach:
+quality, trainable parameters), plots/compare.json (bar chart) and
+plots/validation_macro_f1.json (every approach's validation curve, overlaid).
+Training time and peak memory go to reports/timings/comparison.md, outside
+git and DVC. With `compare.gate`, fails when the best
 approach is below the minimum.
 """
 
@@ -20,24 +23,36 @@ from schemas.paths import ComparePaths, EvaluatePaths, TrainPaths
 from stages.lib.core.errors import StageError, cli
 from stages.lib.core.io import atomic_path, write_json
 from stages.lib.core.log import get_logger
+from stages.lib.core.metrics import read_timings, write_metrics
 from stages.lib.model.evaluation import classification_report
 from stages.lib.model.textclf import read_split
 
 log = get_logger("compare")
 
 QUALITY = ("macro_f1", "accuracy", "weighted_f1", "mcc", "ece")
-COST = ("trainable_params", "trainable_fraction", "train_seconds", "peak_memory_mb")
+COST = ("trainable_params", "trainable_fraction")
+# Measured on the machine that ran train@<approach> (reports/timings/train/<approach>.json, not versioned).
+TIMINGS = ("train_seconds", "peak_memory_mb")
 BASELINE = "majority_class"
 
 
 def run(
-    approaches: list[str], cfg: CompareParams, paths: ComparePaths, train_paths: TrainPaths, eval_paths: EvaluatePaths
+    approaches: list[str],
+    cfg: CompareParams,
+    paths: ComparePaths,
+    train_paths: TrainPaths,
+    eval_paths: EvaluatePaths,
+    timings_dir: str | Path | None = None,
 ) -> dict[str, Any]:
-    """Build the comparison; raise StageError (writing nothing) when the gate fails."""
+    """Build the comparison; raise StageError (writing nothing) when the gate fails.
+
+    With `timings_dir`, also writes `<timings_dir>/comparison.md`: the same ranking with each approach's
+    training time and peak memory from its last run on this machine (outside git and DVC: they vary per run).
+    """
     rows: dict[str, dict[str, Any]] = {}
     for name in approaches:
-        train_file = Path(train_paths.metrics_dir) / f"{name}.json"
-        eval_file = Path(eval_paths.metrics_dir) / f"{name}.json"
+        train_file = Path(train_paths.details_dir) / f"{name}.json"
+        eval_file = Path(eval_paths.details_dir) / f"{name}.json"
         missing = [str(f) for f in (train_file, eval_file) if not f.is_file()]
         if missing:
             raise StageError(f"approach '{name}': {', '.join(missing)} not found; run train@{name} and evaluate@{name}")
@@ -65,6 +80,11 @@ def run(
             )
     with atomic_path(paths.report) as tmp:
         tmp.write_text(report)
+    if timings_dir is not None:
+        timings = {n: read_timings(timings_dir, f"train/{n}") for n in ranked}
+        with atomic_path(Path(timings_dir) / "comparison.md") as tmp:
+            tmp.write_text(render_timings(ranked, rows, timings))
+    write_json(validation_curves(approaches, Path(train_paths.live_dir), metric), paths.curves)
     plot = [{"approach": n, metric: rows[n][metric]} for n in ranked]
     plot.append({"approach": BASELINE, metric: baseline[metric]})
     write_json(plot, paths.plot)
@@ -86,28 +106,65 @@ def majority_baseline(train_path: str | Path, test_path: str | Path) -> dict[str
 def render(
     ranked: list[str], rows: dict[str, dict[str, Any]], baseline: dict[str, Any], metric: str, best: str | None
 ) -> str:
-    head = "| approach | macro-F1 | accuracy | MCC | ECE | trainable params | trainable % | train s | peak MB |"
+    head = "| approach | macro-F1 | accuracy | MCC | ECE | trainable params | trainable % |"
     lines = [
         "# Approaches compared on the test split",
         "",
         f"Ranked by {metric}. Best: **{best}**." if best else "No approach.",
         "",
         head,
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for n in ranked:
         r = rows[n]
         lines.append(
             f"| {n} | {_f(r['macro_f1'])} | {_f(r['accuracy'])} | {_f(r['mcc'])} | {_f(r['ece'])} | "
-            f"{r['trainable_params']:,} | {100 * r['trainable_fraction']:.2f} | {r['train_seconds']:.1f} | "
-            f"{r['peak_memory_mb']:.0f} |"
+            f"{r['trainable_params']:,} | {100 * r['trainable_fraction']:.2f} |"
         )
     lines.append(
         f"| {BASELINE} (always '{baseline['label']}') | {_f(baseline['macro_f1'])} | {_f(baseline['accuracy'])} | "
-        f"{_f(baseline['mcc'])} | - | 0 | 0.00 | 0.0 | - |"
+        f"{_f(baseline['mcc'])} | - | 0 | 0.00 |"
     )
+    lines += [
+        "",
+        "Training time and peak memory vary with the machine and its load, so they are not versioned: each run",
+        "writes them to reports/timings/ (see reports/timings/comparison.md after `dvc repro`).",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def render_timings(ranked: list[str], rows: dict[str, dict[str, Any]], timings: dict[str, dict[str, Any]]) -> str:
+    """The cost table of the last local run (time, memory); '-' for an approach not trained on this machine."""
+    lines = [
+        "# Approaches: training time and memory of the last run on this machine",
+        "",
+        "| approach | macro-F1 | trainable params | train s | peak MB |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for n in ranked:
+        t = timings.get(n, {})
+        seconds = "-" if t.get("train_seconds") is None else f"{t['train_seconds']:.1f}"
+        memory = "-" if t.get("peak_memory_mb") is None else f"{t['peak_memory_mb']:.0f}"
+        lines.append(f"| {n} | {_f(rows[n]['macro_f1'])} | {rows[n]['trainable_params']:,} | {seconds} | {memory} |")
     lines += ["", "Peak MB: peak GPU memory allocated, or the stage process's peak resident memory on CPU.", ""]
     return "\n".join(lines)
+
+
+def validation_curves(approaches: list[str], live_dir: Path, metric: str) -> list[dict[str, Any]]:
+    """Validation `metric` by step of every approach, from dvclive's `eval/<metric>.tsv`, for one overlay plot."""
+    points: list[dict[str, Any]] = []
+    for name in approaches:
+        path = live_dir / name / "plots" / "metrics" / "eval" / f"{metric}.tsv"
+        if not path.is_file():
+            log.warning("%s: no validation curve at %s", name, path)
+            continue
+        header, *body = path.read_text().splitlines()
+        columns = header.split("\t")
+        for line in body:
+            values = dict(zip(columns, line.split("\t"), strict=True))
+            points.append({"approach": name, "step": int(values["step"]), metric: float(values[metric])})
+    return points
 
 
 def _f(value: float | None) -> str:
@@ -117,8 +174,9 @@ def _f(value: float | None) -> str:
 def main() -> None:
     params = load_params()
     p = params.paths
-    metrics = run(list(params.approaches), params.compare, p.compare, p.train, p.evaluate)
-    write_json(metrics, p.compare.metrics)
+    metrics = run(list(params.approaches), params.compare, p.compare, p.train, p.evaluate, p.timings)
+    headline = (f"best.{params.compare.metric}", "best.margin_over_baseline")
+    write_metrics(metrics, headline, p.compare.metrics, p.compare.details)
 
 
 if __name__ == "__main__":

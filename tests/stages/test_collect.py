@@ -314,10 +314,10 @@ def test_rerun_gives_identical_snapshot_and_ingest_reads_it(site: Site, tmp_path
     assert tea["label"] is None and tea["source"] == "web"
 
     everything = source.model_copy(update={"path": "data/collected"})  # every collected source at once
-    assert ingest.run(IngestParams(sources=[everything]), out, root=tmp_path)["rows_out"] == 6
+    assert ingest.run(IngestParams(sources={"web": everything}), out, root=tmp_path)["rows_out"] == 6
     manifest = source.model_copy(update={"path": "data/collect_manifest.parquet"})
     with pytest.raises(StageError, match=r"is not a collect snapshot \(expected \*/pages\.parquet\)"):
-        ingest.run(IngestParams(sources=[manifest]), out, root=tmp_path)
+        ingest.run(IngestParams(sources={"web": manifest}), out, root=tmp_path)
 
 
 def test_changed_page_changes_only_its_row(site: Site, tmp_path: Path) -> None:

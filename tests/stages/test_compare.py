@@ -16,23 +16,23 @@ from tests.finetune_fixtures import write_split
 
 def setup(root: Path, scores: dict[str, float]) -> tuple[ComparePaths, TrainPaths, EvaluatePaths]:
     write_split(root / "data")
-    train = TrainPaths(data_dir=str(root / "data"), metrics_dir=str(root / "metrics/train"))
-    evaluate = EvaluatePaths(test=str(root / "data/test.parquet"), metrics_dir=str(root / "metrics/eval"))
-    for folder in (train.metrics_dir, evaluate.metrics_dir):
+    train = TrainPaths(
+        data_dir=str(root / "data"), details_dir=str(root / "details/train"), live_dir=str(root / "dvclive")
+    )
+    evaluate = EvaluatePaths(test=str(root / "data/test.parquet"), details_dir=str(root / "details/eval"))
+    for folder in (train.details_dir, evaluate.details_dir, root / "timings/train"):
         Path(folder).mkdir(parents=True)
     for i, (name, f1) in enumerate(scores.items()):
-        (Path(train.metrics_dir) / f"{name}.json").write_text(
-            json.dumps(
-                {
-                    "trainable_params": 1000 * (i + 1),
-                    "total_params": 10000,
-                    "trainable_fraction": 0.1 * (i + 1),
-                    "train_seconds": 10.0 + i,
-                    "peak_memory_mb": 500.0,
-                }
-            )
+        (Path(train.details_dir) / f"{name}.json").write_text(
+            json.dumps({"trainable_params": 1000 * (i + 1), "total_params": 10000, "trainable_fraction": 0.1 * (i + 1)})
         )
-        (Path(evaluate.metrics_dir) / f"{name}.json").write_text(
+        (root / "timings/train" / f"{name}.json").write_text(
+            json.dumps({"train_seconds": 10.0 + i, "peak_memory_mb": 500.0})
+        )
+        curve = Path(train.live_dir, name, "plots/metrics/eval/macro_f1.tsv")
+        curve.parent.mkdir(parents=True)
+        curve.write_text(f"step\tmacro_f1\n50\t{f1 - 0.1}\n100\t{f1}\n")
+        (Path(evaluate.details_dir) / f"{name}.json").write_text(
             json.dumps(
                 {
                     "macro_f1": f1,
@@ -44,14 +44,17 @@ def setup(root: Path, scores: dict[str, float]) -> tuple[ComparePaths, TrainPath
             )
         )
     paths = ComparePaths(
-        metrics=str(root / "compare.json"), report=str(root / "comparison.md"), plot=str(root / "plots/compare.json")
+        metrics=str(root / "compare.json"),
+        report=str(root / "comparison.md"),
+        plot=str(root / "plots/compare.json"),
+        curves=str(root / "plots/curves.json"),
     )
     return paths, train, evaluate
 
 
 def test_table_ranks_approaches_and_adds_the_baseline(tmp_path):
     paths, train, evaluate = setup(tmp_path, {"feature": 0.8, "full": 0.9, "adapter": 0.85})
-    metrics = run(["feature", "full", "adapter"], CompareParams(), paths, train, evaluate)
+    metrics = run(["feature", "full", "adapter"], CompareParams(), paths, train, evaluate, tmp_path / "timings")
     # test split: 4 spam, 8 ham; the train majority is ham
     assert metrics["baseline"]["label"] == "ham"
     assert metrics["baseline"]["accuracy"] == pytest.approx(8 / 12, abs=1e-6)
@@ -65,14 +68,21 @@ def test_table_ranks_approaches_and_adds_the_baseline(tmp_path):
         "ece",
         "trainable_params",
         "trainable_fraction",
-        "train_seconds",
-        "peak_memory_mb",
     }
     report = Path(paths.report).read_text().splitlines()
     rows = [line.split("|")[1].strip() for line in report if line.startswith("| ") and "approach" not in line]
     assert rows == ["full", "adapter", "feature", "majority_class (always 'ham')"]
     plot = json.loads(Path(paths.plot).read_text())
     assert [p["approach"] for p in plot] == ["full", "adapter", "feature", "majority_class"]
+    # time and memory: only in the unversioned timings report, never in the tracked one
+    assert "train s" not in Path(paths.report).read_text()
+    timings = (tmp_path / "timings/comparison.md").read_text()
+    assert "| full | 0.9000 | 2,000 | 11.0 | 500 |" in timings
+    curves = json.loads(Path(paths.curves).read_text())
+    assert {(c["approach"], c["step"]) for c in curves} == {
+        (n, s) for n in ("feature", "full", "adapter") for s in (50, 100)
+    }
+    assert {"approach": "full", "step": 100, "macro_f1": 0.9} in curves
 
 
 def test_gate_fails_clearly_and_writes_nothing(tmp_path):

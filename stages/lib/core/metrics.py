@@ -38,12 +38,29 @@ def pick(metrics: Mapping[str, Any], keys: Iterable[str]) -> dict[str, Any]:
     return out
 
 
+# Top-level keys that measure the machine, not the data or the model: they go to the timings file.
+TIMING_KEYS = ("seconds", "train_seconds", "seconds_per_step", "samples_per_second", "peak_memory_mb")
+
+
 def write_metrics(
-    metrics: Mapping[str, Any], headline: Iterable[str], metrics_path: str | Path, details_path: str | Path
+    metrics: Mapping[str, Any],
+    headline: Iterable[str],
+    metrics_path: str | Path,
+    details_path: str | Path,
+    timings_dir: str | Path | None = None,
+    name: str | None = None,
 ) -> dict[str, Any]:
-    """Write the headline keys to `metrics_path` and every counter to `details_path`; return the headline."""
-    top = pick(metrics, headline)
-    write_json(dict(metrics), details_path)
+    """Write a stage's metrics by the contract above and return the headline.
+
+    `headline` lists the dotted keys `dvc metrics show` should list (`rows_out`, `leakage.near`). Keys in
+    TIMING_KEYS are taken out of the details and written to `<timings_dir>/<name>.json` instead.
+    """
+    details = {k: v for k, v in metrics.items() if k not in TIMING_KEYS}
+    timings = {k: v for k, v in metrics.items() if k in TIMING_KEYS}
+    top = pick(details, headline)
+    if timings and timings_dir is not None and name is not None:
+        write_timings(timings, timings_dir, name)
+    write_json(details, details_path)
     write_json(top, metrics_path)
     return top
 

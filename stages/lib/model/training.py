@@ -199,6 +199,7 @@ def fit(
     runtime = time.perf_counter() - start
     if live is not None:
         live.end()
+        drop_timing_curves(Path(live_dir))
     state = trainer.state
     best_step = getattr(state, "best_global_step", None)
     if best_step is None and state.best_model_checkpoint:
@@ -213,6 +214,17 @@ def fit(
         resumed_from_step=resumed_from,
         log_history=list(state.log_history),
     )
+
+
+def drop_timing_curves(live_dir: Path) -> None:
+    """Remove the curves that time the machine (runtime, samples or steps per second) from dvclive's output.
+
+    The curves are git-tracked (`cache: false`) so a clone has them and `dvc plots diff` works across
+    commits; a rerun must then give the same bytes, and only these curves differ from run to run.
+    """
+    for path in sorted((live_dir / "plots").rglob("*.tsv")):
+        if path.stem == "runtime" or path.stem.endswith("_per_second"):
+            path.unlink()
 
 
 def options_dict(options: TrainOptions) -> dict[str, Any]:
