@@ -581,14 +581,17 @@ def test_snapshot_flows_through_dvc_repro_and_is_not_refetched(site: Site, tmp_p
     site.routes |= {"/a": article("A", *TEA), "/b": article("B", *BRIDGE)}
     root = Path(__file__).resolve().parents[2]
     project = tmp_path / "project"
-    for part in ("stages", "schemas", "data/sample"):
+    for part in ("stages", "schemas", "data/sample", "data/raw"):
         shutil.copytree(root / part, project / part, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(root / "dvc.yaml", project / "dvc.yaml")
     cfg = yaml.safe_load((root / "params.yaml").read_text())
     cfg["collect"] |= {"sources": [{"name": "site", "urls": [site.url("/a"), site.url("/b")]}], "delay_s": 0.0}
-    cfg["ingest"]["sources"].append(
-        {"name": "web", "path": "data/collected/site", "format": "collected", "id_field": "url", "keep_fields": []}
-    )
+    cfg["ingest"]["sources"]["web"] = {
+        "path": "data/collected/site",
+        "format": "collected",
+        "id_field": "url",
+        "keep_fields": [],
+    }
     (project / "params.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
     subprocess.run(["git", "init", "-q"], cwd=project, check=True)
     dvc(project, "init", "-q")
