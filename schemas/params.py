@@ -18,6 +18,7 @@ from schemas.ingest import IngestParams
 from schemas.label import LabelParams
 from schemas.model import ModelParams
 from schemas.paths import Paths
+from schemas.review import Gate, default_gate
 from schemas.split import SplitParams
 from schemas.train import TrainParams
 
@@ -48,6 +49,12 @@ class Params(StrictModel):
         description="Fine-tuning approaches by name; each is a train@<name> and evaluate@<name> stage.",
     )
     compare: CompareParams = Field(default_factory=CompareParams, description="compare stage: the table and gate.")
+    gate: Gate = Field(
+        default_factory=default_gate,
+        description="Regression gate of `make report`: metric name -> direction and tolerance. A metric whose "
+        "dotted name is the key or ends with `.<key>` fails the review when it moves the wrong way by more than "
+        "abs_tol + rel_tol * |base value|. No stage reads it.",
+    )
 
     @model_validator(mode="after")
     def _cross_section(self) -> Params:
