@@ -169,7 +169,13 @@ def _has_header(rows: list[list[str]]) -> bool:
     first, rest = rows[0], rows[1:]
     if any(len(cell) > 40 or not cell.strip() for cell in first):
         return False
-    return not any(i < len(row) and row[i] == cell for i, cell in enumerate(first) for row in rest)
+    if any(i < len(row) and row[i] == cell for i, cell in enumerate(first) for row in rest):
+        return False
+    # A name is short next to the values of the text column (the column with the longest values).
+    width = len(first)
+    means = [sum(len(r[i]) for r in rest if i < len(r)) / len(rest) for i in range(width)]
+    text_column = max(range(width), key=lambda i: means[i])
+    return len(first[text_column]) < 0.5 * means[text_column]
 
 
 def _quotes_hold(text: str, delimiter: str) -> bool:
