@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+BASE ?= main
 
-.PHONY: setup demo test test-all bench lint format schema collect clean-venv
+.PHONY: setup demo test test-all bench lint format schema collect report clean-venv
 
 setup: $(STAMP)
 
@@ -35,6 +36,9 @@ bench: setup  ## speed and memory, side by side with the alternatives
 
 collect: setup  ## fetch collect.sources again into a new snapshot; then `dvc repro`
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro --force --single-item collect
+
+report: setup  ## review this branch against BASE (default main): reports/review.md, exit 1 on a regression
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python scripts/report.py --base $(BASE) --out reports/review.md
 
 lint: setup
 	$(BIN)/ruff check .

@@ -52,9 +52,18 @@ def run(cfg: AugmentParams, paths: AugmentPaths, split_dir: str | Path) -> dict[
         )
     transforms = [build_transform(op, cfg.seed, paths.nltk_data) for op in cfg.operations]
 
+    labelled = {k: v for k, v in before.items() if k is not None}
+    majority = min(labelled, key=lambda k: (-labelled[k], k)) if labelled else None
+
     def multiplier(label: str | None) -> float:
         # unlabelled train rows (if split kept any) have no class to augment toward
-        return 0.0 if label is None else cfg.per_class.get(label, cfg.default_multiplier)
+        if label is None:
+            return 0.0
+        if label in cfg.per_class:
+            return cfg.per_class[label]
+        if cfg.minority_multiplier is not None and label != majority:
+            return cfg.minority_multiplier
+        return cfg.default_multiplier
 
     deduper = Deduper(seen={r["text"] for r in rows}, eval_texts=texts(source, ("validation", "test")))
     outcome = augment_rows(rows, transforms, multiplier, cfg.seed, deduper, cfg.max_rows)

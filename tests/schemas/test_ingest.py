@@ -49,6 +49,7 @@ def test_text_field_may_list_several_columns(params_data):
 
 def test_class_names_outside_label_classes_are_rejected(params_data):
     params_data["label"]["classes"] = ["billing", "bug", "other"]
+    params_data["augment"]["per_class"] = {"spam": 1.0}
     params_data["balance"]["class_weights"] = {"billing": 1.0, "bugs": 2.0}
     with pytest.raises(ParamsError) as info:
         validate_params(params_data)
