@@ -123,7 +123,7 @@ def sniff(path: Path) -> tuple[dict[str, Any], list[str]]:
     notes += [
         f"delimiter {delimiter!r}",
         "a header line" if header else "no header line",
-        "quoted fields" if quoting == "minimal" else "quotes are plain characters (quoting: none)",
+        "quotes honoured (quoting: minimal)" if quoting == "minimal" else "quotes are plain characters (quoting: none)",
     ]
     return options, notes
 
