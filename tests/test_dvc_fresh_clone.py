@@ -64,18 +64,37 @@ def test_fresh_clone_rerun_is_clean_and_an_experiment_shows_only_what_it_moved(t
 
     dvc(clone, "exp", "run", "-n", "adapter-lr", "-S", "approaches.adapter.learning_rate=0.05")
     shown = dvc(clone, "exp", "show", "--only-changed", "--json").stdout
-    rows = json.loads(shown)
-    exp = [e for r in rows for e in (r.get("experiments") or []) if e.get("name") == "adapter-lr"]
-    assert exp, shown
-    metrics = exp[0]["revs"][0]["data"]["metrics"]
-    changed = {
-        f"{path}:{key}"
-        for path, content in metrics.items()
-        for key, value in content["data"].items()
-        if value != rows[0]["data"]["metrics"][path]["data"][key]
-    }
-    assert {path.split(":")[0] for path in changed} <= {
+    runs = list(named_runs(json.loads(shown)))
+    experiment = next(data for name, data in runs if name == "adapter-lr")
+    baseline = next(data for name, data in runs if name == "main")
+    before = {f"{p}:{k}": v for p, c in baseline["metrics"].items() for k, v in flat(c["data"]).items()}
+    after = {f"{p}:{k}": v for p, c in experiment["metrics"].items() for k, v in flat(c["data"]).items()}
+    moved = {k for k in after if after[k] != before.get(k)}
+    assert moved and {k.split(":")[0] for k in moved} <= {
         "metrics/train/adapter.json",
         "metrics/eval/adapter.json",
         "metrics/compare.json",
-    }, changed
+    }, moved
+
+
+def named_runs(node):
+    """(name, data) of every revision in `dvc exp show --json` output, whatever its nesting."""
+    if isinstance(node, list):
+        for item in node:
+            yield from named_runs(item)
+    elif isinstance(node, dict):
+        if "data" in node and isinstance(node["data"], dict) and "metrics" in node["data"]:
+            yield node.get("name") or node["data"].get("name") or node.get("rev"), node["data"]
+        for value in node.values():
+            if isinstance(value, (list, dict)):
+                yield from named_runs(value)
+
+
+def flat(data, prefix=""):
+    out = {}
+    for key, value in data.items():
+        if isinstance(value, dict):
+            out |= flat(value, f"{prefix}{key}.")
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
