@@ -123,7 +123,9 @@ def bare_trainer(root: Path, steps: int, batch: int) -> float:
             for i, m, r in zip(enc["input_ids"], enc["attention_mask"], table)
         ]
 
-    model = AutoModelForSequenceClassification.from_pretrained(str(root / "base"), num_labels=len(labels))
+    model = AutoModelForSequenceClassification.from_pretrained(
+        str(root / "base"), num_labels=len(labels), use_safetensors=True
+    )
     args = TrainingArguments(
         output_dir=str(root / "bare"),
         max_steps=steps,

@@ -44,6 +44,7 @@ def load_params(path: str | Path = "params.yaml", check_peft: bool = False) -> P
     path = Path(path)
     if not path.is_file():
         raise ParamsError(str(path), [f"file not found (looked in {path.resolve().parent})"])
+    check_yaml_size(path)
     try:
         raw = OmegaConf.to_container(OmegaConf.load(path), resolve=True)
     except (OmegaConfBaseException, ValueError) as exc:
@@ -53,6 +54,59 @@ def load_params(path: str | Path = "params.yaml", check_peft: bool = False) -> P
     if not isinstance(raw, dict):
         raise ParamsError(str(path), ["the top level must be a mapping of sections"])
     return validate_params(raw, source=str(path), check_peft=check_peft)
+
+
+# A params file is a few hundred nodes; anchors are rare. These limits leave a wide margin and stop a YAML
+# "billion laughs" document (a 600-byte file expanding to millions of nodes) before OmegaConf expands it.
+MAX_YAML_ALIASES = 100
+MAX_YAML_NODES = 100_000
+
+
+def check_yaml_size(path: Path) -> None:
+    """Refuse a YAML file with more than MAX_YAML_ALIASES aliases or more than MAX_YAML_NODES nodes once expanded.
+
+    PyYAML composes an alias as a reference to the anchored node, so counting here is cheap; OmegaConf and
+    pydantic would copy every reference, which is where an alias bomb costs minutes and gigabytes.
+    Raises ParamsError naming the limit; a file PyYAML cannot parse is left to the normal load for its message.
+    """
+    import yaml
+
+    text = path.read_text(encoding="utf-8", errors="replace")
+    try:
+        aliases = sum(isinstance(event, yaml.AliasEvent) for event in yaml.parse(text, Loader=yaml.SafeLoader))
+        root = yaml.compose(text, Loader=yaml.SafeLoader) if aliases <= MAX_YAML_ALIASES else None
+    except yaml.YAMLError:
+        return
+    except RecursionError:
+        raise ParamsError(str(path), ["YAML nested too deeply to read; flatten it"]) from None
+    if aliases > MAX_YAML_ALIASES:
+        raise ParamsError(
+            str(path),
+            [f"{aliases} YAML aliases (*name); at most {MAX_YAML_ALIASES} are allowed: write the values out instead"],
+        )
+    sizes: dict[int, int] = {}
+
+    def expanded(node: yaml.Node) -> int:
+        if id(node) not in sizes:
+            sizes[id(node)] = 0  # a recursive alias counts once instead of looping
+            children = node.value if isinstance(node, yaml.SequenceNode) else ()
+            if isinstance(node, yaml.MappingNode):
+                children = [n for pair in node.value for n in pair]
+            sizes[id(node)] = 1 + sum(expanded(child) for child in children)
+        return sizes[id(node)]
+
+    try:
+        nodes = expanded(root) if root is not None else 0
+    except RecursionError:
+        raise ParamsError(str(path), ["YAML nested too deeply to read; flatten it"]) from None
+    if nodes > MAX_YAML_NODES:
+        raise ParamsError(
+            str(path),
+            [
+                f"expands to {nodes:,} YAML nodes through its aliases; at most {MAX_YAML_NODES:,} are allowed: "
+                "write the values out instead of nesting anchors"
+            ],
+        )
 
 
 def validate_params(data: dict[str, Any], source: str = "params", check_peft: bool = True) -> Params:

@@ -47,7 +47,9 @@ def sampler_kind(strategy: str) -> str | None:
 class Features(StrictModel):
     """TF-IDF features on which the neighbour-based samplers measure distances."""
 
-    max_features: int | None = Field(20000, ge=1, description="Vocabulary size cap; null = no cap.")
+    max_features: int | None = Field(
+        20000, ge=1, le=10_000_000, description="At most 10 million. Vocabulary size cap; null = no cap."
+    )
     ngram_max: int = Field(2, ge=1, le=5, description="Use word n-grams from 1 to this length.")
     min_df: int = Field(1, ge=1, description="Ignore terms in fewer rows than this.")
     sublinear_tf: bool = Field(True, description="1 + log(tf): long messages do not dominate the distances.")
@@ -97,7 +99,9 @@ class BalanceParams(StrictModel):
         "'balanced' = n_rows / (n_classes * rows_of_class) (scikit-learn), 'balanced_sqrt' = its square root "
         "(milder), a dict {label: weight}, or 'none'.",
     )
-    n_neighbors: int = Field(3, ge=1, description="Neighbours for the neighbour-based samplers (ENN, AllKNN, ...).")
+    n_neighbors: int = Field(
+        3, ge=1, le=1000, description="At most 1000. Neighbours for the neighbour-based samplers (ENN, AllKNN, ...)."
+    )
     features: Features = Field(default_factory=Features, description="TF-IDF features for neighbour-based samplers.")
     synthetic: Synthetic = Field(default_factory=Synthetic, description="Settings of the `synthetic` strategy.")
     seed: int = Field(42, description="random_state of the samplers and seed of the synthetic rows.")

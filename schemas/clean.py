@@ -166,9 +166,17 @@ class NearDupParams(StrictModel):
         description="Shingle unit. Characters suit short texts (an SMS has ~15 words; one changed word moves word "
         "3-grams far more than character 5-grams).",
     )
-    ngram: int = Field(5, ge=1, description="Shingle length in units.")
+    ngram: int = Field(
+        5, ge=1, le=64, description="Shingle length in units (at most 64: longer shingles make every text unique)."
+    )
     lowercase: bool = Field(True, description="Lowercase before shingling.")
-    num_perm: int = Field(128, ge=2, description="MinHash permutations (signature length).")
+    num_perm: int = Field(
+        128,
+        ge=2,
+        le=4096,
+        description="MinHash permutations (signature length). At most 4096: memory is 8 bytes per permutation per "
+        "row, and the estimate stops improving long before.",
+    )
     threshold: float | None = Field(
         0.8,
         gt=0.0,
@@ -179,10 +187,14 @@ class NearDupParams(StrictModel):
     bands: int | None = Field(
         None,
         ge=1,
-        description="LSH bands, with `rows`, instead of the shape `threshold` would choose; `threshold` still "
+        le=4096,
+        description="LSH bands (at most 4096), with `rows`, instead of the shape `threshold` would choose; "
+        "`threshold` still "
         "drives verification. More, shorter bands raise recall.",
     )
-    rows: int | None = Field(None, ge=1, description="Rows per band; bands * rows must be <= num_perm.")
+    rows: int | None = Field(
+        None, ge=1, le=4096, description="Rows per band; bands * rows must be <= num_perm (at most 4096)."
+    )
     verify: bool = Field(
         True,
         description="Check every LSH candidate pair by its true Jaccard similarity and keep only pairs >= threshold, "
@@ -224,8 +236,16 @@ class CleanParams(StrictModel):
         "goes to rejects (`label_conflict`); `keep` = one survivor per label. Null labels never conflict.",
     )
     batch_size: int = Field(
-        10_000, ge=1, description="Rows per batch; memory per worker grows with it, output row groups follow it."
+        10_000,
+        ge=1,
+        le=10_000_000,
+        description="Rows per batch; memory per worker grows with it, output row groups follow it (at most 10 million: "
+        "a bigger batch only costs memory).",
     )
     num_proc: int = Field(
-        2, ge=1, description="Worker processes for normalise/filter/mask/MinHash; the output does not depend on it."
+        2,
+        ge=1,
+        le=256,
+        description="Worker processes for normalise/filter/mask/MinHash; the output does not depend on it (at most "
+        "256: each worker holds a batch in memory).",
     )

@@ -130,11 +130,24 @@ class CollectParams(StrictModel):
         description="Least time between the starts of two requests to the same host (a robots.txt Crawl-delay "
         "or Request-rate that asks for more wins).",
     )
-    per_host_concurrency: int = Field(1, ge=1, description="Most requests in flight to one host at once.")
-    max_concurrency: int = Field(4, ge=1, description="Most requests in flight in all (threads).")
-    timeout_s: float = Field(30.0, gt=0.0, description="Give up one attempt after this long (connect plus body).")
+    per_host_concurrency: int = Field(
+        1, ge=1, le=16, description="Most requests in flight to one host at once (at most 16: stay polite)."
+    )
+    max_concurrency: int = Field(
+        4, ge=1, le=64, description="Most requests in flight in all (threads; at most 64, one thread each)."
+    )
+    timeout_s: float = Field(
+        30.0,
+        gt=0.0,
+        le=600.0,
+        description="Total deadline of one attempt: connect, headers and the whole body (a server trickling bytes "
+        "cannot extend it). At most 600 s.",
+    )
     max_retries: int = Field(
-        3, ge=0, description="Retries after a timeout, a connection error, a 429 or a 500/502/503/504."
+        3,
+        ge=0,
+        le=20,
+        description="Retries after a timeout, a connection error, a 429 or a 500/502/503/504 (at most 20).",
     )
     backoff_s: float = Field(
         1.0, ge=0.0, description="Wait before the first retry; doubles on each further retry (exponential backoff)."
@@ -146,9 +159,21 @@ class CollectParams(StrictModel):
         "rate_limited rather than waiting less than the server asked.",
     )
     max_bytes: int = Field(
-        5_000_000, ge=1, description="Largest response body kept; a larger one is cut off and the page rejected."
+        5_000_000,
+        ge=1,
+        le=1_000_000_000,
+        description="Largest response body kept; a larger one is cut off and the page rejected (at most 1 GB: bodies "
+        "are held in memory).",
     )
-    max_redirects: int = Field(5, ge=0, description="Most redirects followed per page; each hop is recorded.")
+    allow_private_networks: bool = Field(
+        False,
+        description="Fetch from loopback, private, link-local, multicast and reserved addresses too. Off, every "
+        "URL, redirect hop and sitemap link whose host resolves to one of those is refused (private_network), so "
+        "a page cannot steer the crawler into your own network or a cloud metadata service.",
+    )
+    max_redirects: int = Field(
+        5, ge=0, le=30, description="Most redirects followed per page; each hop is recorded (at most 30)."
+    )
     content_types: list[str] = Field(
         default_factory=lambda: ["text/html", "application/xhtml+xml", "text/plain"],
         min_length=1,

@@ -119,6 +119,13 @@ class Source(StrictModel):
     def _inside_repo(cls, value: str) -> str:
         return check_inside_repo(value, "copy or `dvc add` the data inside it")
 
+    @field_validator("pattern")
+    @classmethod
+    def _pattern_inside_folder(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        return check_inside_repo(value, "write a glob relative to the folder, such as '**/*.txt'")
+
     @field_validator("encoding")
     @classmethod
     def _known_encoding(cls, value: str) -> str:

@@ -148,7 +148,12 @@ class LabelParams(StrictModel):
         description="Fail when more than this share of an import's annotations is rejected (unknown label, no key): "
         "usually a wrong `format`, `question` or missing alias, not bad annotators.",
     )
-    dawid_skene_iterations: int = Field(100, ge=1, description="Most EM iterations for `dawid_skene`.")
+    dawid_skene_iterations: int = Field(
+        100,
+        ge=1,
+        le=100_000,
+        description="Most EM iterations for `dawid_skene` (at most 100000; it converges in tens).",
+    )
 
     @field_validator("classes")
     @classmethod

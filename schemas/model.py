@@ -12,16 +12,27 @@ from schemas.base import StrictModel
 class ScratchModel(StrictModel):
     """A tiny BERT-style encoder pre-trained with masked-LM on the project's own text (offline default)."""
 
-    vocab_size: int = Field(8000, ge=300, description="Byte-level BPE vocabulary size, special tokens included.")
+    vocab_size: int = Field(
+        8000,
+        ge=300,
+        le=1_000_000,
+        description="At most 1 million. Byte-level BPE vocabulary size, special tokens included.",
+    )
     min_frequency: int = Field(2, ge=1, description="A merge must occur this often in the corpus to be learnt.")
     lowercase: bool = Field(False, description="Lower-case text before tokenizing (loses CAPS, a spam signal).")
-    hidden_size: int = Field(128, ge=8, description="Width of every layer.")
-    num_layers: int = Field(2, ge=1, description="Number of transformer layers.")
-    num_heads: int = Field(4, ge=1, description="Attention heads per layer; must divide hidden_size.")
-    intermediate_size: int = Field(512, ge=8, description="Width of the feed-forward block of each layer.")
-    max_length: int = Field(128, ge=8, description="Longest input in tokens (position embeddings).")
-    steps: int = Field(400, ge=1, description="Masked-LM optimisation steps.")
-    batch_size: int = Field(32, ge=1, description="Sequences per masked-LM step.")
+    hidden_size: int = Field(
+        128, ge=8, le=8192, description="Width of every layer (at most 8192: a scratch model on CPU)."
+    )
+    num_layers: int = Field(2, ge=1, le=128, description="Number of transformer layers (at most 128).")
+    num_heads: int = Field(4, ge=1, le=256, description="Attention heads per layer; must divide hidden_size.")
+    intermediate_size: int = Field(
+        512, ge=8, le=65_536, description="Width of the feed-forward block of each layer (at most 65536)."
+    )
+    max_length: int = Field(
+        128, ge=8, le=32_768, description="Longest input in tokens (position embeddings; at most 32768)."
+    )
+    steps: int = Field(400, ge=1, le=10_000_000, description="Masked-LM optimisation steps (at most 10 million).")
+    batch_size: int = Field(32, ge=1, le=65_536, description="Sequences per masked-LM step (at most 65536).")
     learning_rate: float = Field(1e-3, gt=0, description="Peak AdamW learning rate (linear warm-up then decay).")
     warmup_steps: int = Field(40, ge=0, description="Linear warm-up steps.")
     weight_decay: float = Field(0.01, ge=0, description="AdamW weight decay.")
@@ -58,7 +69,9 @@ class ModelParams(StrictModel):
     num_threads: int = Field(
         1,
         ge=1,
-        description="torch CPU threads in every model stage; seeded runs are bit-identical only with the same count.",
+        le=1024,
+        description="torch CPU threads in every model stage (at most 1024); seeded runs are bit-identical only with "
+        "the same count.",
     )
     scratch: ScratchModel = Field(default_factory=ScratchModel, description="source: scratch settings.")
 

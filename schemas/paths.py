@@ -6,12 +6,25 @@ in exactly one place (params.yaml) and the stage code never hard-codes one.
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, ValidationInfo, field_validator
 
-from schemas.base import StrictModel
+from schemas.base import StrictModel, check_inside_repo
 
 
-class IngestPaths(StrictModel):
+class PathsModel(StrictModel):
+    """The paths of one stage: each must be relative and stay inside the repository (no absolute, no `..` out)."""
+
+    @field_validator("*")
+    @classmethod
+    def _inside_repo(cls, value: str, info: ValidationInfo) -> str:
+        # Checked when a params file is validated (load_params/validate_params pass a context); code that
+        # builds a PathsModel itself, as the tests do with temporary folders, chooses its own paths.
+        if info.context is None:
+            return value
+        return check_inside_repo(value, "stage inputs and outputs live in the repository (DVC tracks them there)")
+
+
+class IngestPaths(PathsModel):
     rows: str = Field("data/ingested/rows.parquet", description="Canonical rows written by ingest.")
     rejects: str = Field(
         "data/ingested/rejects.parquet",
@@ -29,7 +42,7 @@ class IngestPaths(StrictModel):
     sample: str = Field("data/sample", description="Folder of the bundled sample data; ingest depends on it too.")
 
 
-class CleanPaths(StrictModel):
+class CleanPaths(PathsModel):
     rows: str = Field(
         "data/cleaned/rows.parquet",
         description="Cleaned, de-duplicated rows (adds text_raw, dup_cluster, dup_count), sorted by id.",
@@ -44,7 +57,7 @@ class CleanPaths(StrictModel):
     )
 
 
-class LabelPaths(StrictModel):
+class LabelPaths(PathsModel):
     annotations: str = Field(
         "data/annotations",
         description="Folder of annotation exports; dvc.yaml watches it, so a new export reruns label.",
@@ -60,7 +73,7 @@ class LabelPaths(StrictModel):
     )
 
 
-class SplitPaths(StrictModel):
+class SplitPaths(PathsModel):
     dir: str = Field(
         "data/split",
         description="Folder of train, validation, test and unlabeled .parquet written by split, plus rejects.parquet "
@@ -72,7 +85,7 @@ class SplitPaths(StrictModel):
     )
 
 
-class CollectPaths(StrictModel):
+class CollectPaths(PathsModel):
     pages: str = Field(
         "data/collected",
         description="Snapshot folder: <name>/pages.parquet per source (url, title, text...). Byte-identical when "
@@ -89,7 +102,7 @@ class CollectPaths(StrictModel):
     )
 
 
-class AugmentPaths(StrictModel):
+class AugmentPaths(PathsModel):
     dir: str = Field(
         "data/augmented",
         description="Folder of the four split files (train augmented, the others byte-identical copies) and "
@@ -111,7 +124,7 @@ class AugmentPaths(StrictModel):
     )
 
 
-class BalancePaths(StrictModel):
+class BalancePaths(PathsModel):
     dir: str = Field(
         "data/balanced",
         description="Folder of the four split files (train resampled, the others byte-identical copies), "
@@ -127,7 +140,7 @@ class BalancePaths(StrictModel):
     )
 
 
-class BaseModelPaths(StrictModel):
+class BaseModelPaths(PathsModel):
     train: str = Field(
         "data/split/train.parquet", description="Train split: its text (never validation/test) pre-trains scratch."
     )
@@ -139,7 +152,7 @@ class BaseModelPaths(StrictModel):
     )
 
 
-class TrainPaths(StrictModel):
+class TrainPaths(PathsModel):
     data_dir: str = Field(
         "data/balanced", description="Folder with train.parquet and validation.parquet (balance stage output)."
     )
@@ -160,7 +173,7 @@ class TrainPaths(StrictModel):
     )
 
 
-class EvaluatePaths(StrictModel):
+class EvaluatePaths(PathsModel):
     test: str = Field("data/balanced/test.parquet", description="Test split the approaches are scored on.")
     metrics_dir: str = Field("metrics/eval", description="Each approach writes metrics/eval/<approach>.json.")
     details_dir: str = Field(
@@ -170,7 +183,7 @@ class EvaluatePaths(StrictModel):
     confusion_dir: str = Field("plots/confusion", description="Confusion-matrix plot data per approach.")
 
 
-class ComparePaths(StrictModel):
+class ComparePaths(PathsModel):
     metrics: str = Field("metrics/compare.json", description="Every approach and the baseline, side by side.")
     details: str = Field(
         "metrics/details/compare.json", description="Every counter of compare (git-tracked, not a metric)."

@@ -102,8 +102,10 @@ class MaskedLMOp(_OpBase):
     )
     rate: float = Field(0.15, gt=0.0, le=1.0, description="Share of words (stop words excluded) substituted.")
     top_k: int = Field(5, ge=1, le=100, description="Pick uniformly among the k most likely whole-word predictions.")
-    batch_size: int = Field(32, ge=1, description="Rows per forward pass.")
-    max_length: int = Field(128, ge=8, description="Tokens kept per row; words past it are never masked.")
+    batch_size: int = Field(32, ge=1, le=65_536, description="Rows per forward pass (at most 65536).")
+    max_length: int = Field(
+        128, ge=8, le=32_768, description="At most 32768. Tokens kept per row; words past it are never masked."
+    )
 
 
 class ParaphraseOp(_OpBase):
@@ -121,7 +123,7 @@ class ParaphraseOp(_OpBase):
         description="Template of the model input; `{text}` is replaced by the row text (e.g. 'paraphrase: {text}').",
     )
     back_prompt: str = Field("{text}", description="Template of the back model's input.")
-    max_new_tokens: int = Field(64, ge=1, description="Generation length limit.")
+    max_new_tokens: int = Field(64, ge=1, le=4096, description="Generation length limit (at most 4096).")
     sample: bool = Field(
         True,
         description="Sample (seeded, so still deterministic on one machine and thread count); false = greedy, "
@@ -129,7 +131,7 @@ class ParaphraseOp(_OpBase):
     )
     temperature: float = Field(1.0, gt=0.0, description="Sampling temperature.")
     top_p: float = Field(0.95, gt=0.0, le=1.0, description="Nucleus sampling mass.")
-    batch_size: int = Field(8, ge=1, description="Rows per generate() call.")
+    batch_size: int = Field(8, ge=1, le=65_536, description="Rows per generate() call (at most 65536).")
 
     @model_validator(mode="after")
     def _prompt_has_text(self) -> ParaphraseOp:

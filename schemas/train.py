@@ -23,17 +23,30 @@ class EarlyStopping(StrictModel):
 class TrainParams(StrictModel):
     """Training options every approach shares; an approach sets its own learning rate (and may set epochs)."""
 
-    epochs: float = Field(3, gt=0, description="Passes over the train split (an approach may override it).")
-    max_steps: int | None = Field(None, ge=1, description="Stop after this many optimiser steps; overrides epochs.")
+    epochs: float = Field(
+        3, gt=0, le=10_000, description="At most 10000. Passes over the train split (an approach may override it)."
+    )
+    max_steps: int | None = Field(
+        None,
+        ge=1,
+        le=100_000_000,
+        description="At most 100 million. Stop after this many optimiser steps; overrides epochs.",
+    )
     lr_scheduler: Literal[
         "linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup"
     ] = Field("linear", description="Learning-rate schedule after warm-up (transformers' lr_scheduler_type).")
     warmup_ratio: float = Field(0.06, ge=0, lt=1, description="Share of the steps spent warming up linearly.")
     weight_decay: float = Field(0.01, ge=0, description="AdamW weight decay.")
-    batch_size: int = Field(32, ge=1, description="Train examples per device per step.")
-    eval_batch_size: int = Field(128, ge=1, description="Examples per forward pass when evaluating or caching.")
-    gradient_accumulation_steps: int = Field(1, ge=1, description="Steps whose gradients add up before an update.")
-    max_length: int = Field(64, ge=4, description="Tokens per text (truncated); batches are padded dynamically.")
+    batch_size: int = Field(32, ge=1, le=65_536, description="Train examples per device per step (at most 65536).")
+    eval_batch_size: int = Field(
+        128, ge=1, le=65_536, description="At most 65536. Examples per forward pass when evaluating or caching."
+    )
+    gradient_accumulation_steps: int = Field(
+        1, ge=1, le=4096, description="At most 4096. Steps whose gradients add up before an update."
+    )
+    max_length: int = Field(
+        64, ge=4, le=32_768, description="At most 32768. Tokens per text (truncated); batches are padded dynamically."
+    )
     eval_steps: int = Field(50, ge=1, description="Evaluate on the validation split every N optimiser steps.")
     save_steps: int = Field(
         50, ge=1, description="Checkpoint every N steps (a multiple of eval_steps, so the best model is kept)."

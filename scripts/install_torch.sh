@@ -11,7 +11,7 @@ TORCH_VERSION=${TORCH_VERSION:-2.13.0}
 if "$PY" -c "import torch" 2>/dev/null; then
   echo "torch $("$PY" -c 'import torch; print(torch.__version__)') already installed"
 elif command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then
-  "$PY" -m pip install "torch>=2.2"
+  "$PY" -m pip install "torch>=2.6"
 elif "$PY" -m pip install --quiet --no-deps --no-index "torch==${TORCH_VERSION}" 2>/dev/null; then
   # the wheel was found locally (pip's find-links); now its dependencies from the usual index
   "$PY" -m pip install --quiet "torch==${TORCH_VERSION}"

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -33,7 +32,7 @@ from stages.lib.clean import filters, pii
 from stages.lib.clean.batch import BatchCleaner, BatchResult, read_ipc
 from stages.lib.clean.clusters import KEEP, LABEL_CONFLICT, STATUS_REASON, Decisions, decide
 from stages.lib.core.errors import StageError, cli
-from stages.lib.core.io import atomic_path
+from stages.lib.core.io import atomic_path, parquet_writer, scratch_dir, together
 from stages.lib.core.log import get_logger, progress
 from stages.lib.core.metrics import write_metrics
 from stages.lib.core.parallel import ordered_map
@@ -47,7 +46,6 @@ HEADLINE = ("rows_in", "rows_out")
 # Every reason a row can be dropped here; all are written (zeros too) so metric keys stay stable.
 REASONS = (*filters.REASONS, "exact_dup", "near_dup", "label_conflict")
 _VERIFY_CHUNK = 50_000  # candidate pairs whose texts are held at once during verification
-_PARQUET = {"compression": "zstd", "use_dictionary": True, "write_statistics": True}
 
 
 def run(cfg: CleanParams, paths: CleanPaths, input_rows: str | Path) -> dict[str, Any]:
@@ -59,7 +57,7 @@ def run(cfg: CleanParams, paths: CleanPaths, input_rows: str | Path) -> dict[str
     bands, rows = _lsh_shape(cfg)
     out_dir = Path(paths.rows).parent
     out_dir.mkdir(parents=True, exist_ok=True)
-    part_dir = tempfile.mkdtemp(prefix=".clean-parts-", dir=out_dir)
+    part_dir = str(scratch_dir(out_dir, ".clean-parts-"))  # journalled: a killed run's parts go at the next start
     try:
         t0 = time.perf_counter()
         results = _first_pass(cfg, Path(input_rows), source, part_dir, bands, rows)
@@ -272,7 +270,7 @@ def _second_pass(
     pii_counts: Counter[str] = Counter()
     rows_in = rows_out = pii_rows = 0
     offset = 0
-    with ExitStack() as stack:
+    with together(), ExitStack() as stack:
         rows_tmp = stack.enter_context(atomic_path(paths.rows))
         rejects_tmp = stack.enter_context(atomic_path(paths.rejects))
         rows_writer = rejects_writer = None
@@ -298,7 +296,7 @@ def _second_pass(
                 pa.field("dup_count", pa.int64(), nullable=False),
                 pa.array(decisions.cluster_size[sl][keep], pa.int64()),
             )
-            rows_writer = rows_writer or pq.ParquetWriter(rows_tmp, out.schema, **_PARQUET)
+            rows_writer = rows_writer or parquet_writer(rows_tmp, out.schema)
             rows_writer.write_table(out)
             rows_out += out.num_rows
 
@@ -307,7 +305,7 @@ def _second_pass(
             for reason in dup_rejects.column("reason").to_pylist():
                 dropped[reason] += 1
             rejects = pa.concat_tables([read_ipc(r.rejects_path), dup_rejects]).sort_by("id")
-            rejects_writer = rejects_writer or pq.ParquetWriter(rejects_tmp, rejects.schema, **_PARQUET)
+            rejects_writer = rejects_writer or parquet_writer(rejects_tmp, rejects.schema)
             rejects_writer.write_table(rejects)
             offset += kept.num_rows
         assert rows_writer is not None and rejects_writer is not None  # run() refuses an empty input

@@ -9,14 +9,12 @@ status, redirects, fetch time, content hash, reason when not kept).
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from schemas import load_params
 from schemas.collect import CollectParams, CollectSource, ExtractParams
@@ -24,9 +22,10 @@ from schemas.paths import CollectPaths
 from stages.lib.collect.crawl import FAIL_REASONS, Crawler, Fetch, read_url_file, select_urls
 from stages.lib.collect.pagetext import page_text
 from stages.lib.core.errors import StageError, cli
-from stages.lib.core.io import atomic_path
+from stages.lib.core.io import atomic_path, together, write_parquet, write_table
 from stages.lib.core.log import get_logger, progress
 from stages.lib.core.metrics import write_metrics
+from stages.lib.core.safety import inside_repo
 
 log = get_logger("collect")
 
@@ -82,6 +81,7 @@ def run(cfg: CollectParams, paths: CollectPaths, root: Path = Path(".")) -> dict
         max_bytes=cfg.max_bytes,
         max_redirects=cfg.max_redirects,
         content_types=cfg.content_types,
+        allow_private_networks=cfg.allow_private_networks,
     )
     try:
         url_lists = {source.name: source_urls(source, crawler, root) for source in cfg.sources}
@@ -100,16 +100,13 @@ def run(cfg: CollectParams, paths: CollectPaths, root: Path = Path(".")) -> dict
                  counts["skipped_robots"], failed or "none")  # fmt: skip
         check_failures(name, fetches, cfg.max_failed_fraction)
 
-    with contextlib.ExitStack() as stack:  # both outputs renamed only once both are written
-        folder = stack.enter_context(atomic_path(paths.pages))
-        folder.mkdir()
-        for name, table in snapshots.items():
-            (folder / name).mkdir()
-            pq.write_table(
-                table, folder / name / "pages.parquet", compression="zstd", use_dictionary=True, write_statistics=True
-            )
-        manifest_path = stack.enter_context(atomic_path(paths.manifest))
-        pq.write_table(pa.Table.from_pylist(manifest, schema=MANIFEST_SCHEMA), manifest_path, compression="zstd")
+    with together():  # both outputs renamed only once both are written
+        with atomic_path(paths.pages) as folder:
+            folder.mkdir()
+            for name, table in snapshots.items():
+                (folder / name).mkdir()
+                write_table(table, folder / name / "pages.parquet")
+        write_parquet(pa.Table.from_pylist(manifest, schema=MANIFEST_SCHEMA), paths.manifest)
     log.info("wrote %d sources to %s and %d URLs to %s", len(snapshots), paths.pages, len(manifest), paths.manifest)
 
     metrics = _sum(per_source.values())
@@ -132,6 +129,7 @@ def source_urls(source: CollectSource, crawler: Crawler, root: Path) -> list[str
         path = root / source.url_file
         if not path.is_file():
             raise StageError(f"collect source '{source.name}': url_file {source.url_file} does not exist")
+        inside_repo(path, f"collect source '{source.name}' (url_file: {source.url_file})", root.resolve())
         listed = read_url_file(path)
         where = source.url_file
     else:

@@ -26,6 +26,7 @@ from schemas.collect import CollectParams, CollectSource
 from schemas.ingest import IngestParams, Source
 from schemas.paths import CollectPaths, IngestPaths
 from stages import collect, ingest
+from stages.lib.collect import crawl
 from stages.lib.collect.crawl import FAIL_REASONS
 from stages.lib.core.errors import StageError
 from stages.lib.core.ids import row_id
@@ -211,7 +212,8 @@ def params(sources: list[dict[str, Any]], **overrides: Any) -> CollectParams:
     # tiny delays so the file runs in seconds; failures recorded, not fatal, unless a test asks
     settings: dict[str, Any] = {"user_agent": UA, "delay_s": 0.0, "backoff_s": 0.01, "max_retries": 2,
                                 "timeout_s": 5.0, "max_wait_s": 5.0, "max_bytes": 4000,
-                                "max_failed_fraction": 1.0}  # fmt: skip
+                                "max_failed_fraction": 1.0,
+                                "allow_private_networks": True}  # fmt: skip
     return CollectParams(sources=[CollectSource(**s) for s in sources], **(settings | overrides))
 
 
@@ -586,6 +588,7 @@ def test_snapshot_flows_through_dvc_repro_and_is_not_refetched(site: Site, tmp_p
     shutil.copy(root / "dvc.yaml", project / "dvc.yaml")
     cfg = yaml.safe_load((root / "params.yaml").read_text())
     cfg["collect"] |= {"sources": [{"name": "site", "urls": [site.url("/a"), site.url("/b")]}], "delay_s": 0.0}
+    cfg["collect"]["allow_private_networks"] = True  # the test site is on 127.0.0.1
     cfg["ingest"]["sources"]["web"] = {
         "path": "data/collected/site",
         "format": "collected",
@@ -617,3 +620,113 @@ def test_snapshot_flows_through_dvc_repro_and_is_not_refetched(site: Site, tmp_p
     dvc(project, "repro", "ingest")
     rows = pq.read_table(project / "data/ingested/rows.parquet").to_pylist()
     assert any("reopened on Friday" in r["text"] for r in rows if r["source"] == "web")
+
+
+@pytest.mark.parametrize(
+    ("url", "why"),
+    [
+        ("http://127.0.0.2:8080/x", "loopback"),
+        ("http://localhost/x", "loopback"),  # refused after DNS resolution, not by name
+        ("http://10.1.2.3/x", "private"),
+        ("http://192.168.0.1/x", "private"),
+        ("http://169.254.169.254/latest/meta-data/", "link-local"),  # the cloud metadata service
+        ("http://224.0.0.1/x", "multicast"),
+        ("http://[::1]/x", "loopback"),
+        ("http://[::ffff:127.0.0.1]/x", "loopback"),
+        ("http://0.0.0.0/x", "unspecified"),
+        ("http://240.0.0.1/x", "reserved"),
+    ],
+)
+def test_private_targets_are_named(url: str, why: str) -> None:
+    reason = crawl.private_target(url)
+    assert reason is not None and f"({why})" in reason and "collect.allow_private_networks: true" in reason
+    assert crawl.private_target("http://93.184.215.14/") is None  # a public address literal: no DNS needed
+
+
+def test_private_networks_refused_by_default(site: Site, tmp_path: Path) -> None:
+    """Nothing on 127.0.0.1 is requested, not even robots.txt, unless the params allow it."""
+    site.routes |= {"/a": article("A", *TEA)}
+    paths = out_paths(tmp_path)
+    cfg = params([{"name": "s", "urls": [site.url("/a")]}], allow_private_networks=False)
+    collect.run(cfg, paths)
+    _, manifest = read(paths, "s")
+    assert manifest["/a"]["reason"] == "private_network"
+    assert "127.0.0.1 (loopback)" in manifest["/a"]["detail"]
+    assert site.hits["/a"] == 0 and site.hits["/robots.txt"] == 0
+
+
+def test_redirects_and_sitemap_links_into_private_networks_are_refused(
+    site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each hop and each sitemap link is checked on its own: the test site stands in for a public host (only
+    its exact 127.0.0.1 origin is let through), `localhost` for an internal one."""
+    real = crawl.private_target
+    monkeypatch.setattr(crawl, "private_target", lambda url: None if url.startswith(site.base) else real(url))
+    inside = site.base.replace("127.0.0.1", "localhost")
+    site.routes |= {
+        "/hop": (302, {"Location": f"{inside}/secret"}, b""),
+        "/secret": article("Secret", *TEA),
+        "/sitemap.xml": sitemap([f"{inside}/secret", site.url("/ok")]),
+        "/ok": article("Ok", *TEA),
+    }
+    paths = out_paths(tmp_path)
+    cfg = params(
+        [{"name": "r", "urls": [site.url("/hop")]}, {"name": "m", "sitemap": site.url("/sitemap.xml")}],
+        allow_private_networks=False,
+    )
+    collect.run(cfg, paths)
+    pages, manifest = read(paths, "r")
+    assert manifest["/hop"]["reason"] == "private_network" and manifest["/hop"]["redirects"] == [f"{inside}/secret"]
+    pages, manifest = read(paths, "m")
+    assert manifest["/secret"]["reason"] == "private_network" and list(pages) == ["/ok"]
+    assert site.hits["/secret"] == 0
+
+
+def test_timeout_is_a_total_deadline(tmp_path: Path) -> None:
+    """A server that sends one byte every 0.3 s cannot hold a 2 s timeout: the page fails as timeout after
+    about 2 s, having read a handful of bytes (per-read timeouts would keep reading for a minute)."""
+    stop = threading.Event()
+
+    class Trickle(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", "200")
+            self.end_headers()
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                for _ in range(200):
+                    if stop.wait(0.3):
+                        return
+                    self.wfile.write(b"x")
+                    self.wfile.flush()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Trickle)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        crawler = crawl.Crawler(user_agent=UA, delay_s=0.0, per_host_concurrency=1, max_concurrency=1,
+                                timeout_s=2.0, max_retries=0, backoff_s=0.0, max_wait_s=0.0, max_bytes=10_000,
+                                max_redirects=0, content_types=["text/plain"], allow_private_networks=True)  # fmt: skip
+        start = time.monotonic()
+        got = crawler._once(f"http://127.0.0.1:{server.server_address[1]}/slow", ("text/plain",), 10_000)
+        print(f"trickling server: {got.reason} after {time.monotonic() - start:.2f} s, {got.nbytes} bytes read")
+        crawler.close()
+    finally:
+        stop.set()
+        server.shutdown()
+        server.server_close()
+    assert got.reason == "timeout" and "total deadline" in got.detail
+    assert 0 < got.nbytes < 20  # 2 s at a byte per 0.3 s; the old per-read timeout read all 200
+
+
+def test_url_file_linked_from_outside_is_refused(tmp_path: Path) -> None:
+    outside = tmp_path / "outside.txt"
+    outside.write_text("http://example.org/\n")
+    (tmp_path / "repo").mkdir()
+    (tmp_path / "repo" / "urls.txt").symlink_to(outside)
+    paths = out_paths(tmp_path / "repo")
+    with pytest.raises(StageError, match=r"collect source 's' \(url_file: urls.txt\): .* is outside the repository"):
+        collect.run(params([{"name": "s", "url_file": "urls.txt"}]), paths, root=tmp_path / "repo")

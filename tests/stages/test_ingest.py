@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -216,8 +217,27 @@ def test_symlink_out_of_repo_is_refused(tmp_path):
     repo = tmp_path / "repo"
     repo.mkdir()
     (repo / "link.txt").symlink_to(outside)
-    with pytest.raises(StageError, match="resolves outside the repository"):
+    with pytest.raises(StageError, match=r"ingest source 's0' \(path: link.txt\): .* is outside the repository"):
         run_sources(repo, {"path": "link.txt", "format": "text"})
+
+
+@pytest.mark.parametrize(("link", "pattern"), [("file", "**/*.txt"), ("folder", "leak/*.txt")])
+def test_text_dir_symlinks_out_of_repo_are_refused(tmp_path, link, pattern):
+    """A link inside a text_dir folder, to a file or to a folder outside the repository, is refused by name."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.txt").write_text("secret\n")
+    repo = tmp_path / "repo"
+    (repo / "docs").mkdir(parents=True)
+    (repo / "docs" / "ok.txt").write_text("fine\n")
+    if link == "file":
+        (repo / "docs" / "leak.txt").symlink_to(outside / "secret.txt")
+    else:
+        (repo / "docs" / "leak").symlink_to(outside, target_is_directory=True)
+    message = rf"ingest source 's0' \(path: docs, pattern: {re.escape(pattern)}\): .*leak.* is outside the repository"
+    with pytest.raises(StageError, match=message):
+        run_sources(repo, {"path": "docs", "format": "text_dir", "pattern": pattern})
+    assert not (repo / "out").exists()  # nothing written
 
 
 def test_ids_stable_unique_and_independent_of_position(tmp_path):

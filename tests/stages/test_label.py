@@ -619,3 +619,13 @@ def test_dvc_repro_reruns_label_and_split_only_when_an_export_is_added(tmp_path)
     assert label_metrics["agreement"]["disagreement_share"] == 0.0 < after["agreement"]["disagreement_share"]
     split_metrics = json.loads((tmp_path / "metrics/split.json").read_text())
     assert split_metrics["rows_in"] == after["rows_out"]
+
+
+def test_import_folder_symlink_out_of_repo_is_refused(tmp_path):
+    """A file linked into the annotations folder from outside the repository is refused, naming the import."""
+    outside = tmp_path.parent / f"{tmp_path.name}-outside.jsonl"
+    outside.write_text('{"text": "x", "label": "spam"}\n')
+    (tmp_path / "data" / "annotations" / "doccano").mkdir(parents=True)
+    (tmp_path / "data" / "annotations" / "doccano" / "alice.jsonl").symlink_to(outside)
+    with pytest.raises(StageError, match=r"label import 'doccano' \(path: data/annotations/doccano\): .* is outside"):
+        label(tmp_path, clean_rows(TEXTS), imports=[imp("doccano", "doccano", "doccano")])

@@ -16,8 +16,10 @@ import contextlib
 import email.message
 import email.utils
 import hashlib
+import ipaddress
 import itertools
 import re
+import socket
 import threading
 import time
 import zlib
@@ -27,10 +29,11 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from urllib.parse import quote, unquote, urldefrag, urljoin, urlsplit
-from urllib.robotparser import RobotFileParser
+from urllib.parse import urldefrag, urljoin, urlsplit
 
 import requests
+import urllib3
+from protego import Protego
 
 from stages.lib.core.errors import StageError
 
@@ -49,6 +52,7 @@ FAIL_REASONS = (
     "duplicate",
     "http_error",
     "no_text",
+    "private_network",
     "rate_limited",
     "server_error",
     "timeout",
@@ -128,6 +132,7 @@ class Crawler:
         max_bytes: int,
         max_redirects: int,
         content_types: list[str],
+        allow_private_networks: bool = False,
     ):
         self.user_agent = user_agent
         self.delay_s = delay_s
@@ -140,10 +145,11 @@ class Crawler:
         self.max_bytes = max_bytes
         self.max_redirects = max_redirects
         self.content_types = tuple(content_types)
+        self.allow_private_networks = allow_private_networks
         self.stats: Counter[str] = Counter()  # http_requests, retries, bytes
         self._lock = threading.Lock()
         self._gates: dict[str, HostGate] = {}
-        self._robots: dict[str, RobotFileParser | Fetch] = {}
+        self._robots: dict[str, Protego | bool | Fetch] = {}
         self._robots_locks: dict[str, threading.Lock] = {}
         self._local = threading.local()
         self._sessions: list[requests.Session] = []
@@ -256,6 +262,10 @@ class Crawler:
             if not is_http_url(current):
                 result.reason, result.detail = "bad_url", f"not an http(s) URL: {current}"
                 return result
+            refused = None if self.allow_private_networks else private_target(current)
+            if refused is not None:
+                result.reason, result.detail = "private_network", refused
+                return result
             verdict = self.robots_verdict(current) if robots else None
             if verdict is not None:
                 result.reason, result.detail = verdict
@@ -322,6 +332,10 @@ class Crawler:
             hop.reason, hop.detail = "connection_error", _short(exc)
             return hop
         with response:
+            refused = None if self.allow_private_networks else private_peer(response)
+            if refused is not None:  # the name resolved to a public address a moment ago (DNS rebinding)
+                hop.reason, hop.detail = "private_network", refused
+                return hop
             hop.status = response.status_code
             hop.fetched_at = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
             if hop.status in REDIRECT_STATUSES:
@@ -352,76 +366,106 @@ class Crawler:
                 hop.content_hash = hashlib.sha256(hop.body).hexdigest()
             return hop
 
-    def _load_robots(self, origin: str) -> RobotFileParser | Fetch:
-        """robots.txt of one origin, read as RFC 9309 says: a 4xx (or a redirect loop) allows everything;
-        an unreachable site (5xx, 429, timeout, connection error, after retries) is returned as its failed
-        Fetch, and nothing is fetched from it. 401/403 and an oversized file disallow everything, as
-        urllib.robotparser does for 401/403."""
-        parser = RobotFileParser(f"{origin}/robots.txt")
+    def _load_robots(self, origin: str) -> Protego | bool | Fetch:
+        """robots.txt of one origin (parsed by Protego), read as RFC 9309 says: a 4xx (or a redirect loop)
+        allows everything (True); 401/403 and an oversized file disallow everything (False); an unreachable
+        site (5xx, 429, timeout, connection error, after retries) is returned as its failed Fetch, and
+        nothing is fetched from it."""
         got = self._fetch(f"{origin}/robots.txt", None, ROBOTS_MAX_BYTES, 5, robots=False)
         if got.reason is None and got.body is not None:
-            parser.parse(got.body.decode("utf-8", errors="replace").splitlines())
+            rules = Protego.parse(got.body.decode("utf-8", errors="replace"))
         elif got.status in (401, 403) or got.reason == "too_large":
-            parser.disallow_all = True
+            return False
         elif got.reason in ("too_many_redirects", "bad_url") or (
             got.reason == "http_error" and got.status is not None and 400 <= got.status < 500
         ):
-            parser.allow_all = True
+            return True
         else:
             return got
-        parser.modified()
-        delays = [parser.crawl_delay(self.user_agent)]
-        rate = parser.request_rate(self.user_agent)
+        delays = [rules.crawl_delay(self.user_agent)]
+        rate = rules.request_rate(self.user_agent)
         if rate is not None and rate.requests:
             delays.append(rate.seconds / rate.requests)
         delay = max((float(d) for d in delays if d is not None), default=0.0)
         if delay > 0:
             self._gate(origin).slow_down(delay)
-        return parser
+        return rules
 
 
-def robots_allows(parser: RobotFileParser, user_agent: str, url: str) -> bool:
-    """RFC 9309 matching on urllib.robotparser's parsed rules: the longest matching rule wins (Allow on
-    a tie), `*` matches any run of characters and a final `$` anchors the end.
+def robots_allows(rules: Protego | bool, user_agent: str, url: str) -> bool:
+    """Protego's RFC 9309 matching (longest rule wins, `*` and `$` patterns); a bool allows or refuses all."""
+    if isinstance(rules, bool):
+        return rules
+    return rules.can_fetch(url, user_agent)
 
-    urllib.robotparser picks the group for the agent well, but its own `can_fetch` takes the first rule
-    that is a plain prefix of the path: `Disallow: /*?session=` would never match, and an `Allow` after
-    a broader `Disallow` would never apply, where sites expect both to work as for the major crawlers.
-    """
-    if parser.disallow_all:
-        return False
-    if parser.allow_all:
-        return True
-    group = next((e for e in parser.entries if e.applies_to(user_agent)), parser.default_entry)
-    if group is None:
-        return True
-    parts = urlsplit(unquote(url))
-    target = quote(parts.path + (f"?{parts.query}" if parts.query else "")) or "/"  # as robotparser quotes
-    best: tuple[int, bool] | None = None
-    for rule in group.rulelines:
-        pattern = rule.path  # quoted by robotparser: '*' is '%2A', '$' is '%24'
-        anchored = pattern.endswith("%24")
-        core = pattern[:-3] if anchored else pattern
-        regex = ".*".join(re.escape(piece) for piece in core.split("%2A")) + ("$" if anchored else "")
-        if re.match(regex, target) and (best is None or (len(pattern), rule.allowance) > best):
-            best = (len(pattern), rule.allowance)
-    return True if best is None else best[1]
+
+def private_target(url: str) -> str | None:
+    """Why `url` must not be fetched (its host resolves to a loopback, private, link-local, multicast or
+    reserved address), or None. Every address the name resolves to must be public."""
+    parts = urlsplit(url)
+    try:
+        infos = socket.getaddrinfo(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
+    except (socket.gaierror, UnicodeError, ValueError):
+        return None  # the request itself reports the name error (connection_error)
+    for info in infos:
+        why = _non_public(info[4][0])
+        if why is not None:
+            return (
+                f"{parts.hostname} resolves to {info[4][0]} ({why}); set collect.allow_private_networks: true "
+                "to fetch from your own network"
+            )
+    return None
+
+
+def private_peer(response: requests.Response) -> str | None:
+    """Why the address the response actually came from is not public, or None (also when it is unknown)."""
+    with contextlib.suppress(AttributeError, OSError):
+        address = response.raw.connection.sock.getpeername()[0]
+        why = _non_public(address)
+        if why is not None:
+            return f"connected to {address} ({why}); set collect.allow_private_networks: true to allow it"
+    return None
+
+
+def _non_public(address: str) -> str | None:
+    ip = ipaddress.ip_address(address.split("%")[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    for kind in ("loopback", "link_local", "multicast", "unspecified", "reserved", "private"):  # most specific first
+        if getattr(ip, f"is_{kind}"):
+            return kind.replace("_", "-")
+    return None if ip.is_global else "not globally routable"
 
 
 def _read_body(
     response: requests.Response, body: bytearray, limit: int, deadline: float
 ) -> tuple[str | None, str | None]:
-    """Read the body into `body`, stopping past `limit` bytes or `deadline`; (reason, detail) or (None, None)."""
+    """Read the body into `body`, stopping past `limit` bytes or at `deadline`; (reason, detail) or (None, None).
+
+    `deadline` is total: each socket read may wait only for the time left, and whatever arrives is
+    taken at once (`read1`), so a server trickling a byte at a time cannot stretch the request.
+    """
+    sock = None
+    with contextlib.suppress(AttributeError):
+        sock = response.raw.connection.sock
     try:
-        for chunk in response.iter_content(CHUNK):
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return "timeout", "body not read within timeout_s (a total deadline)"
+            if sock is not None:
+                sock.settimeout(left)
+            chunk = response.raw.read1(CHUNK, decode_content=True)
+            if not chunk:
+                return None, None
             body += chunk
             if len(body) > limit:
+                del body[limit + 1 :]  # what arrived past the limit depends on timing; the record must not
                 return "too_large", f"body cut off after {limit} bytes"
-            if time.monotonic() > deadline:
-                return "timeout", "body not read within timeout_s"
-    except requests.RequestException as exc:  # a read timeout surfaces as a ConnectionError here
+    except (urllib3.exceptions.TimeoutError, TimeoutError):
+        return "timeout", "body not read within timeout_s (a total deadline)"
+    except (urllib3.exceptions.HTTPError, requests.RequestException, OSError) as exc:
         return ("timeout" if "timed out" in str(exc).lower() else "connection_error"), _short(exc)
-    return None, None
 
 
 def is_http_url(url: str) -> bool:

@@ -14,11 +14,14 @@ class StageError(RuntimeError):
 
 
 def cli(main: Callable[[], None]) -> None:
-    """Run a stage's main(); turn params and stage errors into a message and exit 1."""
+    """Run a stage's main() so that its outputs switch together; turn params and stage errors into a message
+    and exit 1 (the previous outputs stay as they were)."""
     from schemas import ParamsError
+    from stages.lib.core.io import stage_key, stage_outputs
 
     try:
-        main()
+        with stage_outputs(stage_key()):  # all outputs switch together; a killed run's leftovers go first
+            main()
     except (ParamsError, StageError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(1)

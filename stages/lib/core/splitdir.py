@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from schemas.rows import REJECT_FIELDS, ROW_COLUMNS
 from stages.lib.core.errors import StageError
-from stages.lib.core.io import atomic_path, read_rows, write_parquet
+from stages.lib.core.io import atomic_path, read_rows, write_table
 
 SPLITS = ("train", "validation", "test", "unlabeled")
 PASSTHROUGH = ("validation", "test", "unlabeled")
@@ -91,6 +91,6 @@ def write_split_dir(
             if name not in tables:
                 shutil.copyfile(source / f"{name}.parquet", tmp / f"{name}.parquet")
         for name, table in tables.items():
-            write_parquet(table, tmp / f"{name}.parquet")
+            write_table(table, tmp / f"{name}.parquet")
         for name, data in (jsons or {}).items():
             (tmp / name).write_text(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n")

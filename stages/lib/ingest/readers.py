@@ -17,6 +17,7 @@ from typing import Any
 from schemas.ingest import Source
 from stages.lib.core.errors import StageError
 from stages.lib.core.log import get_logger
+from stages.lib.core.safety import inside_repo
 
 log = get_logger("ingest")
 
@@ -48,8 +49,10 @@ def resolve_files(source: Source, root: Path) -> list[Path]:
     if not matches:
         raise StageError(f"source '{source.name}': no file matches {source.path} (relative to {root})")
     for path in matches:
-        if not path.resolve().is_relative_to(root):
-            raise StageError(f"source '{source.name}': {path} resolves outside the repository")
+        inside_repo(path, f"ingest source '{source.name}' (path: {source.path})", root)
+        if source.format == "hf_disk" and path.is_dir():  # the dataset's own files are opened too
+            for inner in path.rglob("*"):
+                inside_repo(inner, f"ingest source '{source.name}' (path: {source.path})", root)
     return matches
 
 
@@ -191,6 +194,7 @@ def read_text_dir(folder: Path, source: Source, root: Path) -> Iterator[Record]:
     if not files:
         raise StageError(f"source '{source.name}': no file in {folder} matches pattern '{source.pattern}'")
     for path in files:
+        inside_repo(path, f"ingest source '{source.name}' (path: {source.path}, pattern: {source.pattern})", root)
         rel = str(path.relative_to(root))
         text = decode(path.read_bytes(), source.encoding)
         if has_bad_bytes(text):

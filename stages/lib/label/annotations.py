@@ -19,6 +19,7 @@ from typing import Any
 
 from schemas.label import LabelImport
 from stages.lib.core.errors import StageError
+from stages.lib.core.safety import inside_repo
 
 # Why an answer is skipped rather than counted as a vote (tools' own words where they have them).
 SKIP_REASONS = ("cancelled", "rejected_answer", "ignored", "discarded", "draft")
@@ -54,6 +55,8 @@ def resolve_files(imp: LabelImport, root: Path) -> list[Path]:
     files = [p for p in files if not p.name.startswith(".") and not p.name.lower().startswith("readme")]
     if not files:
         raise StageError(f"label import '{imp.name}': no file matches {imp.path} (relative to {root})")
+    for path in files:
+        inside_repo(path, f"label import '{imp.name}' (path: {imp.path})", root)
     return files
 
 

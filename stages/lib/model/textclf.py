@@ -18,6 +18,8 @@ import pyarrow.parquet as pq
 import torch
 from torch import nn
 
+from stages.lib.core.safety import from_pretrained
+
 META_FILE = "refinery.json"
 HEAD_FILE = "head.safetensors"
 
@@ -115,7 +117,7 @@ def load_backbone(base_dir: str | Path, trust_remote_code: bool = False) -> nn.M
     verbosity = hf_logging.get_verbosity()
     hf_logging.set_verbosity_error()  # "pooler weights newly initialised" is expected: the pooler is dropped
     try:
-        backbone = AutoModel.from_pretrained(str(base_dir), trust_remote_code=trust_remote_code)
+        backbone = from_pretrained(AutoModel, base_dir, trust_remote_code=trust_remote_code)
     finally:
         hf_logging.set_verbosity(verbosity)
     if getattr(backbone, "pooler", None) is not None:

@@ -18,6 +18,8 @@ from random import Random
 
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
+from stages.lib.core.safety import from_pretrained
+
 # A token is split into leading punctuation, a core and trailing punctuation: "(free!" -> "(", "free", "!"
 _TOKEN = re.compile(r"^(\W*)(.*?)(\W*)$", re.DOTALL)
 
@@ -175,7 +177,7 @@ class MaskedLMSubstituter:
         self.tokenizer = AutoTokenizer.from_pretrained(model_path)
         if self.tokenizer.mask_token is None:
             raise ValueError(f"the tokenizer in {model_path} has no mask token: it is not a masked LM")
-        self.model = AutoModelForMaskedLM.from_pretrained(model_path).eval()
+        self.model = from_pretrained(AutoModelForMaskedLM, model_path).eval()
         self.top_k = top_k
         self.max_length = max_length
         self.batch_size = batch_size
@@ -268,7 +270,7 @@ class TextGenerator:
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         cls = AutoModelForSeq2SeqLM if self.seq2seq else AutoModelForCausalLM
-        self.model = cls.from_pretrained(model_path).eval()
+        self.model = from_pretrained(cls, model_path).eval()
         self.kwargs = {
             "max_new_tokens": max_new_tokens,
             "do_sample": sample,

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from schemas.approaches import AdapterApproach, peft_config_class, peft_kwargs
+from stages.lib.core.errors import StageError
 from stages.lib.model import training
 from stages.lib.model.approaches.common import Data, assemble, fit_tokens, make_head, save_head
 from stages.lib.model.textclf import Classifier, load_backbone
@@ -68,6 +69,12 @@ def load(out_dir: Path, base_dir: Path, meta: dict[str, Any], trust_remote_code:
         return assemble(load_backbone(out_dir / MERGED_DIR, trust_remote_code), out_dir, meta)
     from peft import PeftModel
 
+    adapter_dir = out_dir / ADAPTER_DIR
+    if not (adapter_dir / "adapter_model.safetensors").is_file():  # PEFT would fall back to a pickled .bin
+        raise StageError(
+            f"{adapter_dir} has no adapter_model.safetensors; Refinery never loads pickled weights: run the "
+            "train stage again to write it"
+        )
     # Load the base ourselves: the adapter's recorded base path may not resolve from here (PITFALLS).
-    backbone = PeftModel.from_pretrained(load_backbone(base_dir, trust_remote_code), str(out_dir / ADAPTER_DIR))
+    backbone = PeftModel.from_pretrained(load_backbone(base_dir, trust_remote_code), str(adapter_dir))
     return assemble(backbone, out_dir, meta)
