@@ -129,15 +129,33 @@ class PiiKindParams(StrictModel):
     token: str = Field(description="What a match is replaced with.")
 
 
+class PhoneParams(PiiKindParams):
+    region: str | None = Field(
+        None,
+        description="Country whose national numbers are recognised (ISO 3166 code such as GB or US), as "
+        "`phonenumbers` reads them; null = only international numbers written with +country code.",
+    )
+
+    @field_validator("region")
+    @classmethod
+    def _known_region(cls, value: str | None) -> str | None:
+        import phonenumbers
+
+        if value is not None and value not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError(f"{value!r} is not a region phonenumbers knows; use an ISO 3166 code such as GB or US")
+        return value
+
+
 class PiiParams(StrictModel):
     """PII masking, applied after the filters and before deduplication (so masked variants dedup together)."""
 
     email: PiiKindParams = Field(
         default_factory=lambda: PiiKindParams(enabled=True, token="<EMAIL>"), description="E-mail addresses."
     )
-    phone: PiiKindParams = Field(
-        default_factory=lambda: PiiKindParams(enabled=True, token="<PHONE>"),
-        description="Phone numbers: 7 to 15 digits, optional +country code, spaces, dots, dashes, parentheses.",
+    phone: PhoneParams = Field(
+        default_factory=lambda: PhoneParams(enabled=True, token="<PHONE>"),
+        description="Phone numbers valid in their country's numbering plan (the `phonenumbers` library): "
+        "dates, times and amounts are left alone.",
     )
     url: PiiKindParams = Field(
         default_factory=lambda: PiiKindParams(enabled=False, token="<URL>"),

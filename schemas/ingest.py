@@ -19,6 +19,8 @@ Format = Literal["csv", "tsv", "jsonl", "json", "parquet", "text", "text_dir", "
 
 # Formats whose rows are plain text with no field names: the text is the line or file.
 IMPLICIT_TEXT_FORMATS = ("text", "text_dir")
+# Columns ingest writes itself: a kept field of the same name would overwrite them.
+CANONICAL_COLUMNS = ("id", "text", "label", "source", "location")
 
 # Several `text_field` columns are joined with a blank line between them, e.g. subject and body.
 TEXT_JOIN = "\n\n"
@@ -94,6 +96,22 @@ class Source(StrictModel):
         None, description="text_dir: use the name of each file's parent folder as its label (default false)."
     )
     split: str | None = Field(None, description="hf_disk: read one split of a DatasetDict; default reads all of them.")
+    allow_empty: bool = Field(
+        False,
+        description="Accept a file with no records (empty, or a header line only). Off by default: such a file "
+        "usually means a failed export, and reading it would replace the source's rows with none.",
+    )
+
+    @field_validator("keep_fields")
+    @classmethod
+    def _not_canonical(cls, value: list[str]) -> list[str]:
+        clash = [name for name in value if name in CANONICAL_COLUMNS]
+        if clash:
+            raise ValueError(
+                f"{clash} would overwrite the canonical column(s) ingest writes ({', '.join(CANONICAL_COLUMNS)}); "
+                "set text_field/label_field/id_field for those, and keep only other fields"
+            )
+        return value
 
     @model_validator(mode="before")
     @classmethod
@@ -123,7 +141,9 @@ class Source(StrictModel):
     @classmethod
     def _pattern_inside_folder(cls, value: str | None) -> str | None:
         if value is None:
-            return value
+            return value  # a format without `pattern`; text_dir gets its default before this runs
+        if not value:
+            raise ValueError("must be a glob relative to the folder, such as '**/*.txt'")
         return check_inside_repo(value, "write a glob relative to the folder, such as '**/*.txt'")
 
     @field_validator("encoding")
@@ -159,6 +179,9 @@ class Source(StrictModel):
         if self.format in ("csv", "tsv"):
             if not self.header and not self.columns:
                 raise ValueError("header is false, so `columns` must name the columns (e.g. [label, text])")
+            repeated = sorted({c for c in self.columns or [] if self.columns.count(c) > 1})
+            if repeated:
+                raise ValueError(f"`columns` repeats {repeated}: one column would silently replace the other")
             missing = [f for f in self.text_fields if self.columns and f not in self.columns]
             if missing:
                 raise ValueError(f"text_field {missing} not in columns {self.columns}")

@@ -60,7 +60,7 @@ class LabelImport(StrictModel):
     row_field: str | None = Field(None, description="join=field: the rows column the key is compared with.")
     question: str | None = Field(
         None,
-        description="The labelling question: Label Studio `from_name`, Argilla question name, column of a "
+        description="The labeling question: Label Studio `from_name`, Argilla question name, column of a "
         "plain csv/jsonl. Default: the only choice question present (Label Studio, Argilla) or `label`.",
     )
     annotator_field: str | None = Field(

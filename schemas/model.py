@@ -54,7 +54,7 @@ class ModelParams(StrictModel):
 
     source: Literal["scratch", "pretrained"] = Field(
         "scratch",
-        description="scratch: train a tokenizer and a tiny masked-LM on the train split and unlabelled text "
+        description="scratch: train a tokenizer and a tiny masked-LM on the train split and unlabeled text "
         "(offline); pretrained: copy `name_or_path` (hub id or local folder) at `revision`.",
     )
     name_or_path: str | None = Field(

@@ -144,7 +144,7 @@ class BaseModelPaths(PathsModel):
     train: str = Field(
         "data/split/train.parquet", description="Train split: its text (never validation/test) pre-trains scratch."
     )
-    unlabeled: str = Field("data/split/unlabeled.parquet", description="Unlabelled rows, also pre-training text.")
+    unlabeled: str = Field("data/split/unlabeled.parquet", description="Unlabeled rows, also pre-training text.")
     out: str = Field("models/base", description="The base model and tokenizer every approach starts from.")
     metrics: str = Field("metrics/base_model.json", description="base_model metrics file.")
     details: str = Field(

@@ -26,14 +26,3 @@ REJECT_FIELDS = (
     pa.field("detail", pa.string(), nullable=True),
     pa.field("raw", pa.string(), nullable=True),  # what was read, so nothing is lost
 )
-REJECT_COLUMNS = tuple(f.name for f in REJECT_FIELDS)
-
-
-def check_rows(table: pa.Table) -> None:
-    """Raise ValueError when a table misses a canonical column or has a repeated id."""
-    missing = [c for c in ROW_COLUMNS if c not in table.column_names]
-    if missing:
-        raise ValueError(f"rows lack required columns {missing}; they have {table.column_names}")
-    ids = table.column("id")
-    if len(ids) != len(ids.unique()):
-        raise ValueError("row ids are not unique; every stage joins on id")

@@ -10,9 +10,9 @@ from schemas.base import StrictModel
 
 
 class SplitFractions(StrictModel):
-    """Shares of the labelled rows per split; they must sum to 1."""
+    """Shares of the labeled rows per split; they must sum to 1."""
 
-    train: float = Field(0.8, gt=0.0, le=1.0, description="Share of labelled rows for training.")
+    train: float = Field(0.8, gt=0.0, le=1.0, description="Share of labeled rows for training.")
     validation: float = Field(
         0.1, ge=0.0, lt=1.0, description="Share for validation (early stopping, model selection); 0 = none."
     )
@@ -30,7 +30,7 @@ class SplitFractions(StrictModel):
 
 
 class SplitParams(StrictModel):
-    """Split labelled rows without leakage: grouped, stratified, then checked for duplicates across splits."""
+    """Split labeled rows without leakage: grouped, stratified, then checked for duplicates across splits."""
 
     method: Literal["random", "column", "time"] = Field(
         "random",
@@ -59,10 +59,10 @@ class SplitParams(StrictModel):
         0.8,
         gt=0.0,
         le=1.0,
-        description="Word-shingle Jaccard similarity from which two rows count as near duplicates; null = "
-        "check exact duplicates only.",
+        description="Shingle-set Jaccard similarity from which a validation/test row counts as a near "
+        "duplicate of an earlier split's row, with the shingles of clean.near_dup (unit, ngram, lowercase): "
+        "one definition of near duplicates for both stages. null = check exact duplicates only.",
     )
-    shingle_size: int = Field(3, ge=1, description="Words per shingle for the near-duplicate check.")
 
     @model_validator(mode="after")
     def _method_fields(self) -> SplitParams:

@@ -26,7 +26,7 @@ from stages.lib.augment.augmentation import (
 from stages.lib.core.errors import StageError, cli
 from stages.lib.core.log import get_logger
 from stages.lib.core.metrics import write_metrics
-from stages.lib.core.splitdir import check_split_dir, read_train, rejects_table, texts, to_table, write_split_dir
+from stages.lib.core.splitdir import check_split_dir, read_train, row_rejects, texts, to_table, write_split_dir
 
 log = get_logger("augment")
 
@@ -56,7 +56,7 @@ def run(cfg: AugmentParams, paths: AugmentPaths, split_dir: str | Path) -> dict[
     majority = min(labelled, key=lambda k: (-labelled[k], k)) if labelled else None
 
     def multiplier(label: str | None) -> float:
-        # unlabelled train rows (if split kept any) have no class to augment toward
+        # unlabeled train rows (if split kept any) have no class to augment toward
         if label is None:
             return 0.0
         if label in cfg.per_class:
@@ -71,7 +71,7 @@ def run(cfg: AugmentParams, paths: AugmentPaths, split_dir: str | Path) -> dict[
     write_split_dir(
         paths.dir,
         source,
-        {"train": to_table(out_rows, train.schema), "rejects": rejects_table("augment", outcome.dropped)},
+        {"train": to_table(out_rows, train.schema), "rejects": row_rejects("augment", outcome.dropped)},
     )
     dropped = dict.fromkeys(DROP_REASONS, 0)
     for row in outcome.dropped:

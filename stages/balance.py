@@ -38,7 +38,7 @@ from stages.lib.core.ids import row_id
 from stages.lib.core.io import write_json
 from stages.lib.core.log import get_logger
 from stages.lib.core.metrics import write_metrics
-from stages.lib.core.splitdir import check_split_dir, read_train, rejects_table, texts, to_table, write_split_dir
+from stages.lib.core.splitdir import check_split_dir, read_train, row_rejects, texts, to_table, write_split_dir
 
 log = get_logger("balance")
 
@@ -61,9 +61,9 @@ def run(cfg: BalanceParams, paths: BalancePaths, source_dir: str | Path, nltk_da
     source = check_split_dir(source_dir)
     train = read_train(source)
     rows = sorted(train.to_pylist(), key=lambda r: r["id"])
-    labelled = [r for r in rows if r["label"] is not None]
-    unlabelled = [r for r in rows if r["label"] is None]  # no class to balance: passed through
-    labels = [r["label"] for r in labelled]
+    labeled = [r for r in rows if r["label"] is not None]
+    unlabeled = [r for r in rows if r["label"] is None]  # no class to balance: passed through
+    labels = [r["label"] for r in labeled]
     kind = sampler_kind(cfg.strategy)
     if kind is not None:
         check_strategy_against_data(cfg.strategy, cfg.sampling_strategy, labels)
@@ -76,7 +76,7 @@ def run(cfg: BalanceParams, paths: BalancePaths, source_dir: str | Path, nltk_da
         needed = target_counts_over(cfg.sampling_strategy, labels)
         transforms = [build_transform(op, cfg.seed, nltk_data) for op in cfg.synthetic.operations]
         by_label: dict[str, list[dict[str, Any]]] = {}
-        for r in labelled:
+        for r in labeled:
             by_label.setdefault(r["label"], []).append(r)
         deduper = Deduper(seen={r["text"] for r in rows}, eval_texts=texts(source, ("validation", "test")))
         synthetic, shortfall = synthesize_rows(
@@ -91,17 +91,17 @@ def run(cfg: BalanceParams, paths: BalancePaths, source_dir: str | Path, nltk_da
                     needed[label],
                     label,
                 )
-        out = labelled + added
+        out = labeled + added
     elif cfg.strategy in SAMPLERS:
         features = None
         if SAMPLERS[cfg.strategy][2]:
             f = cfg.features
-            features = tfidf([r["text"] for r in labelled], f.max_features, f.ngram_max, f.min_df, f.sublinear_tf)
+            features = tfidf([r["text"] for r in labeled], f.max_features, f.ngram_max, f.min_df, f.sublinear_tf)
         indices = resample_indices(cfg.strategy, cfg.sampling_strategy, labels, features, cfg.seed, cfg.n_neighbors)
-        out, added, removed = map_back(labelled, indices.tolist(), cfg.strategy, kind or "")
+        out, added, removed = map_back(labeled, indices.tolist(), cfg.strategy, kind or "")
     else:
-        out = labelled
-    out = out + unlabelled
+        out = labeled
+    out = out + unlabeled
 
     weights = class_weights(cfg.class_weights, [r["label"] for r in out if r["label"] is not None])
     dropped = dict.fromkeys(REASONS, 0)
@@ -110,7 +110,7 @@ def run(cfg: BalanceParams, paths: BalancePaths, source_dir: str | Path, nltk_da
     write_split_dir(
         paths.dir,
         source,
-        {"train": to_table(out, train.schema), "rejects": rejects_table("balance", removed + synthetic.dropped)},
+        {"train": to_table(out, train.schema), "rejects": row_rejects("balance", removed + synthetic.dropped)},
         {CLASS_WEIGHTS_FILE: {"class_weights": weights}},
     )
     counts = {

@@ -3,7 +3,7 @@
 `model.source: pretrained` copies a hub model at a pinned revision (or a local
 folder), safetensors weights only. `model.source: scratch` trains a byte-level
 BPE tokenizer and pre-trains a tiny BERT with masked-LM on the train split's
-text plus unlabelled rows: never validation or test text, so no test input
+text plus unlabeled rows: never validation or test text, so no test input
 leaks into the base model.
 """
 
@@ -84,7 +84,7 @@ def run(cfg: ModelParams, paths: BaseModelPaths) -> dict[str, Any]:
 
 
 def corpus(paths: BaseModelPaths) -> list[str]:
-    """Text of the train split and the unlabelled rows, in file order."""
+    """Text of the train split and the unlabeled rows, in file order."""
     texts: list[str] = []
     for path in (paths.train, paths.unlabeled):
         if not Path(path).is_file():

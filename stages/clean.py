@@ -27,7 +27,7 @@ import pyarrow.parquet as pq
 from schemas import load_params
 from schemas.clean import CleanParams
 from schemas.paths import CleanPaths
-from schemas.rows import REJECT_FIELDS, ROW_COLUMNS
+from schemas.rows import ROW_COLUMNS
 from stages.lib.clean import filters, pii
 from stages.lib.clean.batch import BatchCleaner, BatchResult, read_ipc
 from stages.lib.clean.clusters import KEEP, LABEL_CONFLICT, STATUS_REASON, Decisions, decide
@@ -36,6 +36,7 @@ from stages.lib.core.io import atomic_path, parquet_writer, scratch_dir, togethe
 from stages.lib.core.log import get_logger, progress
 from stages.lib.core.metrics import write_metrics
 from stages.lib.core.parallel import ordered_map
+from stages.lib.core.rejects import reject, rejects_table
 from stages.lib.text import near_dup, normalize
 
 log = get_logger("clean")
@@ -146,6 +147,7 @@ def _cleaner_factory(cfg: CleanParams, part_dir: str, bands: int, rows: int) -> 
             "allow_patterns": f.allow_patterns,
         },
         pii_tokens={kind: getattr(cfg.pii, kind).token for kind in pii.KINDS if getattr(cfg.pii, kind).enabled},
+        phone_region=cfg.pii.phone.region,
         near_dup=(
             {
                 "unit": nd.unit,
@@ -325,7 +327,7 @@ def _dedup_rejects(
     kept: pa.Table, removed: np.ndarray, status: np.ndarray, decisions: Decisions, ids: pa.ChunkedArray, offset: int
 ) -> pa.Table:
     """Reject rows for the duplicates and label conflicts of one part; `detail` names the surviving row."""
-    cols = {f.name: [] for f in REJECT_FIELDS}
+    records = []
     if len(removed):
         sub = kept.take(pa.array(removed)).to_pydict()
         glob = removed + offset
@@ -335,14 +337,18 @@ def _dedup_rejects(
             code = int(status[removed[k]])
             key, target = ("cluster", primary_ids[k]) if code == LABEL_CONFLICT else ("survivor", survivor_ids[k])
             detail = {"cluster_size": int(decisions.cluster_size[g]), key: target}
-            cols["stage"].append("clean")
-            cols["reason"].append(STATUS_REASON[code])
-            cols["source"].append(sub["source"][k])
-            cols["location"].append(sub["location"][k] if "location" in sub else None)
-            cols["id"].append(sub["id"][k])
-            cols["detail"].append(json.dumps(detail, sort_keys=True))
-            cols["raw"].append(sub["text_raw"][k])
-    return pa.Table.from_pydict(cols, schema=pa.schema(REJECT_FIELDS))
+            records.append(
+                reject(
+                    "clean",
+                    STATUS_REASON[code],
+                    source=sub["source"][k],
+                    location=sub["location"][k] if "location" in sub else None,
+                    row_id=sub["id"][k],
+                    detail=json.dumps(detail, sort_keys=True),
+                    raw=sub["text_raw"][k],
+                )
+            )
+    return rejects_table(records)
 
 
 def _log_summary(metrics: dict[str, Any]) -> None:

@@ -21,12 +21,14 @@ import pyarrow as pa
 from schemas import load_params
 from schemas.ingest import IMPLICIT_TEXT_FORMATS, TEXT_JOIN, IngestParams, Source
 from schemas.paths import IngestPaths
-from schemas.rows import REJECT_FIELDS, ROW_FIELDS
+from schemas.rows import ROW_FIELDS
 from stages.lib.core.errors import StageError, cli
 from stages.lib.core.ids import content_key, row_id
 from stages.lib.core.io import write_parquets
 from stages.lib.core.log import get_logger, progress
 from stages.lib.core.metrics import write_metrics
+from stages.lib.core.rejects import reject, rejects_table, storable
+from stages.lib.core.values import as_text
 from stages.lib.ingest.readers import Record, read_source
 
 log = get_logger("ingest")
@@ -40,10 +42,12 @@ REASONS = (
     "decode_error",
     "duplicate_id",
     "empty_text",
+    "invalid_unicode",
     "malformed_json",
     "missing_id",
     "missing_text",
     "not_an_object",
+    "parse_error",
     "text_not_string",
     "wrong_column_count",
 )
@@ -87,8 +91,7 @@ def run(cfg: IngestParams, paths: IngestPaths, root: Path = Path(".")) -> dict[s
     schema = pa.schema([*ROW_FIELDS, pa.field("location", pa.string())] + [pa.field(k, pa.string()) for k in extra])
     rows.sort(key=lambda r: r["id"])
     table = pa.Table.from_pylist(rows, schema=schema)
-    reject_table = pa.Table.from_pylist(rejects, schema=pa.schema(REJECT_FIELDS))
-    write_parquets({paths.rows: table, paths.rejects: reject_table})
+    write_parquets({paths.rows: table, paths.rejects: rejects_table(rejects)})
     log.info("wrote %d rows to %s and %d rejects to %s", len(rows), paths.rows, len(rejects), paths.rejects)
 
     total = Counter(r["reason"] for r in rejects)
@@ -130,48 +133,51 @@ def to_rows(source: Source, records: list[Record]) -> tuple[list[dict[str, Any]]
     label_field = "label" if source.format == "text_dir" and source.label_from_dir else source.label_field
     text_fields = ["text"] if source.format in IMPLICIT_TEXT_FORMATS else source.text_fields
 
-    def reject(record: Record, reason: str, detail: str | None = None) -> None:
+    def drop(record: Record, reason: str, detail: str | None = None) -> None:
         raw = record.raw if record.raw is not None else json.dumps(record.fields, ensure_ascii=False, default=str)
         dropped.append(
-            {
-                "stage": "ingest",
-                "reason": reason,
-                "source": source.name,
-                "location": record.location,
-                "id": None,
-                "detail": detail or record.detail,
-                "raw": raw,
-            }
+            reject(
+                "ingest", reason, source=source.name, location=record.location, detail=detail or record.detail, raw=raw
+            )
         )
 
     for record in records:
         if record.reason is not None:
-            reject(record, record.reason)
+            drop(record, record.reason)
             continue
         fields = record.fields or {}
         absent = [f for f in text_fields if f not in fields]
         if absent:
-            reject(record, "missing_text", f"no field '{absent[0]}'")
+            drop(record, "missing_text", f"no field '{absent[0]}'")
             continue
         parts = [fields[f] for f in text_fields]
-        odd = [p for p in parts if isinstance(p, (dict, list))]
+        odd = [p for p in parts if p is not None and not isinstance(p, str)]
         if odd:
-            reject(record, "text_not_string", type(odd[0]).__name__)
+            # a number, boolean, NaN or object kept as "12345", "True", "nan" would be a made-up text
+            drop(record, "text_not_string", f"{type(odd[0]).__name__} {_short(odd[0])}")
             continue
         # Several text fields (subject, body) are joined with a blank line; an empty one is left out.
-        text = TEXT_JOIN.join(str(p) for p in parts if p is not None and str(p).strip())
+        text = TEXT_JOIN.join(p for p in parts if p and p.strip()) if len(parts) > 1 else (parts[0] or "")
         if not text.strip():
-            reject(record, "empty_text")
+            drop(record, "empty_text")
             continue
-        label = _scalar(fields.get(label_field)) if label_field else None
+        label = as_text(fields.get(label_field)) if label_field else None
+        kept_values = {name: as_text(fields.get(name)) for name in source.keep_fields}
+        bad = _first_unencodable({"text": text, "label": label, **kept_values})
+        if bad is not None:
+            drop(record, "invalid_unicode", f"field '{bad}' holds a lone surrogate (e.g. a JSON escape \\ud800)")
+            continue
         if source.id_field is not None:
-            own_id = _scalar(fields.get(source.id_field))
+            own_id = as_text(fields.get(source.id_field))
             if own_id is None:
-                reject(record, "missing_id", f"no value in '{source.id_field}'")
+                drop(record, "missing_id", f"no value in '{source.id_field}'")
+                continue
+            if _first_unencodable({source.id_field: own_id}) is not None:
+                drop(record, "invalid_unicode", f"field '{source.id_field}' holds a lone surrogate")
                 continue
             key = f"id:{own_id}"
             if seen_keys[key]:
-                reject(record, "duplicate_id", f"{source.id_field}={own_id} seen before")
+                drop(record, "duplicate_id", f"{source.id_field}={own_id} seen before")
                 continue
         else:
             base = content_key(text, label, 0)
@@ -183,22 +189,27 @@ def to_rows(source: Source, records: list[Record]) -> tuple[list[dict[str, Any]]
             "text": text,
             "label": label,
             "source": source.name,
-            "location": record.location,
+            "location": storable(record.location),
         }
-        row |= {name: _scalar(fields.get(name)) for name in source.keep_fields}
+        row |= kept_values
         kept.append(row)
     return kept, dropped
 
 
-def _scalar(value: Any) -> str | None:
-    """A field value as a nullable string: labels 0/1 become '0'/'1', empty becomes None."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, (dict, list)):
-        return json.dumps(value, ensure_ascii=False, sort_keys=True)
-    if isinstance(value, bool):
-        return str(value).lower()
-    return str(value)
+def _first_unencodable(values: dict[str, str | None]) -> str | None:
+    """The name of the first value that is not valid Unicode (Parquet could not store it), else None."""
+    for name, value in values.items():
+        if value is not None:
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return name
+    return None
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _counts(rows_in: int, rows_out: int, dropped: Counter[str]) -> dict[str, Any]:

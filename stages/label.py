@@ -21,11 +21,11 @@ import pyarrow as pa
 from schemas import load_params
 from schemas.label import LOSSY_FORMATS, LabelImport, LabelParams
 from schemas.paths import LabelPaths
-from schemas.rows import REJECT_FIELDS
 from stages.lib.core.errors import StageError, cli
 from stages.lib.core.io import read_rows, write_parquets
 from stages.lib.core.log import get_logger, progress
 from stages.lib.core.metrics import write_metrics
+from stages.lib.core.rejects import reject, rejects_table, storable
 from stages.lib.label import votes
 from stages.lib.label.annotations import PROBLEMS, SKIP_REASONS, Annotation, read_import
 
@@ -99,7 +99,7 @@ def run(cfg: LabelParams, paths: LabelPaths, rows_path: str | Path, root: Path =
     write_parquets(
         {
             paths.rows: pa.Table.from_pylist(kept, schema=_out_schema(table.schema)),
-            paths.rejects: pa.Table.from_pylist(found.rejects, schema=pa.schema(REJECT_FIELDS)),
+            paths.rejects: rejects_table(found.rejects),
             paths.unmatched: pa.Table.from_pylist(found.unmatched, schema=pa.schema(UNMATCHED_FIELDS)),
         }
     )
@@ -207,11 +207,11 @@ def _classify(
         found.unmatched.append(
             {
                 "import": imp.name,
-                "location": ann.location,
-                "annotator": ann.annotator,
-                "key": ann.key,
-                "label": json.dumps(ann.labels, ensure_ascii=False),
-                "raw": ann.raw,
+                "location": storable(ann.location),
+                "annotator": storable(ann.annotator),
+                "key": storable(ann.key),
+                "label": storable(json.dumps(ann.labels, ensure_ascii=False)),
+                "raw": storable(ann.raw),
             }
         )
         return
@@ -250,13 +250,13 @@ def _metrics(
             total[k] += c[k]
         for k in ("rejected", "skipped"):
             total[k].update(c[k])
-    labelled = Counter(r["label"] for r in kept if r["label"] is not None)
+    labeled = Counter(r["label"] for r in kept if r["label"] is not None)
     return {
         "rows_in": rows_in,
         "rows_out": len(kept),
         "dropped": {r: dropped.get(r, 0) for r in ROW_REASONS},
-        "classes": {c: labelled.get(c, 0) for c in classes},
-        "labeled": sum(labelled.values()),
+        "classes": {c: labeled.get(c, 0) for c in classes},
+        "labeled": sum(labeled.values()),
         "unlabeled": sum(r["label"] is None for r in kept),
         "annotations": {
             **_plain(total),
@@ -320,15 +320,7 @@ def _unknown(raw: str, classes: list[str]) -> str:
 def _reject(
     reason: str, source: str | None, location: str | None, row_id: str | None, detail: str | None, raw: str | None
 ) -> dict[str, Any]:
-    return {
-        "stage": "label",
-        "reason": reason,
-        "source": source,
-        "location": location,
-        "id": row_id,
-        "detail": detail,
-        "raw": raw,
-    }
+    return reject("label", reason, source=source, location=location, row_id=row_id, detail=detail, raw=raw)
 
 
 def _out_schema(schema: pa.Schema) -> pa.Schema:

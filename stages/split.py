@@ -1,6 +1,6 @@
 """split: one train/validation/test split that every approach shares, with no duplicate across it.
 
-Reads label's rows. Labelled rows go to train/validation/test (a `split`
+Reads label's rows. Labeled rows go to train/validation/test (a `split`
 column added), rows without a label to unlabeled.parquet (always written,
 maybe empty: the corpus for base-model pre-training). Groups (clean's
 `dup_cluster`, plus rows with the same normalised text) never cross splits;
@@ -18,15 +18,24 @@ from typing import Any
 import pyarrow as pa
 
 from schemas import load_params
+from schemas.clean import NearDupParams
 from schemas.paths import SplitPaths
-from schemas.rows import REJECT_FIELDS
 from schemas.split import SplitParams
 from stages.lib.core.errors import StageError, cli
+from stages.lib.core.ids import text_key
 from stages.lib.core.io import read_rows, write_parquets
 from stages.lib.core.log import get_logger
 from stages.lib.core.metrics import write_metrics
-from stages.lib.split.splitting import SPLITS, column_split, find_leaks, group_ids, random_split, time_split
-from stages.lib.text.texthash import text_key
+from stages.lib.core.rejects import reject, rejects_table
+from stages.lib.split.splitting import (
+    SPLITS,
+    check_presence,
+    column_split,
+    find_leaks,
+    group_ids,
+    random_split,
+    time_split,
+)
 
 log = get_logger("split")
 
@@ -36,8 +45,13 @@ HEADLINE = ("rows_in", "rows_out", "leakage.exact", "leakage.near")
 REASONS = ("leak_exact", "leak_near")
 
 
-def run(cfg: SplitParams, paths: SplitPaths, rows_path: str | Path) -> dict[str, Any]:
+def run(
+    cfg: SplitParams, paths: SplitPaths, rows_path: str | Path, near_dup: NearDupParams | None = None
+) -> dict[str, Any]:
     """Split, check leakage, write the four split files and rejects; return the metrics.
+
+    `near_dup` is clean's section: its shingles (unit, ngram, lowercase) define what a near duplicate is,
+    here as in clean.
 
     Raises StageError, before writing anything, when a configured column is
     missing, a class is too small for every split, or leakage is found with
@@ -50,30 +64,33 @@ def run(cfg: SplitParams, paths: SplitPaths, rows_path: str | Path) -> dict[str,
         if name is not None and name not in columns:
             hint = " (the clean stage adds it; or set split.group_by: null)" if key == "group_by" else ""
             raise StageError(f"split.{key} '{name}' is not a rows column{hint}; columns: {', '.join(sorted(columns))}")
-    labelled = [r for r in rows if r["label"] is not None]
+    labeled = [r for r in rows if r["label"] is not None]
     unlabeled = [r for r in rows if r["label"] is None]
-    if not labelled:
+    if not labeled:
         raise StageError(
             f"none of the {len(rows)} rows has a label: check label.classes, label.imports and the "
             "label metrics (metrics/label.json)"
         )
     fractions = cfg.fractions.model_dump()
-    texts = [r["text"] for r in labelled]
-    groups = group_ids([_str(r.get(cfg.group_by)) for r in labelled] if cfg.group_by else None, texts)
+    texts = [r["text"] for r in labeled]
+    groups = group_ids([_str(r.get(cfg.group_by)) for r in labeled] if cfg.group_by else None, texts)
     if cfg.method == "column":
-        assigned = column_split([_str(r.get(cfg.column)) for r in labelled], cfg.column)
+        assigned = column_split([_str(r.get(cfg.column)) for r in labeled], cfg.column)
     elif cfg.method == "time":
         assigned = time_split(
-            [_str(r.get(cfg.time_column)) for r in labelled], [r["id"] for r in labelled], fractions, cfg.time_column
+            [_str(r.get(cfg.time_column)) for r in labeled], [r["id"] for r in labeled], fractions, cfg.time_column
         )
     else:
-        assigned = random_split([r["label"] for r in labelled], groups, fractions, cfg.seed, cfg.stratify)
+        assigned = random_split([r["label"] for r in labeled], groups, fractions, cfg.seed, cfg.stratify)
+    expected = [s for s in SPLITS if fractions[s] > 0]
+    check_presence([r["label"] for r in labeled], assigned, expected, cfg.method)
 
-    leaks = find_leaks(texts, assigned, cfg.near_threshold, cfg.shingle_size)
+    nd = near_dup or NearDupParams()
+    leaks = find_leaks(texts, assigned, cfg.near_threshold, nd.ngram, nd.unit, nd.lowercase)
     kinds = Counter(kind for kind, _, _ in leaks.values())
     if leaks:
         examples = "; ".join(
-            f"{assigned[i]} row {labelled[i]['id']} = {assigned[j]} row {labelled[j]['id']} ({kind}, {score})"
+            f"{assigned[i]} row {labeled[i]['id']} = {assigned[j]} row {labeled[j]['id']} ({kind}, {score})"
             for i, (kind, j, score) in sorted(leaks.items())[:3]
         )
         message = (
@@ -89,19 +106,20 @@ def run(cfg: SplitParams, paths: SplitPaths, rows_path: str | Path) -> dict[str,
 
     out: dict[str, list[dict[str, Any]]] = {s: [] for s in SPLITS}
     rejects: list[dict[str, Any]] = []
-    for i, (row, split) in enumerate(zip(labelled, assigned)):
+    for i, (row, split) in enumerate(zip(labeled, assigned)):
         if i in leaks and cfg.on_leakage == "drop_from_test":
             kind, j, score = leaks[i]
+            detail = f"{split} row duplicates {assigned[j]} row {labeled[j]['id']} (similarity {score})"
             rejects.append(
-                {
-                    "stage": "split",
-                    "reason": f"leak_{kind}",
-                    "source": row["source"],
-                    "location": row.get("location"),
-                    "id": row["id"],
-                    "detail": f"{split} row duplicates {assigned[j]} row {labelled[j]['id']} (similarity {score})",
-                    "raw": row["text"],
-                }
+                reject(
+                    "split",
+                    f"leak_{kind}",
+                    source=row["source"],
+                    location=row.get("location"),
+                    row_id=row["id"],
+                    detail=detail,
+                    raw=row["text"],
+                )
             )
             continue
         out[split].append({**row, "split": split})
@@ -113,18 +131,17 @@ def run(cfg: SplitParams, paths: SplitPaths, rows_path: str | Path) -> dict[str,
         folder / f"{name}.parquet": pa.Table.from_pylist(sorted(part, key=lambda r: r["id"]), schema=schema)
         for name, part in out.items()
     }
-    rejects.sort(key=lambda r: (r["reason"], r["id"]))
-    tables[folder / "rejects.parquet"] = pa.Table.from_pylist(rejects, schema=pa.schema(REJECT_FIELDS))
+    tables[folder / "rejects.parquet"] = rejects_table(rejects, sort_key=lambda r: (r["reason"], r["id"]))
     write_parquets(tables)
     log.info("wrote %s to %s", {k: len(v) for k, v in out.items()}, folder)
 
-    classes = sorted({r["label"] for r in labelled})
+    classes = sorted({r["label"] for r in labeled})
     eval_keys = {text_key(r["text"]) for s in ("validation", "test") for r in out[s]}
-    n_labelled = sum(len(out[s]) for s in SPLITS)
+    n_labeled = sum(len(out[s]) for s in SPLITS)
     dropped = Counter(r["reason"] for r in rejects)
     return {
         "rows_in": len(rows),
-        "rows_out": n_labelled + len(unlabeled),
+        "rows_out": n_labeled + len(unlabeled),
         "dropped": {r: dropped.get(r, 0) for r in REASONS},
         "method": cfg.method,
         "groups": int(groups.max()) + 1 if len(groups) else 0,
@@ -132,7 +149,7 @@ def run(cfg: SplitParams, paths: SplitPaths, rows_path: str | Path) -> dict[str,
             **{
                 s: {
                     "rows": len(out[s]),
-                    "share": round(len(out[s]) / n_labelled, 6) if n_labelled else 0.0,
+                    "share": round(len(out[s]) / n_labeled, 6) if n_labeled else 0.0,
                     "classes": {c: sum(r["label"] == c for r in out[s]) for c in classes},
                 }
                 for s in SPLITS
@@ -156,7 +173,7 @@ def _str(value: Any) -> str | None:
 
 def main() -> None:
     params = load_params()
-    metrics = run(params.split, params.paths.split, params.paths.label.rows)
+    metrics = run(params.split, params.paths.split, params.paths.label.rows, params.clean.near_dup)
     p = params.paths.split
     write_metrics(metrics, HEADLINE, p.metrics, p.details)
 

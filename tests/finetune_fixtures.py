@@ -51,7 +51,7 @@ SCHEMA = pa.schema(
 
 
 def rows(split: str, n_spam: int, n_ham: int, offset: int = 0) -> list[dict[str, Any]]:
-    """Labelled rows cycling through the templates, each made distinct by a counter."""
+    """Labeled rows cycling through the templates, each made distinct by a counter."""
     out = []
     for i in range(n_spam):
         out.append({"text": f"{SPAM[(i + offset) % len(SPAM)]} {i + offset}", "label": "spam"})

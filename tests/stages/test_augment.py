@@ -378,7 +378,7 @@ def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     )
 
     torch.manual_seed(0)
-    # byte-level BPE: deterministic training (WordPiece is not, see PITFALLS.md)
+    # byte-level BPE: deterministic training (WordPiece training is not, huggingface/tokenizers#1794)
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=True)
     tok.decoder = decoders.ByteLevel()

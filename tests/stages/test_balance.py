@@ -127,7 +127,7 @@ def test_sampler_hits_requested_counts(
 
 
 def test_cleaning_samplers_only_touch_the_listed_classes(tmp_path: Path, source: Path) -> None:
-    # a noisy label: a 'praise' text labelled billing sits among praise rows, where ENN finds and removes it
+    # a noisy label: a 'praise' text labeled billing sits among praise rows, where ENN finds and removes it
     noisy = "great thanks love excellent happy wonderful"
     rows = [*skewed_rows(), (noisy, "billing")]
     src = write_split(tmp_path / "noisy", rows)

@@ -162,7 +162,7 @@ ALL_TOKENS = {"email": "<EMAIL>", "url": "<URL>", "ip": "<IP>", "credit_card": "
     ],
 )
 def test_pii_kinds_are_masked_and_counted(text, expected, kind):
-    masked, counts = pii.mask(text, ALL_TOKENS)
+    masked, counts = pii.mask(text, ALL_TOKENS, "GB")
     assert masked == expected
     assert counts[kind] == expected.count("<") and sum(counts.values()) == counts[kind]
 
@@ -310,7 +310,7 @@ def test_label_conflict_majority_tie_keeps_the_survivors_label_else_the_first_na
     assert rows[0]["label"] == "spam" and m["labels_changed"] == 0  # tie spam/ham: survivor's own label
     texts = ["same text", "same text", "same text"]
     m, rows, _ = run_clean(tmp_path, texts, [None, "spam", "ham"], name="tie2")
-    assert rows[0]["label"] == "ham" and m["labels_changed"] == 1  # survivor unlabelled: alphabetical first
+    assert rows[0]["label"] == "ham" and m["labels_changed"] == 1  # survivor unlabeled: alphabetical first
 
 
 def test_label_conflict_drop(tmp_path):
@@ -329,7 +329,7 @@ def test_label_conflict_keep_one_row_per_label_in_one_cluster(tmp_path):
     assert [(r["id"], json.loads(r["detail"])["survivor"]) for r in rejects] == [("r002", "r001")]
 
 
-def test_unlabelled_duplicates_never_conflict_and_fill_a_missing_label(tmp_path):
+def test_unlabeled_duplicates_never_conflict_and_fill_a_missing_label(tmp_path):
     m, rows, _ = run_clean(tmp_path, CONFLICT[:3], [None, "spam", None], on_label_conflict="drop")
     assert [(r["id"], r["label"]) for r in rows] == [("r000", "spam")]
     assert m["label_conflicts"] == 0 and m["labels_filled"] == 1

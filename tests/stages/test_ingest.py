@@ -344,3 +344,138 @@ def test_inspect_finds_the_sms_trap(tmp_path):
     (tmp_path / "a.tsv").write_text('spam\t"Win now\nham\tok see you\nham\tbye for now\nham\tfine\n')
     source = yaml.safe_load(inspect(tmp_path / "a.tsv", root=tmp_path))["ingest"]["sources"]["a"]
     assert (source["header"], source["quoting"], source["columns"]) == (False, "none", ["label", "text"])
+
+
+# ---------------------------------------------------------------- bad sources: a StageError naming the fix
+
+
+def test_non_relative_pattern_is_a_schema_error():
+    with pytest.raises(ValueError, match="glob relative to the folder"):
+        IngestParams(sources={"d": {"path": "docs", "format": "text_dir", "pattern": "/etc/*.txt"}})
+
+
+def test_glob_path_that_pathlib_refuses_is_a_stage_error(tmp_path):
+    from schemas.ingest import Source
+    from stages.lib.ingest.readers import glob
+
+    with pytest.raises(StageError, match=r"pattern '/abs/\*.txt' cannot be used"):
+        glob(tmp_path, "/abs/*.txt", "source 'x'")
+    assert Source(name="x", path="a/*.csv", format="csv").path == "a/*.csv"
+
+
+def test_parquet_source_that_is_not_parquet(tmp_path):
+    (tmp_path / "a.parquet").write_text("text,label\nhello,1\n")
+    with pytest.raises(StageError, match=r"source 's0': a.parquet cannot be read as Parquet .*format: parquet"):
+        run_sources(tmp_path, {"path": "a.parquet", "format": "parquet"})
+
+
+def test_hf_disk_source_that_is_not_a_saved_dataset(tmp_path):
+    (tmp_path / "ds").mkdir()
+    (tmp_path / "ds" / "notes.txt").write_text("hello")
+    with pytest.raises(StageError, match=r"source 's0': ds is not a dataset saved with `datasets.save_to_disk`"):
+        run_sources(tmp_path, {"path": "ds", "format": "hf_disk"})
+
+
+def test_collected_snapshot_without_its_id_field(tmp_path):
+    import pyarrow as pa
+
+    (tmp_path / "c" / "site").mkdir(parents=True)
+    pq.write_table(pa.table({"url": ["http://a/1"], "text": ["a page"]}), tmp_path / "c/site/pages.parquet")
+    with pytest.raises(StageError, match=r"has no column 'page_id' \(`id_field: page_id`\).*columns: url, text"):
+        run_sources(tmp_path, {"path": "c/site/pages.parquet", "format": "collected", "id_field": "page_id"})
+
+
+@pytest.mark.parametrize(
+    ("content", "fmt"),
+    [(b"", "csv"), (b"text,label\n", "csv"), (b"", "jsonl"), (b"", "text"), (b"[]", "json")],
+    ids=["empty-csv", "header-only", "empty-jsonl", "empty-text", "empty-json-array"],
+)
+def test_empty_or_header_only_file_fails_unless_allowed(tmp_path, content, fmt):
+    (tmp_path / "a.dat").write_bytes(content)
+    with pytest.raises(StageError, match=r"a.dat holds no records .*allow_empty: true"):
+        run_sources(tmp_path, {"path": "a.dat", "format": fmt})
+    rows, rejects, metrics = run_sources(tmp_path, {"path": "a.dat", "format": fmt, "allow_empty": True})
+    assert rows == [] and rejects == [] and metrics["rows_in"] == 0
+
+
+def test_duplicate_csv_header_names_fail_naming_them(tmp_path):
+    (tmp_path / "a.csv").write_text("text,label,text,note,note\nx,1,y,a,b\n")
+    with pytest.raises(StageError, match=r"repeats column name\(s\) \['note', 'text'\]"):
+        run_sources(tmp_path, {"path": "a.csv", "format": "csv"})
+    # naming every column explicitly is the way out
+    rows, _, _ = run_sources(
+        tmp_path, {"path": "a.csv", "format": "csv", "columns": ["text", "label", "text2", "n1", "n2"]}
+    )
+    assert texts(rows) == ["x"]  # `columns` replaces the header's names
+    with pytest.raises(ValueError, match=r"`columns` repeats \['a'\]"):
+        IngestParams(sources={"s": {"path": "a.csv", "format": "csv", "columns": ["text", "a", "a"]}})
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"\xff\xfe" + "text,label\nhi,1\n".encode("utf-16-le"),
+        b"\xfe\xff" + "text,label\nhi,1\n".encode("utf-16-be"),
+        "text,label\nhello there,1\nhow are you,0\n".encode("utf-16-le"),  # no BOM: NUL in every other byte
+    ],
+    ids=["bom-le", "bom-be", "no-bom"],
+)
+def test_utf16_file_read_as_utf8_fails_naming_the_encoding(tmp_path, data):
+    (tmp_path / "a.csv").write_bytes(data)
+    with pytest.raises(StageError, match=r"a.csv looks like UTF-16 but is read as utf-8; set `encoding: utf-16`"):
+        run_sources(tmp_path, {"path": "a.csv", "format": "csv"})
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        rows, _, _ = run_sources(tmp_path, {"path": "a.csv", "format": "csv", "encoding": "utf-16"})
+        assert texts(rows) == ["hi"]
+
+
+# ---------------------------------------------------------------- one bad record: a counted reject
+
+
+def test_json_texts_that_are_not_strings_are_rejected(tmp_path):
+    lines = ['{"text": 12345}', '{"text": true}', '{"text": NaN}', '{"text": -Infinity}', '{"text": 1.5}']
+    (tmp_path / "a.jsonl").write_text("\n".join([*lines, '{"text": "real"}']) + "\n")
+    rows, rejects, metrics = run_sources(tmp_path, {"path": "a.jsonl", "format": "jsonl"})
+    assert texts(rows) == ["real"]
+    assert metrics["dropped"]["text_not_string"] == 5
+    assert {r["detail"].split()[0] for r in rejects} == {"int", "bool", "float"}
+
+
+def test_records_beyond_parser_limits_are_rejected_not_raised(tmp_path):
+    deep = '{"text": "x", "meta": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    huge_int = '{"text": "x", "label": ' + "9" * 5000 + "}"
+    lone = '{"text": "bad \\ud800 surrogate"}'
+    (tmp_path / "a.jsonl").write_text("\n".join([deep, huge_int, lone, '{"text": "fine"}']) + "\n")
+    rows, rejects, metrics = run_sources(tmp_path, {"path": "a.jsonl", "format": "jsonl"})
+    assert texts(rows) == ["fine"]
+    assert metrics["dropped"]["malformed_json"] == 2 and metrics["dropped"]["invalid_unicode"] == 1
+    assert any("\\ud800" in r["raw"] for r in rejects)
+
+
+def test_csv_field_over_the_size_limit_is_one_reject(tmp_path):
+    (tmp_path / "a.csv").write_text(f"text,label\nok,1\n{'a' * 200_000},2\nfine,3\n")
+    rows, rejects, metrics = run_sources(tmp_path, {"path": "a.csv", "format": "csv", "label_field": "label"})
+    assert texts(rows) == ["fine", "ok"]
+    assert metrics["dropped"]["parse_error"] == 1 and "field limit" in rejects[0]["detail"]
+
+
+def test_text_format_splits_cr_only_line_endings(tmp_path):
+    (tmp_path / "a.txt").write_bytes(b"first line\rsecond line\r\nthird\nfourth\r")
+    rows, _, _ = run_sources(tmp_path, {"path": "a.txt", "format": "text"})
+    assert texts(rows) == ["first line", "fourth", "second line", "third"]
+
+
+def test_float_and_nan_labels_from_parquet_are_normalised(tmp_path):
+    import pyarrow as pa
+
+    table = pa.table({"text": ["a", "b", "c", "d"], "label": [1.0, 0.0, float("nan"), None]})
+    pq.write_table(table, tmp_path / "a.parquet")
+    rows, _, metrics = run_sources(tmp_path, {"path": "a.parquet", "format": "parquet", "label_field": "label"})
+    assert {r["text"]: r["label"] for r in rows} == {"a": "1", "b": "0", "c": None, "d": None}
+    assert metrics["labels"] == {"0": 1, "1": 1, "<none>": 2}
+
+
+@pytest.mark.parametrize("name", ["id", "text", "label", "source", "location"])
+def test_keep_fields_naming_a_canonical_column_is_a_schema_error(name):
+    with pytest.raises(ValueError, match=r"would overwrite the canonical column"):
+        IngestParams(sources={"s": {"path": "a.csv", "format": "csv", "keep_fields": ["date", name]}})

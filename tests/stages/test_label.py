@@ -167,7 +167,7 @@ def test_label_studio_full_export_annotators_cancelled_ground_truth_unknown_unma
         "r3": ("spam", 0.5),  # bob's ground-truth answer beats alice's
         "r4": ("ham", 1.0),  # the model prediction on this task is not a vote
         "r5": ("spam", 1.0),  # alice's 'Spamm' rejected, bob's vote stands
-        "r6": (None, None),  # never annotated: kept unlabelled
+        "r6": (None, None),  # never annotated: kept unlabeled
     }
     assert "r2" not in out  # alice ham vs bob spam: a tie, rejected for re-annotation
     ls = metrics["annotations"]["imports"]["ls"]
@@ -207,7 +207,7 @@ def test_label_studio_min_and_csv_exports(tmp_path, fmt, file, caplog):
         imports=[imp("ls", file, fmt, join="text", question="sentiment")],
     )
     assert out["r1"]["label"] == "spam" and len(out["r1"]["label_votes"]) == 2
-    assert out["r3"]["label"] is None  # no ground-truth flag in these formats: a tie, kept unlabelled
+    assert out["r3"]["label"] is None  # no ground-truth flag in these formats: a tie, kept unlabeled
     assert out["r2"]["label"] is None and out["r2"]["label_votes"]  # tie with votes kept
     ls = metrics["annotations"]["imports"]["ls"]
     assert ls["read"] == 10 and ls["skipped"]["cancelled"] == 0  # the cancelled one is not in the export

@@ -203,6 +203,45 @@ def test_fold_plan(fractions, plan):
     assert (d, counts["train"], counts["validation"], counts["test"]) == plan
 
 
-def test_no_labelled_rows_fails_clearly(tmp_path):
+def test_no_labeled_rows_fails_clearly(tmp_path):
     with pytest.raises(StageError, match="none of the 4 rows has a label"):
         split(tmp_path, labeled_rows([None] * 4))
+
+
+# ---------------------------------------------------------------- the same presence checks for every method
+
+
+@pytest.mark.parametrize("method", ["random", "column", "time"])
+def test_a_single_class_fails_for_every_method(tmp_path, method):
+    n = 20
+    rows = labeled_rows(
+        ["ham"] * n,
+        origin_split=["train"] * 14 + ["validation"] * 3 + ["test"] * 3,
+        sent=[f"2024-01-{d + 1:02d}" for d in range(n)],
+    )
+    extra = {"column": {"column": "origin_split"}, "time": {"time_column": "sent"}}.get(method, {})
+    with pytest.raises(StageError, match=r"all 20 labeled rows have the one class \['ham'\]"):
+        split(tmp_path, rows, method=method, group_by=None, **extra)
+
+
+def test_time_split_leaving_a_class_out_of_test_fails(tmp_path):
+    labels = ["ham", "spam"] * 8 + ["spam", "ham", "ham", "ham"]  # the two newest rows (test) are ham
+    rows = labeled_rows(labels, sent=[f"2024-01-{d + 1:02d}" for d in range(20)])
+    with pytest.raises(StageError, match=r"method time puts no row of class\(es\) \['spam'\] in test"):
+        split(tmp_path, rows, method="time", time_column="sent", group_by=None)
+
+
+def test_time_split_leaving_a_split_empty_fails(tmp_path):
+    labels = ["ham", "spam"] * 3
+    rows = labeled_rows(labels, sent=[f"2024-01-{d + 1:02d}" for d in range(6)])
+    with pytest.raises(StageError, match=r"split.method time leaves test empty; label more rows"):
+        split(tmp_path, rows, method="time", time_column="sent", group_by=None)
+
+
+def test_column_split_without_test_rows_fails_unless_its_fraction_is_zero(tmp_path):
+    rows = labeled_rows(["ham", "spam"] * 5, origin_split=["train"] * 8 + ["validation"] * 2)
+    with pytest.raises(StageError, match=r"leaves test empty; the column names no row for it"):
+        split(tmp_path, rows, method="column", column="origin_split", group_by=None)
+    fractions = {"train": 0.9, "validation": 0.1, "test": 0.0}
+    metrics, _ = split(tmp_path, rows, method="column", column="origin_split", group_by=None, fractions=fractions)
+    assert metrics["splits"]["test"]["rows"] == 0

@@ -273,7 +273,7 @@ def class_counts(labels: Iterable[str | None]) -> dict[str, int]:
 
 
 def imbalance_ratio(counts: dict[str, int]) -> float | None:
-    """Largest class over smallest (labelled classes only); None with fewer than two classes."""
+    """Largest class over smallest (labeled classes only); None with fewer than two classes."""
     values = [v for k, v in counts.items() if k != "<none>" and v > 0]
     if len(values) < 2:
         return None

@@ -138,7 +138,7 @@ def class_weights(kind: str | dict[str, float], labels: Sequence[str]) -> dict[s
     if kind == "none":
         return None
     if not present:
-        raise StageError("balance.class_weights: train has no labelled row to weigh; set class_weights to 'none'")
+        raise StageError("balance.class_weights: train has no labeled row to weigh; set class_weights to 'none'")
     if isinstance(kind, dict):
         missing, extra = sorted(set(present) - set(kind)), sorted(set(kind) - set(present))
         if missing or extra:

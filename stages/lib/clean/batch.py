@@ -15,11 +15,10 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from schemas.rows import REJECT_FIELDS
 from stages.lib.clean import filters, pii
+from stages.lib.core.ids import check_hashes, text_hashes
+from stages.lib.core.rejects import reject, rejects_table
 from stages.lib.text import near_dup, normalize
-
-REJECT_SCHEMA = pa.schema(REJECT_FIELDS)
 
 
 @dataclass
@@ -48,6 +47,7 @@ class BatchCleaner:
     normalize_steps: Mapping[str, object]  # keyword arguments of normalize.build_steps
     filter_args: Mapping[str, object]  # keyword arguments of filters.build_filters
     pii_tokens: Mapping[str, str]  # {kind: token} of the enabled kinds
+    phone_region: str | None  # region of national phone numbers (ISO code), None = international only
     near_dup: Mapping[str, object] | None  # unit, ngram, lowercase, num_perm, seed, bands, rows; None = off
 
     def __post_init__(self) -> None:
@@ -66,7 +66,7 @@ class BatchCleaner:
         pii_rows = 0
         keep_idx: list[int] = []
         final: list[str] = []
-        rejects: dict[str, list[object]] = {f.name: [] for f in REJECT_FIELDS}
+        rejects: list[dict[str, str | None]] = []
         for i, raw in enumerate(texts_raw):
             text, steps = normalize.normalize(raw, self._steps)
             changed.update(steps)
@@ -74,13 +74,14 @@ class BatchCleaner:
             if verdict is not None:
                 reason, detail = verdict
                 result_dropped[reason] += 1
-                for name, value in zip(
-                    rejects, ("clean", reason, sources[i], locations[i], ids[i], detail, raw), strict=True
-                ):
-                    rejects[name].append(value)
+                rejects.append(
+                    reject(
+                        "clean", reason, source=sources[i], location=locations[i], row_id=ids[i], detail=detail, raw=raw
+                    )
+                )
                 continue
             if self.pii_tokens:
-                text, counts = pii.mask(text, self.pii_tokens)
+                text, counts = pii.mask(text, self.pii_tokens, self.phone_region)
                 if any(counts.values()):
                     pii_rows += 1
                     pii_counts.update({k: v for k, v in counts.items() if v})
@@ -96,7 +97,7 @@ class BatchCleaner:
         kept_path = str(Path(self.part_dir) / f"kept-{index:06d}.arrow")
         rejects_path = str(Path(self.part_dir) / f"rejects-{index:06d}.arrow")
         _write_ipc(kept, kept_path)
-        _write_ipc(pa.Table.from_pydict(rejects, schema=REJECT_SCHEMA), rejects_path)
+        _write_ipc(rejects_table(rejects), rejects_path)
 
         keys = None
         if self.near_dup is not None:
@@ -113,8 +114,8 @@ class BatchCleaner:
             ids=kept.column("id").combine_chunks(),
             labels=kept.column("label").combine_chunks(),
             lengths=np.fromiter((len(t) for t in final), dtype=np.int64, count=len(final)),
-            hashes=near_dup.text_hashes(final),
-            checks=near_dup.check_hashes(final),
+            hashes=text_hashes(final),
+            checks=check_hashes(final),
             keys=keys,
             dropped=result_dropped,
             changed=changed,

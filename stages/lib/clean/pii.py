@@ -1,4 +1,6 @@
-"""PII masking with regular expressions: e-mail, URL, IPv4, credit card (Luhn-checked), phone.
+"""PII masking: e-mail, URL, IPv4 and credit card (Luhn-checked) by regular expression; phone numbers by
+`phonenumbers` (Google's libphonenumber), which knows each country's numbering plan: a digit run such as
+"1000000" or a date and time such as "2025-01-18 10:30" is not a phone number, "0800 169 6031" is.
 
 Kinds are applied in a fixed order so that a longer match is masked before a shorter pattern can bite into
 it: e-mails before URLs (both contain domains), URLs before IPs, card numbers before phone numbers (both are
@@ -25,8 +27,6 @@ IP = re.compile(rf"(?<![\d.]){_OCTET}(?:\.{_OCTET}){{3}}(?![\d.]\d)")
 # Cards: 13-19 digits written as card numbers are (contiguous, 4-4-4-4(-3) or Amex 4-6-5 with one kind of
 # separator), so two numbers that happen to stand side by side are not taken for one; Luhn decides.
 CARD = re.compile(r"(?<![\d-])(?:\d{13,19}|\d{4}([ -])\d{4}\1\d{4}\1\d{4}(?:\1\d{3})?|\d{4}([ -])\d{6}\2\d{5})(?![\d])")
-# Phones: 7-15 digits with an optional +country code, grouped by spaces, dots, dashes or parentheses.
-PHONE = re.compile(r"(?<![\w+])(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,5}\)[ .-]?)?\d(?:[ .-]?\d){6,}(?!\w)")
 
 
 def luhn_ok(digits: str) -> bool:
@@ -40,11 +40,6 @@ def luhn_ok(digits: str) -> bool:
     return total % 10 == 0
 
 
-def _phone_digits_ok(match: re.Match[str]) -> bool:
-    digits = sum(ch.isdigit() for ch in match.group())
-    return 7 <= digits <= 15
-
-
 def _card_ok(match: re.Match[str]) -> bool:
     digits = re.sub(r"\D", "", match.group())
     return 13 <= len(digits) <= 19 and luhn_ok(digits)
@@ -55,8 +50,18 @@ _PATTERNS: dict[str, tuple[re.Pattern[str], Callable[[re.Match[str]], bool] | No
     "url": (URL, None),
     "ip": (IP, None),
     "credit_card": (CARD, _card_ok),
-    "phone": (PHONE, _phone_digits_ok),
 }
+
+
+def mask_phones(text: str, token: str, region: str | None) -> tuple[str, int]:
+    """Replace every valid phone number with `token`; `region` (ISO code such as 'GB') reads national
+    numbers ('07911 123456'); without it only international ones ('+44 7911 123456') are found."""
+    import phonenumbers
+
+    matches = list(phonenumbers.PhoneNumberMatcher(text, region or "ZZ", leniency=phonenumbers.Leniency.VALID))
+    for match in reversed(matches):
+        text = text[: match.start] + token + text[match.end :]
+    return text, len(matches)
 
 
 def mask_kind(text: str, kind: str, token: str) -> tuple[str, int]:
@@ -79,7 +84,7 @@ _DIGIT = re.compile(r"\d")
 _NEEDS = {"email": "@", "url": ".", "ip": "."}
 
 
-def mask(text: str, tokens: Mapping[str, str]) -> tuple[str, dict[str, int]]:
+def mask(text: str, tokens: Mapping[str, str], phone_region: str | None = None) -> tuple[str, dict[str, int]]:
     """Mask the kinds named in `tokens` ({kind: token}) in the fixed order; return text and counts per kind."""
     counts: dict[str, int] = {}
     has_digit = _DIGIT.search(text) is not None
@@ -90,5 +95,8 @@ def mask(text: str, tokens: Mapping[str, str]) -> tuple[str, dict[str, int]]:
         if (need is not None and need not in text) or (kind in ("credit_card", "phone") and not has_digit):
             counts[kind] = 0
             continue
-        text, counts[kind] = mask_kind(text, kind, tokens[kind])
+        if kind == "phone":
+            text, counts[kind] = mask_phones(text, tokens[kind], phone_region)
+        else:
+            text, counts[kind] = mask_kind(text, kind, tokens[kind])
     return text, counts

@@ -32,7 +32,9 @@ from pathlib import Path
 from urllib.parse import urldefrag, urljoin, urlsplit
 
 import requests
+import requests.adapters
 import urllib3
+import urllib3.connection
 from protego import Protego
 
 from stages.lib.core.errors import StageError
@@ -236,6 +238,11 @@ class Crawler:
         session = getattr(self._local, "session", None)
         if session is None:
             session = requests.Session()
+            adapter = requests.adapters.HTTPAdapter()
+            # pools whose connections report their socket to the watchdog of the request in flight
+            adapter.poolmanager.pool_classes_by_scheme = {"http": _WatchedHTTPPool, "https": _WatchedHTTPSPool}
+            session.mount("http://", adapter)
+            session.mount("https://", adapter)
             session.headers["User-Agent"] = self.user_agent
             session.headers["Accept"] = ", ".join([*self.content_types, "*/*;q=0.1"])
             self._local.session = session
@@ -314,6 +321,21 @@ class Crawler:
         raise AssertionError("unreachable")
 
     def _once(self, url: str, accept: tuple[str, ...] | None, limit: int) -> Fetch:
+        """A single GET under a total deadline of timeout_s: a watchdog shuts the socket down when it passes,
+        so neither a server trickling its headers nor one trickling its body can hold the attempt longer."""
+        watch = _Watchdog(self.timeout_s)
+        _current.watch = watch
+        try:
+            hop = self._attempt(url, accept, limit)
+        finally:
+            _current.watch = None
+            watch.cancel()
+        if watch.expired:  # whatever was parsed from a cut-off answer (headers ended early, half a body) is void
+            hop.reason, hop.detail = "timeout", "no complete answer within timeout_s (a total deadline)"
+            hop.body = hop.content_hash = hop.location = None
+        return hop
+
+    def _attempt(self, url: str, accept: tuple[str, ...] | None, limit: int) -> Fetch:
         """A single GET: no redirects followed, the body read only when it is wanted and within limits."""
         hop = Fetch(requested_url=url, final_url=url)
         started = time.monotonic()
@@ -390,6 +412,60 @@ class Crawler:
         if delay > 0:
             self._gate(origin).slow_down(delay)
         return rules
+
+
+_current = threading.local()  # the _Watchdog of the request this thread has in flight
+
+
+class _Watchdog:
+    """Shuts down the socket of one request when `seconds` have passed (see Crawler._once)."""
+
+    def __init__(self, seconds: float):
+        self.expired = False
+        self.sock = None
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def watch(self, sock) -> None:
+        self.sock = sock
+        if self.expired:
+            self._expire()
+
+    def cancel(self) -> None:
+        self._timer.cancel()
+
+    def _expire(self) -> None:
+        self.expired = True
+        if self.sock is not None:
+            with contextlib.suppress(OSError):
+                self.sock.shutdown(socket.SHUT_RDWR)
+
+
+class _Watched:
+    """Connection mixin: before reading the status line, hand the socket to this thread's watchdog."""
+
+    def getresponse(self):  # type: ignore[no-untyped-def]
+        watch = getattr(_current, "watch", None)
+        if watch is not None and self.sock is not None:
+            watch.watch(self.sock)
+        return super().getresponse()
+
+
+class _WatchedHTTPConnection(_Watched, urllib3.connection.HTTPConnection):
+    pass
+
+
+class _WatchedHTTPSConnection(_Watched, urllib3.connection.HTTPSConnection):
+    pass
+
+
+class _WatchedHTTPPool(urllib3.HTTPConnectionPool):
+    ConnectionCls = _WatchedHTTPConnection
+
+
+class _WatchedHTTPSPool(urllib3.HTTPSConnectionPool):
+    ConnectionCls = _WatchedHTTPSConnection
 
 
 def robots_allows(rules: Protego | bool, user_agent: str, url: str) -> bool:

@@ -16,7 +16,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from schemas.rows import REJECT_FIELDS, ROW_COLUMNS
+from schemas.rows import ROW_COLUMNS
+from stages.lib.core import rejects
 from stages.lib.core.errors import StageError
 from stages.lib.core.io import atomic_path, read_rows, write_table
 
@@ -59,22 +60,20 @@ def to_table(rows: list[dict[str, Any]], schema: pa.Schema) -> pa.Table:
     return pa.Table.from_pylist(sorted(rows, key=lambda r: r["id"]), schema=schema)
 
 
-def rejects_table(stage: str, rows: Iterable[dict[str, Any]]) -> pa.Table:
-    """Rejects in the shared layout; each row carries `_reason` and optionally `_detail`."""
+def row_rejects(stage: str, rows: Iterable[dict[str, Any]]) -> pa.Table:
+    """Dropped rows as a rejects table (via `stages.lib.core.rejects`); each row carries `_reason`, maybe `_detail`."""
     out = [
-        {
-            "stage": stage,
-            "reason": r["_reason"],
-            "source": r.get("source"),
-            "location": None,
-            "id": r["id"],
-            "detail": r.get("_detail") or f"{r.get('aug_op') or 'original'} of {r.get('origin_id') or r['id']}",
-            "raw": r["text"],
-        }
+        rejects.reject(
+            stage,
+            r["_reason"],
+            source=r.get("source"),
+            row_id=r["id"],
+            detail=r.get("_detail") or f"{r.get('aug_op') or 'original'} of {r.get('origin_id') or r['id']}",
+            raw=r["text"],
+        )
         for r in rows
     ]
-    out.sort(key=lambda r: (r["reason"], r["id"]))
-    return pa.Table.from_pylist(out, schema=pa.schema(REJECT_FIELDS))
+    return rejects.rejects_table(out, sort_key=lambda r: (r["reason"], r["id"]))
 
 
 def write_split_dir(

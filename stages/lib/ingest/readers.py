@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from schemas.ingest import Source
+from stages.lib.core.encoding import decode, escape_bad_bytes, has_bad_bytes, lines
 from stages.lib.core.errors import StageError
 from stages.lib.core.log import get_logger
 from stages.lib.core.safety import inside_repo
@@ -33,11 +34,22 @@ class Record:
     raw: str | None = None
 
 
+def glob(base: Path, pattern: str, what: str) -> list[Path]:
+    """`base.glob(pattern)`, sorted; a pattern pathlib refuses (absolute, empty) is a StageError naming `what`."""
+    try:
+        return sorted(base.glob(pattern))
+    except (NotImplementedError, ValueError) as exc:
+        raise StageError(
+            f"{what}: pattern '{pattern}' cannot be used ({exc}); write a relative glob such as '**/*.txt'"
+        ) from None
+
+
 def resolve_files(source: Source, root: Path) -> list[Path]:
     """The files a source names (file, folder or glob), sorted, each checked to stay inside `root`."""
     root = root.resolve()
     if any(ch in source.path for ch in "*?["):
-        matches = sorted(p for p in root.glob(source.path) if p.is_file() or source.format == "hf_disk")
+        found = glob(root, source.path, f"source '{source.name}'")
+        matches = [p for p in found if p.is_file() or source.format == "hf_disk"]
     else:
         target = root / source.path
         if not target.exists():
@@ -56,48 +68,40 @@ def resolve_files(source: Source, root: Path) -> list[Path]:
     return matches
 
 
-def decode(data: bytes, encoding: str) -> str:
-    """Decode, skipping a UTF-8 BOM; undecodable bytes become lone surrogates found by `has_bad_bytes`."""
-    if encoding.lower().replace("_", "-") in ("utf-8", "utf8"):
-        encoding = "utf-8-sig"
-    return data.decode(encoding, errors="surrogateescape")
-
-
-def has_bad_bytes(text: str) -> bool:
-    return any("\udc80" <= ch <= "\udcff" for ch in text)
-
-
-def escape_bad_bytes(text: str) -> str:
-    """Show undecodable bytes as `\\xff` so a rejected line can still be stored and read."""
-    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-
-
-def lines(text: str) -> Iterator[tuple[int, str]]:
-    """Split on \\n (and \\r\\n) only; str.splitlines would also split inside a line at U+0085 or U+2028."""
-    parts = text.split("\n")
-    if parts and parts[-1] == "":
-        parts.pop()
-    for number, line in enumerate(parts, start=1):
-        yield number, line.removesuffix("\r")
-
-
 def read_delimited(path: Path, source: Source, rel: str) -> Iterator[Record]:
     delimiter = source.delimiter or ("\t" if source.format == "tsv" else ",")
     quoting = csv.QUOTE_NONE if source.quoting == "none" else csv.QUOTE_MINIMAL
-    text = decode(path.read_bytes(), source.encoding)
+    text = decode(path.read_bytes(), source.encoding, f"source '{source.name}': {rel}")
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quoting=quoting, strict=False)
     columns = source.columns
     start = 0
     if source.header:
-        header = next(reader, None)
+        try:
+            header = next(reader, None)
+        except csv.Error as exc:
+            raise StageError(f"source '{source.name}': {rel}: the header line cannot be read ({exc})") from None
         if header is None:
             return
         columns = source.columns or [c.strip() for c in header]
+        repeated = sorted({c for c in columns if columns.count(c) > 1})
+        if repeated and not source.columns:
+            raise StageError(
+                f"source '{source.name}': {rel} repeats column name(s) {repeated} in its header, so one would "
+                "silently replace the other; rename them in the file, or set `columns` to name every column"
+            )
         start = reader.line_num
     # The physical lines as the csv reader counts them, to re-check records that span several of them.
     physical = io.StringIO(text, newline="").readlines() if quoting != csv.QUOTE_NONE else []
     spanning = 0
-    for row in reader:
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:  # a field over csv's size limit, a NUL byte...: this record only
+            yield Record(f"{rel}:{start + 1}", reason="parse_error", detail=str(exc), raw="")
+            start = reader.line_num
+            continue
         where = f"{rel}:{start + 1}"  # the physical line the record starts on
         raw = delimiter.join(row)
         if reader.line_num - start > 1 and physical:
@@ -133,7 +137,7 @@ def well_quoted(record: str, delimiter: str) -> bool:
 
 
 def read_jsonl(path: Path, source: Source, rel: str) -> Iterator[Record]:
-    for number, line in lines(decode(path.read_bytes(), source.encoding)):
+    for number, line in lines(decode(path.read_bytes(), source.encoding, f"source '{source.name}': {rel}")):
         where = f"{rel}:{number}"
         if not line.strip():
             yield Record(where, reason="blank_line")
@@ -144,8 +148,8 @@ def read_jsonl(path: Path, source: Source, rel: str) -> Iterator[Record]:
         else:
             try:
                 obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                yield Record(where, reason="malformed_json", detail=str(exc), raw=line)
+            except (ValueError, RecursionError) as exc:  # also the parser's limits: integer digits, nesting depth
+                yield Record(where, reason="malformed_json", detail=str(exc) or type(exc).__name__, raw=line)
                 continue
             if isinstance(obj, dict):
                 yield Record(where, fields=obj)
@@ -154,10 +158,12 @@ def read_jsonl(path: Path, source: Source, rel: str) -> Iterator[Record]:
 
 
 def read_json(path: Path, source: Source, rel: str) -> Iterator[Record]:
-    text = decode(path.read_bytes(), source.encoding)
+    text = decode(path.read_bytes(), source.encoding, f"source '{source.name}': {rel}")
+    if has_bad_bytes(text):
+        raise StageError(f"source '{source.name}': {rel} is not valid {source.encoding}; set `encoding`")
     try:
         data = json.loads(text)
-    except json.JSONDecodeError as exc:
+    except (ValueError, RecursionError) as exc:
         raise StageError(
             f"source '{source.name}': {rel} is not valid JSON ({exc}); use format jsonl for JSON lines"
         ) from None
@@ -173,11 +179,15 @@ def read_json(path: Path, source: Source, rel: str) -> Iterator[Record]:
         if isinstance(obj, dict):
             yield Record(where, fields=obj)
         else:
-            yield Record(where, reason="not_an_object", detail=type(obj).__name__, raw=json.dumps(obj)[:10_000])
+            yield Record(where, reason="not_an_object", detail=type(obj).__name__, raw=_dump(obj))
+
+
+def _dump(obj: Any) -> str:
+    return json.dumps(obj, default=str)[:10_000]
 
 
 def read_text(path: Path, source: Source, rel: str) -> Iterator[Record]:
-    for number, line in lines(decode(path.read_bytes(), source.encoding)):
+    for number, line in lines(decode(path.read_bytes(), source.encoding, f"source '{source.name}': {rel}")):
         where = f"{rel}:{number}"
         if not line.strip():
             yield Record(where, reason="blank_line")
@@ -190,13 +200,14 @@ def read_text(path: Path, source: Source, rel: str) -> Iterator[Record]:
 
 
 def read_text_dir(folder: Path, source: Source, root: Path) -> Iterator[Record]:
-    files = sorted(p for p in folder.glob(source.pattern) if p.is_file() and not p.name.startswith("."))
+    found = glob(folder, source.pattern, f"source '{source.name}'")
+    files = [p for p in found if p.is_file() and not p.name.startswith(".")]
     if not files:
         raise StageError(f"source '{source.name}': no file in {folder} matches pattern '{source.pattern}'")
     for path in files:
         inside_repo(path, f"ingest source '{source.name}' (path: {source.path}, pattern: {source.pattern})", root)
         rel = str(path.relative_to(root))
-        text = decode(path.read_bytes(), source.encoding)
+        text = decode(path.read_bytes(), source.encoding, f"source '{source.name}': {rel}")
         if has_bad_bytes(text):
             yield Record(
                 rel, reason="decode_error", detail=f"not valid {source.encoding}", raw=escape_bad_bytes(text[:10_000])
@@ -208,17 +219,33 @@ def read_text_dir(folder: Path, source: Source, root: Path) -> Iterator[Record]:
         yield Record(rel, fields=fields)
 
 
-def read_parquet(path: Path, source: Source, rel: str) -> Iterator[Record]:
+def _parquet_rows(path: Path, source: Source, rel: str) -> list[dict[str, Any]]:
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    for index, obj in enumerate(pq.read_table(path).to_pylist()):
+    try:
+        return pq.read_table(path).to_pylist()
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise StageError(
+            f"source '{source.name}': {rel} cannot be read as Parquet ({exc}); is `format: {source.format}` right?"
+        ) from None
+
+
+def read_parquet(path: Path, source: Source, rel: str) -> Iterator[Record]:
+    for index, obj in enumerate(_parquet_rows(path, source, rel)):
         yield Record(f"{rel}#{index}", fields=obj)
 
 
 def read_hf_disk(path: Path, source: Source, rel: str) -> Iterator[Record]:
     import datasets
 
-    loaded = datasets.load_from_disk(str(path), keep_in_memory=True)
+    try:
+        loaded = datasets.load_from_disk(str(path), keep_in_memory=True)
+    except (FileNotFoundError, NotADirectoryError, OSError, ValueError, KeyError) as exc:
+        raise StageError(
+            f"source '{source.name}': {rel} is not a dataset saved with `datasets.save_to_disk` ({exc}); "
+            "point `path` at the folder save_to_disk wrote, or pick the format that matches the files"
+        ) from None
     if isinstance(loaded, datasets.DatasetDict):
         splits = [source.split] if source.split else sorted(loaded)
         missing = [s for s in splits if s not in loaded]
@@ -240,8 +267,19 @@ def read_collected(path: Path, source: Source, rel: str) -> Iterator[Record]:
 
     if path.name != "pages.parquet":
         raise StageError(f"source '{source.name}': {rel} is not a collect snapshot (expected */pages.parquet)")
-    for obj in pq.read_table(path).to_pylist():
-        yield Record(obj["url"], fields=obj)
+    try:
+        columns = pq.read_schema(path).names
+    except (OSError, ValueError) as exc:
+        raise StageError(f"source '{source.name}': {rel} cannot be read as Parquet ({exc})") from None
+    for needed, key in (("url", None), (source.id_field, "id_field"), (source.text_field, "text_field")):
+        if needed is not None and needed not in columns:
+            what = f"`{key}: {needed}`" if key else "the page url"
+            raise StageError(
+                f"source '{source.name}': snapshot {rel} has no column '{needed}' ({what}); its columns: "
+                f"{', '.join(columns)}. Rerun `dvc repro collect`, or set {key or 'the field'} to one of them"
+            )
+    for obj in _parquet_rows(path, source, rel):
+        yield Record(obj["url"] or rel, fields=obj)
 
 
 def read_source(source: Source, root: Path) -> Iterator[Record]:
@@ -249,10 +287,20 @@ def read_source(source: Source, root: Path) -> Iterator[Record]:
     root = root.resolve()
     for path in resolve_files(source, root):
         rel = str(path.relative_to(root))
-        if source.format == "text_dir":
-            yield from read_text_dir(path, source, root)
-        else:
-            yield from READERS[source.format](path, source, rel)
+        records = (
+            read_text_dir(path, source, root)
+            if source.format == "text_dir"
+            else READERS[source.format](path, source, rel)
+        )
+        count = 0
+        for record in records:
+            count += 1
+            yield record
+        if not count and not source.allow_empty:
+            raise StageError(
+                f"source '{source.name}': {rel} holds no records (empty, or a header line only), which would "
+                "replace this source's rows with none; check the file, or set `allow_empty: true` on the source"
+            )
 
 
 READERS = {

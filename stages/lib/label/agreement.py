@@ -73,7 +73,7 @@ def dawid_skene(
 
 
 def cohen_kappa(a: Sequence[str], b: Sequence[str], labels: Sequence[str]) -> float | None:
-    """Cohen's kappa of two annotators over the rows both labelled; None when undefined."""
+    """Cohen's kappa of two annotators over the rows both labeled; None when undefined."""
     if len(a) < 2:
         return None
     if len(set(a) | set(b)) == 1:

@@ -18,8 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from schemas.label import LabelImport
+from stages.lib.core.encoding import decode, escape_bad_bytes, has_bad_bytes
 from stages.lib.core.errors import StageError
 from stages.lib.core.safety import inside_repo
+from stages.lib.core.values import as_text
 
 # Why an answer is skipped rather than counted as a vote (tools' own words where they have them).
 SKIP_REASONS = ("cancelled", "rejected_answer", "ignored", "discarded", "draft")
@@ -75,39 +77,67 @@ def key_name(imp: LabelImport) -> str:
     return "id" if imp.join in ("id", "source_id") else "text"
 
 
-def _scalar(value: Any) -> str | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
+_scalar = as_text  # the one normalisation of labels and keys, shared with ingest (1.0 -> '1', NaN -> None)
+
+
+class Malformed(ValueError):
+    """A record whose structure is not what the format defines (a string where a list belongs...)."""
 
 
 def _dump(obj: Any) -> str:
     return json.dumps(obj, ensure_ascii=False, sort_keys=True, default=str)[:10_000]
 
 
+def _text(path: Path, imp: LabelImport, rel: str) -> str:
+    """The file as UTF-8 (a BOM skipped); undecodable bytes kept as surrogates for `has_bad_bytes`."""
+    return decode(path.read_bytes(), "utf-8", f"label import '{imp.name}': {rel}", "save the export as UTF-8")
+
+
 def _load_json(path: Path, imp: LabelImport, rel: str) -> Any:
+    text = _text(path, imp, rel)
+    if has_bad_bytes(text):
+        raise StageError(f"label import '{imp.name}': {rel} is not valid UTF-8; export it again as UTF-8")
     try:
-        return json.loads(path.read_text(encoding="utf-8-sig"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        return json.loads(text)
+    except (ValueError, RecursionError) as exc:  # also the parser's limits: integer digits, nesting depth
         raise StageError(
-            f"label import '{imp.name}': {rel} is not valid JSON ({exc}); is `format: {imp.format}` right?"
+            f"label import '{imp.name}': {rel} is not valid JSON ({exc or type(exc).__name__}); "
+            f"is `format: {imp.format}` right?"
         ) from None
 
 
-def _json_lines(path: Path, rel: str) -> Iterator[tuple[str, Any, str]]:
-    """(location, object or None, raw line) for each non-blank line."""
-    for number, line in enumerate(path.read_text(encoding="utf-8-sig").split("\n"), start=1):
+def _json_lines(path: Path, imp: LabelImport, rel: str) -> Iterator[tuple[str, Any, str]]:
+    """(location, object or None, raw line) for each non-blank line; a line that is not valid UTF-8 or not
+    JSON comes out as None (a malformed reject), with undecodable bytes shown as `\\xff`."""
+    for number, line in enumerate(_text(path, imp, rel).split("\n"), start=1):
         line = line.strip()
         if not line:
             continue
+        if has_bad_bytes(line):
+            yield f"{rel}:{number}", None, escape_bad_bytes(line)
+            continue
         try:
             yield f"{rel}:{number}", json.loads(line), line
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):
             yield f"{rel}:{number}", None, line
+
+
+def _list(value: Any, what: str) -> list[Any]:
+    """A field the format defines as a list: None is empty; anything else but a list is Malformed
+    (a string would otherwise be read letter by letter)."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise Malformed(f"`{what}` must be a list, got {type(value).__name__} {_dump(value)[:60]}")
+    return value
+
+
+def _dict(value: Any, what: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise Malformed(f"`{what}` must be an object, got {type(value).__name__} {_dump(value)[:60]}")
+    return value
 
 
 def _records(path: Path, imp: LabelImport, rel: str) -> Iterator[tuple[str, Any, str]]:
@@ -118,13 +148,13 @@ def _records(path: Path, imp: LabelImport, rel: str) -> Iterator[tuple[str, Any,
         for index, obj in enumerate(pq.read_table(path).to_pylist()):
             yield f"{rel}#{index}", obj, _dump(obj)
         return
-    head = path.read_text(encoding="utf-8-sig")[:4096].lstrip()
+    head = _text(path, imp, rel)[:4096].lstrip()
     if head.startswith("["):
         data = _load_json(path, imp, rel)
         for index, obj in enumerate(data):
             yield f"{rel}[{index}]", obj, _dump(obj)
     else:
-        yield from _json_lines(path, rel)
+        yield from _json_lines(path, imp, rel)
 
 
 def _malformed(where: str, raw: str, detail: str) -> Annotation:
@@ -147,14 +177,7 @@ def read_label_studio(path: Path, imp: LabelImport, rel: str) -> Iterator[Annota
         tasks = [tasks]  # one task per file, as in Label Studio's cloud-storage exports
     if not isinstance(tasks, list):
         raise StageError(f"label import '{imp.name}': {rel} must hold a list of tasks (Label Studio JSON export)")
-    names = {
-        r.get("from_name")
-        for t in tasks
-        if isinstance(t, dict)
-        for a in _annotations(t)
-        for r in a.get("result") or []
-        if r.get("type") == "choices"
-    }
+    names = {r["from_name"] for t in tasks for r in _choice_results(t) if isinstance(r.get("from_name"), str)}
     question = imp.question
     if question is None and len(names) > 1:
         raise StageError(
@@ -169,8 +192,16 @@ def read_label_studio(path: Path, imp: LabelImport, rel: str) -> Iterator[Annota
             yield _malformed(where, _dump(task), "a task must be an object with `data`")
             continue
         value = _scalar(task["data"].get(key))
-        for a_index, ann in enumerate(_annotations(task)):
+        try:
+            annotations = _annotations(task)
+        except Malformed as exc:
+            yield _malformed(where, _dump(task), str(exc))
+            continue
+        for a_index, ann in enumerate(annotations):
             loc = f"{where}.annotations[{a_index}]"
+            if not isinstance(ann, dict):
+                yield _malformed(loc, _dump(ann), "an annotation must be an object")
+                continue
             out = Annotation(
                 loc,
                 annotator=_ls_annotator(ann.get("completed_by")),
@@ -181,15 +212,35 @@ def read_label_studio(path: Path, imp: LabelImport, rel: str) -> Iterator[Annota
             if ann.get("was_cancelled"):
                 out.skip = "cancelled"
             else:
-                for result in ann.get("result") or []:
-                    if result.get("type") == "choices" and result.get("from_name") == wanted:
-                        out.labels.extend(str(c) for c in (result.get("value") or {}).get("choices") or [])
+                try:
+                    for result in _list(ann.get("result"), "result"):
+                        result = _dict(result, "result[]")
+                        if result.get("type") == "choices" and result.get("from_name") == wanted:
+                            choices = _dict(result.get("value"), "value").get("choices")
+                            out.labels.extend(str(c) for c in _list(choices, "value.choices"))
+                except Malformed as exc:
+                    yield _malformed(loc, out.raw, str(exc))
+                    continue
             yield _finish(out, key)
 
 
-def _annotations(task: dict[str, Any]) -> list[dict[str, Any]]:
+def _annotations(task: dict[str, Any]) -> list[Any]:
     """A task's annotations; Label Studio before 1.0 called them `completions`."""
-    return [a for a in task.get("annotations") or task.get("completions") or [] if isinstance(a, dict)]
+    return _list(task.get("annotations") or task.get("completions"), "annotations")
+
+
+def _choice_results(task: Any) -> list[dict[str, Any]]:
+    """The well-formed choice results of a task (for finding its controls; malformed ones are reported later)."""
+    try:
+        annotations = _annotations(task) if isinstance(task, dict) else []
+    except Malformed:
+        return []
+    out = []
+    for ann in annotations:
+        results = ann.get("result") if isinstance(ann, dict) else None
+        if isinstance(results, list):
+            out.extend(r for r in results if isinstance(r, dict) and r.get("type") == "choices")
+    return out
 
 
 def _flat_choice(value: Any) -> list[str]:
@@ -229,10 +280,32 @@ def read_label_studio_min(path: Path, imp: LabelImport, rel: str) -> Iterator[An
 
 
 def _csv_records(path: Path, imp: LabelImport, rel: str) -> Iterator[tuple[str, Any, str]]:
-    text = path.read_text(encoding="utf-8-sig")
-    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=imp.delimiter)
-    for row in reader:
-        yield f"{rel}:{reader.line_num}", row, imp.delimiter.join(str(v) for v in row.values())
+    """(location, row or None, raw) per CSV record; a record csv cannot parse or that is not UTF-8 is None."""
+    reader = csv.DictReader(io.StringIO(_text(path, imp, rel), newline=""), delimiter=imp.delimiter)
+    try:
+        header = reader.fieldnames or []
+    except csv.Error as exc:
+        raise StageError(f"label import '{imp.name}': {rel}: the header line cannot be read ({exc})") from None
+    repeated = sorted({c for c in header if header.count(c) > 1})
+    if repeated:
+        raise StageError(
+            f"label import '{imp.name}': {rel} repeats column name(s) {repeated} in its header, so one would "
+            "silently replace the other; rename them in the export"
+        )
+    while True:
+        start = reader.line_num + 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            yield f"{rel}:{start}", None, str(exc)
+            continue
+        raw = imp.delimiter.join(str(v) for v in row.values())
+        if has_bad_bytes(raw) or any(has_bad_bytes(str(k)) for k in row):
+            yield f"{rel}:{start}", None, escape_bad_bytes(raw)
+        else:
+            yield f"{rel}:{start}", row, raw
 
 
 def read_label_studio_csv(path: Path, imp: LabelImport, rel: str) -> Iterator[Annotation]:
@@ -251,7 +324,9 @@ def read_argilla(path: Path, imp: LabelImport, rel: str) -> Iterator[Annotation]
     data = _load_json(path, imp, rel)
     if not isinstance(data, list):
         raise StageError(f"label import '{imp.name}': {rel} must hold a list of records (Argilla records.json)")
-    questions = {q for r in data if isinstance(r, dict) for q in (r.get("responses") or {})}
+    questions = {
+        q for r in data if isinstance(r, dict) and isinstance(r.get("responses"), dict) for q in r["responses"]
+    }
     question = _one_question(imp, rel, questions)
     key = key_name(imp)
     for index, record in enumerate(data):
@@ -259,11 +334,20 @@ def read_argilla(path: Path, imp: LabelImport, rel: str) -> Iterator[Annotation]
         if not isinstance(record, dict):
             yield _malformed(where, _dump(record), "not an object")
             continue
-        fields, metadata = record.get("fields") or {}, record.get("metadata") or {}
+        try:
+            fields, metadata = _dict(record.get("fields"), "fields"), _dict(record.get("metadata"), "metadata")
+            responses = _list(_dict(record.get("responses"), "responses").get(question), f"responses.{question}")
+        except Malformed as exc:
+            yield _malformed(where, _dump(record), str(exc))
+            continue
         value = record.get("id") if key == "id" else fields.get(key, metadata.get(key))
-        for r_index, response in enumerate((record.get("responses") or {}).get(question) or []):
+        for r_index, response in enumerate(responses):
+            loc = f"{where}.responses.{question}[{r_index}]"
+            if not isinstance(response, dict):
+                yield _malformed(loc, _dump(record), "a response must be an object with `value` and `user_id`")
+                continue
             out = Annotation(
-                f"{where}.responses.{question}[{r_index}]",
+                loc,
                 annotator=_scalar(response.get("user_id")) or "unknown",
                 key=_scalar(value),
                 labels=_values(response.get("value")),
@@ -289,9 +373,13 @@ def read_argilla_datasets(path: Path, imp: LabelImport, rel: str) -> Iterator[An
         if not isinstance(obj, dict):
             yield _malformed(where, raw, "not an object")
             continue
-        values = obj.get(f"{question}.responses") or []
-        users = obj.get(f"{question}.responses.users") or []
-        statuses = obj.get(f"{question}.responses.status") or []
+        try:
+            values = _list(obj.get(f"{question}.responses"), f"{question}.responses")
+            users = _list(obj.get(f"{question}.responses.users"), f"{question}.responses.users")
+            statuses = _list(obj.get(f"{question}.responses.status"), f"{question}.responses.status")
+        except Malformed as exc:
+            yield _malformed(where, raw, str(exc))
+            continue
         for r_index, value in enumerate(values):
             out = Annotation(
                 f"{where}.{question}[{r_index}]",
@@ -341,13 +429,19 @@ def read_doccano(path: Path, imp: LabelImport, rel: str) -> Iterator[Annotation]
     """
     key = key_name(imp)
     merged = path.stem == "all"
-    for where, obj, raw in _json_lines(path, rel):
+    for where, obj, raw in _json_lines(path, imp, rel):
         if not isinstance(obj, dict):
-            yield _malformed(where, raw, "not a JSON object")
+            yield _malformed(where, raw, "not a JSON object (or not valid UTF-8)")
             continue
         value = _scalar(obj.get(key))
+        try:
+            annotations = _list(obj.get("annotations"), "annotations")
+            top = _list(obj.get("label"), "label")
+        except Malformed as exc:
+            yield _malformed(where, raw, str(exc))
+            continue
         if "annotations" in obj and "label" not in obj:
-            for a_index, ann in enumerate(obj.get("annotations") or []):
+            for a_index, ann in enumerate(annotations):
                 user = ann.get("user") if isinstance(ann, dict) else None
                 label = ann.get("label") if isinstance(ann, dict) else ann
                 out = Annotation(
@@ -359,7 +453,7 @@ def read_doccano(path: Path, imp: LabelImport, rel: str) -> Iterator[Annotation]
                 )
                 yield _finish(out, key)
             continue
-        labels = _values(obj.get("label"))
+        labels = _values(top)
         if merged and len(labels) > 1:
             for l_index, label in enumerate(labels):
                 yield _finish(
@@ -375,9 +469,9 @@ def read_doccano(path: Path, imp: LabelImport, rel: str) -> Iterator[Annotation]
 def read_prodigy(path: Path, imp: LabelImport, rel: str) -> Iterator[Annotation]:
     """`prodigy db-out` JSONL: `answer` accept/reject/ignore; binary tasks carry `label`, choice tasks `accept`."""
     key = key_name(imp)
-    for where, obj, raw in _json_lines(path, rel):
+    for where, obj, raw in _json_lines(path, imp, rel):
         if not isinstance(obj, dict):
-            yield _malformed(where, raw, "not a JSON object")
+            yield _malformed(where, raw, "not a JSON object (or not valid UTF-8)")
             continue
         meta = obj.get("meta") if isinstance(obj.get("meta"), dict) else {}
         annotator = _scalar(obj.get("_annotator_id")) or _scalar(obj.get("_session_id")) or imp.name
@@ -386,7 +480,11 @@ def read_prodigy(path: Path, imp: LabelImport, rel: str) -> Iterator[Annotation]
         if answer == "ignore":
             out.skip = "ignored"
         elif "accept" in obj and "options" in obj:  # choice interface: the accepted option ids
-            out.labels = _values(obj.get("accept"))
+            try:
+                out.labels = _values(_list(obj.get("accept"), "accept"))
+            except Malformed as exc:
+                yield _malformed(where, raw, str(exc))
+                continue
             if answer == "reject":
                 out.skip = "rejected_answer"
         elif answer == "accept":
@@ -429,11 +527,22 @@ def _finish(out: Annotation, key: str) -> Annotation:
     out.labels = [label for label in out.labels if label.strip()]
     if out.skip or out.problem:
         return out
+    if any(not _valid_unicode(v) for v in (out.key, out.annotator, *out.labels)):
+        out.problem, out.detail = "malformed", "a key, annotator or label is not valid Unicode (a lone surrogate)"
+        return out
     if out.key is None:
         out.problem, out.detail = "missing_key", f"no value in '{key}'"
     elif not out.labels:
         out.problem, out.detail = "no_label", "the answer holds no label"
     return out
+
+
+def _valid_unicode(value: str | None) -> bool:
+    try:
+        value is None or value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 READERS = {

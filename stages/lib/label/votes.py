@@ -15,8 +15,8 @@ import numpy as np
 from schemas.label import LabelImport
 from stages.lib.core import ids
 from stages.lib.core.errors import StageError
+from stages.lib.core.ids import text_key
 from stages.lib.label import agreement
-from stages.lib.text.texthash import text_key
 
 
 @dataclass(frozen=True)

@@ -108,7 +108,7 @@ def pretrain_mlm(
     enc = tokenizer(list(texts), truncation=True, max_length=max_length)["input_ids"]
     examples = [{"input_ids": ids} for ids in enc if len(ids) > 2]
     if not examples:
-        raise ValueError("no pre-training text: the train split and unlabelled rows are empty")
+        raise ValueError("no pre-training text: the train split and unlabeled rows are empty")
     collate = DataCollatorForLanguageModeling(tokenizer, mlm_probability=mlm_probability)
     no_decay = ("bias", "LayerNorm.weight")
     groups = [

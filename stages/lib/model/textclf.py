@@ -1,7 +1,7 @@
 """The classifier every approach trains: a backbone, a pooling of its token vectors, and a head.
 
 No pooler: a masked-LM checkpoint has none, and transformers would create a random
-one that PEFT neither trains nor saves (see PITFALLS). The head reads the mean
+one that PEFT neither trains nor saves, so a reloaded adapter would give other logits. The head reads the mean
 (or first-token) vector of a chosen hidden layer instead.
 """
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import json
 import shutil
-import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -52,10 +51,8 @@ class FitResult:
     best_metric: float | None
     best_step: int | None
     global_step: int
-    train_runtime: float
     samples_per_second: float
     resumed_from_step: int | None
-    log_history: list[dict[str, Any]] = field(default_factory=list)
 
 
 def seed_everything(seed: int, num_threads: int) -> None:
@@ -194,9 +191,7 @@ def fit(
         compute_loss_func=weighted_loss(class_weights),
         callbacks=all_callbacks,
     )
-    start = time.perf_counter()
     output = trainer.train(resume_from_checkpoint=last)
-    runtime = time.perf_counter() - start
     if live is not None:
         live.end()
         drop_timing_curves(Path(live_dir))
@@ -209,10 +204,8 @@ def fit(
         best_metric=None if state.best_metric is None else float(state.best_metric),
         best_step=best_step,
         global_step=int(state.global_step),
-        train_runtime=float(output.metrics.get("train_runtime", runtime)),
         samples_per_second=float(output.metrics.get("train_samples_per_second", 0.0)),
         resumed_from_step=resumed_from,
-        log_history=list(state.log_history),
     )
 
 
@@ -225,7 +218,3 @@ def drop_timing_curves(live_dir: Path) -> None:
     for path in sorted((live_dir / "plots").rglob("*.tsv")):
         if path.stem == "runtime" or path.stem.endswith("_per_second"):
             path.unlink()
-
-
-def options_dict(options: TrainOptions) -> dict[str, Any]:
-    return asdict(options)

@@ -18,7 +18,8 @@ from fractions import Fraction
 import numpy as np
 
 from stages.lib.core.errors import StageError
-from stages.lib.text.texthash import near_duplicate_pairs, text_key
+from stages.lib.core.ids import text_key
+from stages.lib.text.near_dup import near_duplicate_pairs
 
 SPLITS = ("train", "validation", "test")
 COLUMN_VALUES = {
@@ -124,6 +125,44 @@ def random_split(
     return out
 
 
+def check_presence(labels: Sequence[str], assigned: Sequence[str], expected: Sequence[str], method: str) -> None:
+    """The checks every split method passes: two classes at least, every expected split non-empty, every
+    class in every expected split. StageError naming what is missing and the fix."""
+    classes = sorted(set(labels))
+    if len(classes) < 2:
+        raise StageError(
+            f"all {len(labels)} labeled rows have the one class {classes!r}: a classifier needs two or more. "
+            "Check label.classes and label.aliases, and that every class's source is listed in ingest.sources"
+        )
+    present: dict[str, set[str]] = {s: set() for s in SPLITS}
+    for label, split in zip(labels, assigned):
+        present[split].add(label)
+    empty = [s for s in expected if not present[s]]
+    if empty:
+        raise StageError(
+            f"split.method {method} leaves {', '.join(empty)} empty; "
+            + (
+                f"the column names no row for it: set split.fractions.{empty[0]}: 0 to go without it, or fix the column"
+                if method == "column"
+                else f"label more rows, or set split.fractions.{empty[0]}: 0 to go without it"
+            )
+        )
+    fixes = {
+        "random": "label more of them",
+        "time": "label more of them across the whole period, or use method random (stratified)",
+        "column": "give some of their rows this split in the split column, or use method random",
+    }
+    counts = Counter(labels)
+    for split in expected:
+        missing = [c for c in classes if c not in present[split]]
+        if missing:
+            raise StageError(
+                f"split.method {method} puts no row of class(es) {missing} in {split} "
+                f"({', '.join(f'{c}: {counts[c]} rows in all' for c in missing)}), so {split} metrics would "
+                f"ignore them; {fixes[method]}"
+            )
+
+
 def group_folds(labels: np.ndarray, groups: np.ndarray, d: int, seed: int, stratify: bool) -> list[np.ndarray]:
     """Row indices of each of `d` folds; whole groups only, stratified by each group's majority label.
 
@@ -190,12 +229,18 @@ def time_split(values: Sequence[str | None], ids: Sequence[str], fractions: dict
 
 
 def find_leaks(
-    texts: Sequence[str], splits: Sequence[str], threshold: float | None, shingle_size: int
+    texts: Sequence[str],
+    splits: Sequence[str],
+    threshold: float | None,
+    ngram: int = 5,
+    unit: str = "char",
+    lowercase: bool = True,
 ) -> dict[int, tuple[str, int, float]]:
     """Rows of validation/test duplicating a row of an earlier split: index -> (kind, other index, similarity).
 
     Earlier means train for validation, train or validation for test. `exact`
-    compares normalised-text hashes; `near` word-shingle Jaccard >= threshold.
+    compares normalised-text hashes; `near` is clean's near-duplicate definition
+    (shingle-set Jaccard >= threshold, same shingles), computed exactly.
     """
     rank = {s: n for n, s in enumerate(SPLITS)}
     keys = [text_key(t) for t in texts]
@@ -211,7 +256,9 @@ def find_leaks(
         return leaks
     queries = [i for i, s in enumerate(splits) if s != "train" and i not in leaks]
     corpus = [i for i, s in enumerate(splits) if s != "test"]
-    pairs = near_duplicate_pairs([texts[i] for i in queries], [texts[j] for j in corpus], threshold, shingle_size)
+    pairs = near_duplicate_pairs(
+        [texts[i] for i in queries], [texts[j] for j in corpus], threshold, ngram, unit, lowercase
+    )
     for qi, cj, score in pairs:
         i, j = queries[qi], corpus[cj]
         if rank[splits[j]] < rank[splits[i]] and i not in leaks:

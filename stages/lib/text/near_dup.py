@@ -1,8 +1,9 @@
-"""Exact and near-duplicate detection: xxhash for exact, vectorised MinHash + banded LSH for near.
+"""Near duplicates, defined once: two texts whose shingle sets (`shingles`) have Jaccard similarity at or
+above a threshold. Clean finds them among all rows with vectorised MinHash + banded LSH (then verifies the
+true Jaccard); split's leakage check computes the same Jaccard exactly between evaluation and earlier rows.
+Exact-duplicate hashes live in `stages.lib.core.ids`.
 
-Plain functions, shared by the clean stage and by split's leakage check:
-
-    text_hash(text) -> int                                  exact key (xxh3, 64 bits)
+    shingles(text, ngram, unit, lowercase) -> list[str]     the definition: character or word n-grams
     minhash_signatures(texts, ngram, num_perm, seed) -> (n, num_perm) uint32
     optimal_param(threshold, num_perm) -> (bands, rows)     as text-dedup / datasketch choose them
     band_keys(signatures, bands, rows) -> (n, bands) uint64
@@ -10,6 +11,7 @@ Plain functions, shared by the clean stage and by split's leakage check:
     lsh_candidate_pairs(signatures, bands, rows)            the two above in one call
     jaccard_pairs(texts, pairs, ...) -> (k,) float          true Jaccard of candidate pairs (verification)
     connected_clusters(n, pairs) -> (n,) int64              transitive clusters (union-find)
+    near_duplicate_pairs(queries, corpus, threshold, ...)   exact Jaccard >= threshold between two sets
 
 How MinHash is made fast: every shingle is hashed once with xxh32; the `num_perm` permutations are then
 one vectorised multiply-add-shift over a (shingles x num_perm) uint64 array (Dietzfelbinger's
@@ -30,24 +32,6 @@ _WORD = re.compile(r"\w+")
 # Shingles per chunk of the (num_perm x shingles) matrix: 8k x 128 x 8 bytes = 8 MiB, which stays in cache
 # (32k-shingle chunks measured ~1.5x slower).
 _CHUNK_SHINGLES = 8_192
-
-
-def text_hash(text: str) -> int:
-    """64-bit xxh3 of the UTF-8 text: the exact-duplicate key (collisions are re-checked by the caller)."""
-    return xxhash.xxh3_64_intdigest(text.encode("utf-8", "surrogatepass"))
-
-
-def text_hashes(texts: Sequence[str]) -> np.ndarray:
-    """`text_hash` of each text as a uint64 array."""
-    return np.fromiter((text_hash(t) for t in texts), dtype=np.uint64, count=len(texts))
-
-
-def check_hashes(texts: Sequence[str]) -> np.ndarray:
-    """A second, independent 64-bit hash (xxh64, another algorithm than xxh3): rows with equal `text_hash`
-    but different check hashes are different texts, so exact groups are keyed by 128 bits without
-    re-reading any text."""
-    h = xxhash.xxh64_intdigest
-    return np.fromiter((h(t.encode("utf-8", "surrogatepass")) for t in texts), dtype=np.uint64, count=len(texts))
 
 
 def shingles(text: str, ngram: int = 5, unit: str = "char", lowercase: bool = True) -> list[str]:
@@ -142,7 +126,7 @@ def shingle_hashes(
     with np.errstate(over="ignore"):
         for k in range(ngram):
             step = h * prime + padded[pos + k] + np.uint64(1)
-            h = np.where(k < glen, step, h) if k else step
+            h = np.where(k < glen, step, h)  # an empty text keeps the seed: its one shingle is ''
         h = _splitmix64(h)
     return (h >> np.uint64(32) if bits == 32 else h), starts
 
@@ -274,3 +258,45 @@ def connected_clusters(n: int, pairs: np.ndarray) -> np.ndarray:
     graph = coo_matrix((np.ones(len(pairs), dtype=np.int8), (pairs[:, 0], pairs[:, 1])), shape=(n, n))
     _, labels = connected_components(graph, directed=False)
     return labels.astype(np.int64)
+
+
+def near_duplicate_pairs(
+    queries: Sequence[str],
+    corpus: Sequence[str],
+    threshold: float,
+    ngram: int = 5,
+    unit: str = "char",
+    lowercase: bool = True,
+    chunk: int = 2048,
+) -> list[tuple[int, int, float]]:
+    """Pairs (query index, corpus index, Jaccard) whose shingle-set Jaccard similarity is >= `threshold`.
+
+    Exact, not approximate: the same shingles as MinHash (compared by their 64-bit hashes) become binary
+    sparse rows, and the intersection of every pair that shares a shingle comes from one sparse product,
+    done in chunks of queries so memory stays bounded.
+    """
+    from scipy.sparse import csr_matrix
+
+    if not queries or not corpus:
+        return []
+    texts = list(queries) + list(corpus)
+    x, starts = shingle_hashes(texts, ngram, unit, lowercase, bits=64)
+    owner = np.repeat(np.arange(len(texts)), np.diff(np.append(starts, len(x))))
+    vocab, cols = np.unique(x, return_inverse=True)
+    matrix = csr_matrix((np.ones(len(x), dtype=np.int32), (owner, cols)), shape=(len(texts), len(vocab)))
+    matrix.sum_duplicates()
+    matrix.data[:] = 1  # a set: a shingle seen twice in one text counts once
+    q, c = matrix[: len(queries)], matrix[len(queries) :]
+    q_sizes = np.asarray(q.sum(axis=1)).ravel()
+    c_sizes = np.asarray(c.sum(axis=1)).ravel()
+    ct = c.T.tocsc()
+    pairs: list[tuple[int, int, float]] = []
+    for start in range(0, q.shape[0], chunk):
+        inter = (q[start : start + chunk] @ ct).tocoo()
+        rows, cols_, shared = inter.row + start, inter.col, inter.data.astype(np.float64)
+        union = q_sizes[rows] + c_sizes[cols_] - shared
+        jaccard_ = np.divide(shared, union, out=np.zeros_like(shared), where=union > 0)
+        keep = jaccard_ >= threshold
+        pairs.extend(zip(rows[keep].tolist(), cols_[keep].tolist(), jaccard_[keep].tolist()))
+    pairs.sort()
+    return pairs

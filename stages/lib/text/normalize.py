@@ -11,17 +11,15 @@ import re
 import unicodedata
 from collections.abc import Callable, Sequence
 from functools import partial
+from typing import Any
 
 import ftfy
+import lxml.etree
+import lxml.html
+import lxml.html.defs as _defs
 
 # ftfy's own HTML unescaping and Unicode normal form are separate steps here, so each can be counted and switched.
 _FTFY_CONFIG = ftfy.TextFixerConfig(unescape_html=False, normalization=None, explain=False)
-
-# A tag starts with a letter, '/' or '!' right after '<': `<#>`, `<3` and `a < b` are text, not tags.
-_TAG = re.compile(
-    r"<(?:[A-Za-z][A-Za-z0-9:-]*(?:\s[^<>]*)?/?|/[A-Za-z][A-Za-z0-9:-]*\s*|!--.*?--|![A-Za-z][^<>]*)>", re.S
-)
-_BLOCK_TAG = re.compile(r"<\s*(?:br|/p|/div|/li|/tr|/h[1-6])\b[^<>]*>", re.I)
 
 # C0/C1 controls except tab and newline (\r is turned into \n first), and invisible format characters:
 # soft hyphen, zero-width space/joiners, bidi marks and embeddings, word joiner and friends, BOM.
@@ -45,12 +43,57 @@ def fix_unicode(text: str) -> str:
     return ftfy.fix_text(text, _FTFY_CONFIG)
 
 
+# Markup is what lxml's HTML parser finds, checked against lxml's own lists of HTML elements and attributes:
+# libxml2 reads `a<b and c>d` as a <b> element with attributes `and` and `c`, which a regex would strip too.
+_HTML_TAGS = frozenset(_defs.tags) | {"html", "head", "body", "font", "center", "u", "s", "strike", "tt", "big"}
+_HTML_ATTRS = frozenset(_defs.safe_attrs | _defs.event_attrs | _defs.link_attrs) | {"style", "id", "class", "lang"}
+_BREAK_BEFORE = frozenset({"br"})
+_BREAK_AFTER = frozenset({"p", "div", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6"})
+
+
+def _is_markup(element: Any) -> bool:
+    """A comment, or a known HTML element whose every attribute is a known HTML attribute."""
+    if not isinstance(element.tag, str):
+        return True  # comments, processing instructions
+    return element.tag in _HTML_TAGS and all(
+        name in _HTML_ATTRS or name.startswith(("data-", "aria-")) for name in element.attrib
+    )
+
+
+def _text_of(element: Any, out: list[str]) -> None:
+    if isinstance(element.tag, str):
+        if element.tag in _BREAK_BEFORE:
+            out.append("\n")
+        if element.tag not in ("script", "style") and element.text:
+            out.append(element.text)
+        for child in element:
+            _text_of(child, out)
+        if element.tag in _BREAK_AFTER:
+            out.append("\n")
+    if element.tail:
+        out.append(element.tail)
+
+
 def strip_html(text: str) -> str:
-    """Strip HTML tags (line-breaking tags become newlines), then unescape entities once."""
-    if "<" in text:
-        text = _BLOCK_TAG.sub("\n", text)
-        text = _TAG.sub("", text)
-    return html.unescape(text) if "&" in text else text
+    """Text without its HTML markup (line-breaking elements become newlines), entities unescaped once.
+
+    Parsed with lxml. When anything the parser took for an element is not HTML (an unknown element such as
+    `<Alex>`, or `a<b and c>d` read as <b> with attributes `and` and `c`), the text is prose with angle
+    brackets, not markup: then only its entities are unescaped, and no word is lost.
+    """
+    if "<" not in text:
+        return html.unescape(text) if "&" in text else text
+    try:
+        root = lxml.html.fragment_fromstring(text, create_parent="div")
+    except (lxml.etree.LxmlError, ValueError):
+        return html.unescape(text) if "&" in text else text
+    elements = list(root.iterdescendants())
+    if not elements or not all(_is_markup(e) for e in elements):
+        return html.unescape(text) if "&" in text else text
+    out: list[str] = [root.text or ""]
+    for child in root:
+        _text_of(child, out)
+    return "".join(out)
 
 
 def unicode_normalize(text: str, form: str = "NFKC") -> str:

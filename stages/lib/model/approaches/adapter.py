@@ -2,8 +2,9 @@
 
 PEFT wraps the backbone alone (task type feature extraction), so every PEFT
 method works on the same mean-pooled classifier and no random pooler sneaks in
-(see PITFALLS). The head is trained with the adapter, like `modules_to_save`,
-and saved beside it as head.safetensors.
+(peft adds a sequence classifier's head to `modules_to_save` but not BERT's pooler, which then stays
+random, is not saved, and makes a reloaded adapter give other logits). The head is trained with the
+adapter, like `modules_to_save`, and saved beside it as head.safetensors.
 """
 
 from __future__ import annotations
@@ -75,6 +76,7 @@ def load(out_dir: Path, base_dir: Path, meta: dict[str, Any], trust_remote_code:
             f"{adapter_dir} has no adapter_model.safetensors; Refinery never loads pickled weights: run the "
             "train stage again to write it"
         )
-    # Load the base ourselves: the adapter's recorded base path may not resolve from here (PITFALLS).
+    # Load the base ourselves: adapter_config.json records the base path as given, which may not resolve from
+    # here, and then peft tries the hub.
     backbone = PeftModel.from_pretrained(load_backbone(base_dir, trust_remote_code), str(adapter_dir))
     return assemble(backbone, out_dir, meta)

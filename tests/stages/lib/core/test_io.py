@@ -16,7 +16,7 @@ import yaml
 from stages.lib.core.errors import StageError
 from stages.lib.core.io import Transaction, atomic_path, recover, stage_outputs, write_json, write_parquets, write_table
 
-from ...conftest import REPO
+from ....conftest import REPO
 
 OUTPUTS = (
     "data/ingested/rows.parquet",
