@@ -210,11 +210,15 @@ def fit(
 
 
 def drop_timing_curves(live_dir: Path) -> None:
-    """Remove the curves that time the machine (runtime, samples or steps per second) from dvclive's output.
+    """Leave in dvclive's folder only curves that a rerun reproduces byte for byte.
 
     The curves are git-tracked (`cache: false`) so a clone has them and `dvc plots diff` works across
-    commits; a rerun must then give the same bytes, and only these curves differ from run to run.
+    commits, and compare depends on the folder: a rerun must give the same bytes. Removed: the curves that
+    time the machine (runtime, samples or steps per second), dvclive's `metrics.json` summary (it holds the
+    same runtimes) and its `params.yaml` copy of the TrainingArguments (params.yaml is the config).
     """
     for path in sorted((live_dir / "plots").rglob("*.tsv")):
         if path.stem == "runtime" or path.stem.endswith("_per_second"):
             path.unlink()
+    for name in ("metrics.json", "params.yaml"):
+        (live_dir / name).unlink(missing_ok=True)
