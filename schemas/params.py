@@ -14,11 +14,11 @@ from schemas.base import StrictModel
 from schemas.clean import CleanParams
 from schemas.collect import CollectParams
 from schemas.compare import CompareParams
+from schemas.gate import Gate, default_gate
 from schemas.ingest import IngestParams
 from schemas.label import LabelParams
 from schemas.model import ModelParams
 from schemas.paths import Paths
-from schemas.review import Gate, default_gate
 from schemas.split import SplitParams
 from schemas.train import TrainParams
 

@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # this checkout's schemas, whatever the installed package points at
 
 from schemas import ParamsError, load_params  # noqa: E402
-from schemas.review import Gate, GateRule  # noqa: E402
+from schemas.gate import Gate, GateRule  # noqa: E402
 
 
 @dataclass(frozen=True)

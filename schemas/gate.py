@@ -1,4 +1,4 @@
-"""Params of the pull-request review (`make report`): which metric changes fail it.
+"""Params of the pull-request gate (`make report`): which metric changes fail the review.
 
 No stage reads this section; `scripts/report.py` does, after `dvc metrics diff` against the base branch.
 """
