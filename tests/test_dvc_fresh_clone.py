@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+import random
 
 import pytest
 import yaml
@@ -20,8 +21,11 @@ from .finetune_fixtures import HAM, SPAM, tiny_model_params, tiny_train_params
 
 def tiny_project(root):
     repo = copy_project(root)
-    rows = [(f"{SPAM[i % len(SPAM)]} number {i}", "spam") for i in range(20)]
-    rows += [(f"{HAM[i % len(HAM)]} number {i}", "ham") for i in range(50)]
+    # distinct words per message: split's near-duplicate leak check must not empty validation
+    rng = random.Random(0)
+    words = sorted({w.lower().strip("!,.:") for t in SPAM + HAM for w in t.split()})
+    rows = [(f"{SPAM[i % len(SPAM)]} {' '.join(rng.sample(words, 6))}", "spam") for i in range(20)]
+    rows += [(f"{HAM[i % len(HAM)]} {' '.join(rng.sample(words, 6))}", "ham") for i in range(50)]
     with (repo / "data/raw/sms.csv").open("w", newline="") as f:
         csv.writer(f).writerows([("text", "label"), *rows])
     params = yaml.safe_load((repo / "params.yaml").read_text())
