@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+BASE ?= main
 
-.PHONY: setup demo test test-all bench lint format schema collect curve clean-venv
+.PHONY: setup demo test test-all bench lint format schema collect curve report clean-venv
 
 setup: $(STAMP)
 
@@ -43,6 +44,9 @@ curve: setup  ## learning curves of every approach on the scratch model (docs/cu
 
 collect: setup  ## fetch collect.sources again into a new snapshot; then `dvc repro`
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro --force --single-item collect
+
+report: setup  ## review this branch against BASE (default main): reports/review.md, exit 1 on a regression
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python scripts/report.py --base $(BASE) --out reports/review.md
 
 lint: setup
 	$(BIN)/ruff check .

@@ -20,13 +20,18 @@ from schemas import load_params
 from schemas.model import ModelParams
 from schemas.paths import BaseModelPaths
 from stages.lib.core.errors import StageError, cli
-from stages.lib.core.io import atomic_path, write_json
+from stages.lib.core.io import atomic_path
 from stages.lib.core.log import get_logger
+from stages.lib.core.metrics import write_metrics
 from stages.lib.model.packaged import verify_weights
 from stages.lib.model.pretrain import build_scratch, copy_pretrained
 from stages.lib.model.textclf import count_params, load_backbone
 
 log = get_logger("base_model")
+
+# What `dvc metrics show` lists; every counter is in the details file (stages/lib/core/metrics.py).
+# The masked-LM loss exists only for a scratch model.
+HEADLINE = ("total_params",)
 
 
 def run(cfg: ModelParams, paths: BaseModelPaths) -> dict[str, Any]:
@@ -91,7 +96,9 @@ def corpus(paths: BaseModelPaths) -> list[str]:
 def main() -> None:
     params = load_params()
     metrics = run(params.model, params.paths.base_model)
-    write_json(metrics, params.paths.base_model.metrics)
+    p = params.paths.base_model
+    headline = HEADLINE + (("mlm_loss_last",) if "mlm_loss_last" in metrics else ())
+    write_metrics(metrics, headline, p.metrics, p.details, params.paths.timings, "base_model")
 
 
 if __name__ == "__main__":

@@ -55,12 +55,12 @@ SCORED = pa.schema(
 
 
 def read_batch(
-    sources: list[Source], norm: NormalizeParams, root: Path
+    sources: dict[str, Source], norm: NormalizeParams, root: Path
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int]:
     """Incoming rows (id, text, source, location), rejects, and the number of records read."""
     steps = normalize.build_steps(**norm.model_dump())
     rows, rejects, read = [], [], 0
-    for source in sources:
+    for source in sources.values():
         try:
             resolve_files(source, root)
         except StageError:

@@ -2,9 +2,10 @@
 
 `python -m stages.train <approach>` reads the train and validation splits,
 trains with the approach's module (stages/lib/model/approaches/<kind>.py), keeps the
-best validation checkpoint and writes models/<approach>/ and
-metrics/train/<approach>.json (parameter counts, time, memory, best
-validation metric and its step).
+best validation checkpoint and writes models/<approach>/,
+metrics/train/<approach>.json (the best validation metric),
+metrics/details/train/<approach>.json (parameter counts, steps, best step)
+and the time and memory to reports/timings/train/<approach>.json.
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ from schemas.model import ModelParams
 from schemas.paths import BaseModelPaths, TrainPaths
 from schemas.train import TrainParams
 from stages.lib.core.errors import StageError, cli
-from stages.lib.core.io import atomic_path, write_json
+from stages.lib.core.io import atomic_path
 from stages.lib.core.log import get_logger
+from stages.lib.core.metrics import write_metrics
 from stages.lib.model.approaches import KINDS
 from stages.lib.model.data import prepare_data
 from stages.lib.model.textclf import META_FILE, count_params, hidden_size, load_backbone, peak_memory_mb
@@ -154,7 +156,16 @@ def main() -> None:
         name, params.approaches[name], params.train, params.model, params.paths.train, params.paths.base_model
     )
     if metrics:
-        write_json(metrics, Path(params.paths.train.metrics_dir) / f"{name}.json")
+        p = params.paths.train
+        headline = (f"best_validation.{params.train.early_stopping.metric}",)
+        write_metrics(
+            metrics,
+            headline,
+            Path(p.metrics_dir) / f"{name}.json",
+            Path(p.details_dir) / f"{name}.json",
+            params.paths.timings,
+            f"train/{name}",
+        )
 
 
 if __name__ == "__main__":

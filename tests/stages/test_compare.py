@@ -22,44 +22,48 @@ FAST = CompareParams.model_validate({"bootstrap": {"n_resamples": 200}})
 def setup(root: Path, wrong: dict[str, int]) -> tuple[ComparePaths, TrainPaths, EvaluatePaths]:
     """Metrics and test predictions of approaches that get `wrong[name]` of the 12 test rows wrong."""
     write_split(root / "data")
-    train = TrainPaths(data_dir=str(root / "data"), metrics_dir=str(root / "metrics/train"))
+    train = TrainPaths(
+        data_dir=str(root / "data"), details_dir=str(root / "details/train"), live_dir=str(root / "dvclive")
+    )
     evaluate = EvaluatePaths(
         test=str(root / "data/test.parquet"),
-        metrics_dir=str(root / "metrics/eval"),
+        details_dir=str(root / "details/eval"),
         predictions_dir=str(root / "predictions"),
     )
-    for folder in (train.metrics_dir, evaluate.metrics_dir, evaluate.predictions_dir):
+    for folder in (train.details_dir, evaluate.details_dir, evaluate.predictions_dir):
         Path(folder).mkdir(parents=True)
+    for folder in ("train", "eval"):
+        (root / "timings" / folder).mkdir(parents=True)
     test = pq.read_table(evaluate.test).to_pylist()
     for i, (name, n_wrong) in enumerate(wrong.items()):
         flip = {"ham": "spam", "spam": "ham"}
         predicted = [flip[r["label"]] if k >= len(test) - n_wrong else r["label"] for k, r in enumerate(test)]
         report = classification_report([r["label"] for r in test], predicted, ["ham", "spam"])
-        (Path(train.metrics_dir) / f"{name}.json").write_text(
-            json.dumps(
-                {
-                    "trainable_params": 1000 * (i + 1),
-                    "total_params": 10000,
-                    "trainable_fraction": 0.1 * (i + 1),
-                    "train_seconds": 10.0 + i,
-                    "peak_memory_mb": 500.0,
-                }
-            )
+        (Path(train.details_dir) / f"{name}.json").write_text(
+            json.dumps({"trainable_params": 1000 * (i + 1), "total_params": 10000, "trainable_fraction": 0.1 * (i + 1)})
         )
-        (Path(evaluate.metrics_dir) / f"{name}.json").write_text(
-            json.dumps(report | {"ece": 0.05, "predict_seconds_per_1000": 1.5})
+        (root / "timings/train" / f"{name}.json").write_text(
+            json.dumps({"train_seconds": 10.0 + i, "peak_memory_mb": 500.0})
         )
+        (root / "timings/eval" / f"{name}.json").write_text(json.dumps({"predict_seconds_per_1000": 1.5}))
+        curve = Path(train.live_dir, name, "plots/metrics/eval/macro_f1.tsv")
+        curve.parent.mkdir(parents=True)
+        curve.write_text(f"step\tmacro_f1\n50\t{report['macro_f1'] - 0.1}\n100\t{report['macro_f1']}\n")
+        (Path(evaluate.details_dir) / f"{name}.json").write_text(json.dumps(report | {"ece": 0.05}))
         table = pa.table({"id": [r["id"] for r in test], "predicted": predicted})
         pq.write_table(table, Path(evaluate.predictions_dir) / f"{name}.parquet")
     paths = ComparePaths(
-        metrics=str(root / "compare.json"), report=str(root / "comparison.md"), plot=str(root / "plots/compare.json")
+        metrics=str(root / "compare.json"),
+        report=str(root / "comparison.md"),
+        plot=str(root / "plots/compare.json"),
+        curves=str(root / "plots/validation_macro_f1.json"),
     )
     return paths, train, evaluate
 
 
 def test_table_ranks_approaches_and_adds_both_baselines(tmp_path):
     paths, train, evaluate = setup(tmp_path, {"feature": 4, "full": 0, "adapter": 2})
-    metrics = run(["feature", "full", "adapter"], FAST, paths, train, evaluate)
+    metrics = run(["feature", "full", "adapter"], FAST, paths, train, evaluate, tmp_path / "timings")
     # test split: 4 spam, 8 ham; the train majority is ham
     assert metrics["baseline"]["label"] == "ham"
     assert metrics["baseline"]["accuracy"] == pytest.approx(8 / 12, abs=1e-6)
@@ -81,6 +85,17 @@ def test_table_ranks_approaches_and_adds_both_baselines(tmp_path):
     assert rows == ["full", "adapter", "feature", "tfidf_logreg (baseline)", "majority_class (always 'ham')"]
     plot = json.loads(Path(paths.plot).read_text())
     assert [p["approach"] for p in plot] == ["full", "adapter", "feature", "tfidf_logreg", "majority_class"]
+    # time and memory: only in the unversioned timings report, never in the tracked one or the metrics
+    assert "train s" not in report
+    assert not {"train_seconds", "peak_memory_mb", "predict_seconds_per_1000"} & set(full)
+    timed = (tmp_path / "timings/comparison.md").read_text()
+    assert "train s | peak MB | predict s / 1,000 rows |" in timed
+    assert "| 2,000 | 11.0 | 500 | 1.50 |" in timed  # full: the second approach's timings
+    curves = json.loads(Path(paths.curves).read_text())
+    assert {(c["approach"], c["step"]) for c in curves} == {
+        (n, s) for n in ("feature", "full", "adapter") for s in (50, 100)
+    }
+    assert {"approach": "full", "step": 100, "macro_f1": 1.0} in curves
 
 
 def test_a_run_at_the_majority_baseline_is_flagged_failed(tmp_path):

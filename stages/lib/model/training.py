@@ -109,11 +109,10 @@ def fit(
     from the last checkpoint, otherwise the folder is cleared first. The folder
     is removed after a successful run.
     """
+    from dvclive import Live
     from transformers import EarlyStoppingCallback, Trainer, TrainingArguments
     from transformers.integrations import DVCLiveCallback
     from transformers.trainer_utils import get_last_checkpoint
-
-    from dvclive import Live
 
     checkpoint_dir = Path(checkpoint_dir)
     fingerprint = fingerprint or {}
@@ -186,6 +185,7 @@ def fit(
     output = trainer.train(resume_from_checkpoint=last)
     if live is not None:
         live.end()
+        drop_timing_curves(Path(live_dir))
     state = trainer.state
     best_step = getattr(state, "best_global_step", None)
     if best_step is None and state.best_model_checkpoint:
@@ -198,3 +198,18 @@ def fit(
         samples_per_second=float(output.metrics.get("train_samples_per_second", 0.0)),
         resumed_from_step=resumed_from,
     )
+
+
+def drop_timing_curves(live_dir: Path) -> None:
+    """Leave in dvclive's folder only curves that a rerun reproduces byte for byte.
+
+    The curves are git-tracked (`cache: false`) so a clone has them and `dvc plots diff` works across
+    commits, and compare depends on the folder: a rerun must give the same bytes. Removed: the curves that
+    time the machine (runtime, samples or steps per second), dvclive's `metrics.json` summary (it holds the
+    same runtimes) and its `params.yaml` copy of the TrainingArguments (params.yaml is the config).
+    """
+    for path in sorted((live_dir / "plots").rglob("*.tsv")):
+        if path.stem == "runtime" or path.stem.endswith("_per_second"):
+            path.unlink()
+    for name in ("metrics.json", "params.yaml"):
+        (live_dir / name).unlink(missing_ok=True)
