@@ -217,7 +217,12 @@ class AuditPaths(StrictModel):
         "data/audit/details.json",
         description="Thresholds, confident joint and calibrated joint (the detail behind metrics/audit.json).",
     )
-    metrics: str = Field("metrics/audit.json", description="Audit headline: estimated label-error rate, counts.")
+    metrics: str = Field(
+        "metrics/audit.json", description="Audit headline: estimated label-error rate overall, per class."
+    )
+    counts: str = Field(
+        "metrics/details/audit.json", description="Every counter of audit, issues by kind (git-tracked, not a metric)."
+    )
     plot: str = Field("plots/audit_issues.json", description="Issues per class and kind, for `dvc plots show`.")
 
 
@@ -226,7 +231,10 @@ class ReviewPaths(StrictModel):
         "data/review",
         description="One folder per queue (issues/, active/) with tasks in each tool's format.",
     )
-    metrics: str = Field("metrics/review.json", description="Review metrics file (rows per queue).")
+    metrics: str = Field("metrics/review.json", description="Review headline: rows per queue.")
+    details: str = Field(
+        "metrics/details/review.json", description="Every counter of review (git-tracked, not a metric)."
+    )
 
 
 class MonitorPaths(StrictModel):
@@ -238,7 +246,10 @@ class MonitorPaths(StrictModel):
         description="scored.parquet (every incoming row with its drift and confidence scores) and review/ "
         "(the worst rows as annotation tasks).",
     )
-    metrics: str = Field("metrics/monitor.json", description="Monitor headline: drift flag, AUC, p-value, shifts.")
+    metrics: str = Field("metrics/monitor.json", description="Monitor headline: batch, drift flag, AUC, p-value.")
+    details: str = Field(
+        "metrics/details/monitor.json", description="Every counter of monitor, shifts (git-tracked, not a metric)."
+    )
     plot: str = Field("plots/monitor.json", description="Descriptor shifts, train vs incoming.")
 
 

@@ -342,7 +342,8 @@ def main() -> None:
     params = load_params()
     metrics = run(params.label, params.paths.label, params.paths.clean.rows)
     p = params.paths.label
-    write_metrics(metrics, HEADLINE, p.metrics, p.details)
+    headline = HEADLINE + (("relabeled.rows",) if metrics.get("relabeled", {}).get("rows") else ())
+    write_metrics(metrics, headline, p.metrics, p.details)
 
 
 if __name__ == "__main__":
