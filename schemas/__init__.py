@@ -114,7 +114,8 @@ def validate_params(data: dict[str, Any], source: str = "params", check_peft: bo
     try:
         return Params.model_validate(data, context={"check_peft": check_peft})
     except ValidationError as exc:
-        raise ParamsError(source, [_describe(err) for err in exc.errors()]) from None
+        problems = [line for err in exc.errors() for line in _describe(err).split("\n")]
+        raise ParamsError(source, problems) from None
 
 
 def dotted(loc: tuple[Any, ...]) -> str:
@@ -137,6 +138,8 @@ def _describe(err: dict[str, Any]) -> str:
             hint += f" Allowed keys: {', '.join(allowed)}"
         return f"{where}: unknown key{hint}"
     msg = err["msg"].removeprefix("Value error, ")
+    if not loc:  # a check across sections: its message names each dotted path itself
+        return msg
     if err["type"] == "missing":
         return f"{where}: required key is missing"
     return f"{where}: {msg}; got {err['input']!r}"
@@ -161,6 +164,8 @@ def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
 def _as_model(node: Any) -> type[BaseModel] | None:
     if isinstance(node, type) and issubclass(node, BaseModel):
         return node
+    if typing.get_origin(node) in (list, dict, tuple):
+        return None
     for arg in typing.get_args(node):  # Optional[Model], Annotated[Model, ...]
         if isinstance(arg, type) and issubclass(arg, BaseModel):
             return arg

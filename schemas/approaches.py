@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import typing
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal, Union
 
 from pydantic import (
     AfterValidator,
@@ -64,6 +64,8 @@ class _Common(StrictModel):
 class FeatureApproach(_Common):
     """Frozen backbone (all of it, or all but its last layers) and a trained head."""
 
+    module: ClassVar[str] = "stages.lib.model.approaches.feature"
+
     kind: Literal["feature"] = Field(description="Feature-based: the pre-trained model stays frozen.")
     learning_rate: float = Field(1e-3, gt=0, description="Peak learning rate of the head (and unfrozen layers).")
     trainable_layers: int = Field(
@@ -91,6 +93,8 @@ class FeatureApproach(_Common):
 
 class FullApproach(_Common):
     """Every parameter of the backbone and the head is trained."""
+
+    module: ClassVar[str] = "stages.lib.model.approaches.full"
 
     kind: Literal["full"] = Field(description="Full fine-tuning.")
     learning_rate: float = Field(1e-4, gt=0, description="Peak learning rate.")
@@ -205,6 +209,8 @@ PeftBlock = Annotated[dict[str, Any], AfterValidator(_check_peft)]
 class AdapterApproach(_Common):
     """A PEFT method on the frozen backbone, with the head trained alongside and saved with the adapter."""
 
+    module: ClassVar[str] = "stages.lib.model.approaches.adapter"
+
     kind: Literal["adapter"] = Field(description="Adapter-based (PEFT).")
     learning_rate: float = Field(1e-3, gt=0, description="Peak learning rate of the adapter and the head.")
     peft: PeftBlock = Field(
@@ -224,7 +230,20 @@ class AdapterApproach(_Common):
         return self
 
 
-KINDS: dict[str, type[_Common]] = {"feature": FeatureApproach, "full": FullApproach, "adapter": AdapterApproach}
+# -- the one registration of approach kinds -----------------------------------------------------------
+# Each params model names its kind (the `kind` literal) and its module (`module`: the four functions build, train,
+# save, load, see stages/lib/model/approaches/__init__.py). To add a kind: a params model here, a module there,
+# and one entry in this tuple; the validator, the union, the defaults and the stages all derive from it.
+REGISTERED: tuple[type[_Common], ...] = (FeatureApproach, FullApproach, AdapterApproach)
+
+
+def kind_of(model: type[_Common]) -> str:
+    """The value of the model's `kind` literal."""
+    (kind,) = typing.get_args(model.model_fields["kind"].annotation)
+    return kind
+
+
+KINDS: dict[str, type[_Common]] = {kind_of(m): m for m in REGISTERED}
 
 
 def _by_kind(value: Any, handler: Any, info: ValidationInfo) -> Any:
@@ -241,7 +260,7 @@ def _by_kind(value: Any, handler: Any, info: ValidationInfo) -> Any:
     return KINDS[kind].model_validate(value, context=info.context)
 
 
-Approach = Annotated[FeatureApproach | FullApproach | AdapterApproach, WrapValidator(_by_kind)]
+Approach = Annotated[Union[REGISTERED], WrapValidator(_by_kind)]  # noqa: UP007 (a union built from the tuple)
 
 
 def _names_usable(approaches: dict[str, Any]) -> dict[str, Any]:
@@ -259,9 +278,5 @@ Approaches = Annotated[
 
 
 def default_approaches() -> dict[str, Any]:
-    """The three approaches of the default params.yaml."""
-    return {
-        "feature": FeatureApproach(kind="feature"),
-        "full": FullApproach(kind="full"),
-        "adapter": AdapterApproach(kind="adapter"),
-    }
+    """One approach of each registered kind, named after its kind."""
+    return {kind: model(kind=kind) for kind, model in KINDS.items()}

@@ -23,6 +23,13 @@ class AugmentParams(StrictModel):
     default_multiplier: float = Field(
         1.0, ge=0.0, description="Multiplier for labels not named in per_class (0 = leave them alone)."
     )
+    minority_multiplier: float | None = Field(
+        None,
+        ge=0.0,
+        description="Multiplier for every label not named in per_class except the largest class of the train "
+        "split, so `{minority_multiplier: 1.0, default_multiplier: 0.0}` augments the minority classes of any "
+        "data set without naming them; null = default_multiplier for all.",
+    )
     max_rows: int | None = Field(
         None,
         ge=0,

@@ -63,6 +63,12 @@ class ModelParams(StrictModel):
     revision: str | None = Field(
         None, description="pretrained from the hub: commit hash (or tag) to pin; required for hub ids."
     )
+    sha256: str | None = Field(
+        None,
+        pattern=r"^[0-9a-fA-F]{64}$",
+        description="pretrained: sha256 of model.safetensors; base_model refuses weights that differ (the offline "
+        "analogue of a pinned hub revision). null checks nothing.",
+    )
     trust_remote_code: bool = Field(
         False, description="Allow model code shipped with the checkpoint (runs that code on your machine)."
     )

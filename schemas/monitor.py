@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Any
+
+from pydantic import Field, model_validator
 
 from schemas.base import StrictModel
-from schemas.ingest import Source
+from schemas.ingest import Source, name_sources
 
 
-def _default_sources() -> list[Source]:
-    return [Source(name="incoming", path="data/incoming/**/*.txt", format="text", allow_empty=True)]
+def _default_sources() -> dict[str, Source]:
+    return {"incoming": Source(name="incoming", path="data/incoming/**/*.txt", format="text", allow_empty=True)}
 
 
 class MonitorParams(StrictModel):
     """A batch of new text against the training data: domain classifier, descriptors, confidence."""
 
-    sources: list[Source] = Field(
+    sources: dict[str, Source] = Field(
         default_factory=_default_sources,
         description="Incoming batches, read like ingest sources (same formats and options) and normalised with "
-        "clean.normalize. No file present = no batch: the stage writes a `no batch` result.",
+        "clean.normalize, keyed by name like ingest.sources. No file present = no batch: the stage writes a "
+        "`no batch` result.",
     )
     folds: int = Field(5, ge=2, le=20, description="Folds of the domain classifier's cross-validated ROC AUC.")
     permutations: int = Field(
@@ -30,3 +33,8 @@ class MonitorParams(StrictModel):
     )
     review_budget: int = Field(50, ge=0, description="Most drifted / least confident rows exported as tasks.")
     seed: int = Field(42, description="Sampling, folds and permutations.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _names_from_keys(cls, data: Any) -> Any:
+        return name_sources(data, "monitor.sources")

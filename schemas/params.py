@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+import posixpath
+from typing import Any
+
+from pydantic import Field, model_validator
 
 from schemas.approaches import Approaches, default_approaches
 from schemas.audit import AuditParams
@@ -12,7 +15,9 @@ from schemas.base import StrictModel
 from schemas.clean import CleanParams
 from schemas.collect import CollectParams
 from schemas.compare import CompareParams
+from schemas.curve import CurveParams
 from schemas.engine import EngineParams
+from schemas.gate import Gate, default_gate
 from schemas.ingest import IngestParams
 from schemas.label import LabelParams
 from schemas.model import ModelParams
@@ -52,6 +57,58 @@ class Params(StrictModel):
         description="Fine-tuning approaches by name; each is a train@<name> and evaluate@<name> stage.",
     )
     compare: CompareParams = Field(default_factory=CompareParams, description="compare stage: the table and gate.")
+    curve: CurveParams = Field(
+        default_factory=CurveParams, description="curve stage: learning curves over nested train subsets."
+    )
     audit: AuditParams = Field(default_factory=AuditParams, description="audit stage: label issues, error estimate.")
     review: ReviewParams = Field(default_factory=ReviewParams, description="review stage: tasks for annotators.")
     monitor: MonitorParams = Field(default_factory=MonitorParams, description="monitor stage: drift of new text.")
+    gate: Gate = Field(
+        default_factory=default_gate,
+        description="Regression gate of `make report`: metric name -> direction and tolerance. A metric whose "
+        "dotted name is the key or ends with `.<key>` fails the review when it moves the wrong way by more than "
+        "abs_tol + rel_tol * |base value|. No stage reads it.",
+    )
+
+    @model_validator(mode="after")
+    def _cross_section(self) -> Params:
+        """Checks that need two sections: class names against label.classes, sources against ingest's folders."""
+        problems = class_name_problems(self) + source_folder_problems(self)
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self
+
+
+def class_name_problems(params: Params) -> list[str]:
+    """Every class named in augment or balance that is not in `label.classes` (none when classes is empty)."""
+    classes = params.label.classes
+    if not classes:
+        return []
+    fold = str.casefold if params.label.ignore_case else str
+    known = {fold(c) for c in classes}
+    named: dict[str, Any] = {"augment.per_class": list(params.augment.per_class)}
+    strategy = params.balance.sampling_strategy
+    if isinstance(strategy, (dict, list)):
+        named["balance.sampling_strategy"] = list(strategy)
+    if isinstance(params.balance.class_weights, dict):
+        named["balance.class_weights"] = list(params.balance.class_weights)
+    return [
+        f"{where}.{name}: '{name}' is not one of label.classes {classes}; fix the name or add the class"
+        for where, names in named.items()
+        for name in names
+        if fold(str(name)) not in known
+    ]
+
+
+def source_folder_problems(params: Params) -> list[str]:
+    """Sources outside the folders dvc.yaml's ingest stage depends on would not rerun ingest when they change."""
+    folders = [params.paths.ingest.raw, params.paths.ingest.sample, params.paths.collect.pages]
+    problems = []
+    for name, source in params.ingest.sources.items():
+        path = posixpath.normpath(source.path)
+        if not any(path == f or path.startswith(f.rstrip("/") + "/") for f in map(posixpath.normpath, folders)):
+            problems.append(
+                f"ingest.sources.{name}.path: {source.path} is outside {', '.join(folders)}, the folders ingest "
+                f"depends on in dvc.yaml; move the data under {params.paths.ingest.raw}/ (and `dvc add` it)"
+            )
+    return problems

@@ -30,7 +30,16 @@ class IngestPaths(PathsModel):
         "data/ingested/rejects.parquet",
         description="Rows ingest could not read, with source, location and reason.",
     )
-    metrics: str = Field("metrics/ingest.json", description="Ingest metrics file.")
+    metrics: str = Field("metrics/ingest.json", description="Ingest headline metrics (rows in and out).")
+    details: str = Field(
+        "metrics/details/ingest.json", description="Every counter of ingest (git-tracked, not a metric)."
+    )
+    raw: str = Field(
+        "data/raw",
+        description="Folder of your own data (`dvc add` it); ingest depends on it, so a source read from it reruns "
+        "ingest when its data changes.",
+    )
+    sample: str = Field("data/sample", description="Folder of the bundled sample data; ingest depends on it too.")
 
 
 class CleanPaths(PathsModel):
@@ -43,6 +52,9 @@ class CleanPaths(PathsModel):
         description="Rows clean dropped, with the reason; duplicates name their surviving row in `detail`.",
     )
     metrics: str = Field("metrics/clean.json", description="Clean metrics file.")
+    details: str = Field(
+        "metrics/details/clean.json", description="Every counter of clean (git-tracked, not a metric)."
+    )
 
 
 class LabelPaths(PathsModel):
@@ -60,6 +72,9 @@ class LabelPaths(PathsModel):
         description="Every label a review round changed: id, old_label, new_label, source (the import), round.",
     )
     metrics: str = Field("metrics/label.json", description="Label metrics file (counts, agreement).")
+    details: str = Field(
+        "metrics/details/label.json", description="Every counter of label (git-tracked, not a metric)."
+    )
 
 
 class SplitPaths(PathsModel):
@@ -69,6 +84,9 @@ class SplitPaths(PathsModel):
         "(rows dropped for leakage).",
     )
     metrics: str = Field("metrics/split.json", description="Split metrics file.")
+    details: str = Field(
+        "metrics/details/split.json", description="Every counter of split (git-tracked, not a metric)."
+    )
 
 
 class CollectPaths(PathsModel):
@@ -83,6 +101,9 @@ class CollectPaths(PathsModel):
         "Kept out of the pages folder because its fetch times change on every run.",
     )
     metrics: str = Field("metrics/collect.json", description="Collect metrics file.")
+    details: str = Field(
+        "metrics/details/collect.json", description="Every counter of collect (git-tracked, not a metric)."
+    )
 
 
 class AugmentPaths(PathsModel):
@@ -92,10 +113,18 @@ class AugmentPaths(PathsModel):
         "rejects.parquet (generated rows dropped, with the reason).",
     )
     metrics: str = Field("metrics/augment.json", description="Augment metrics file.")
+    details: str = Field(
+        "metrics/details/augment.json", description="Every counter of augment (git-tracked, not a metric)."
+    )
     nltk_data: str = Field(
         ".nltk_data",
         description="NLTK data folder holding corpora/wordnet (written by scripts/setup_data.sh); read by EDA "
         "synonym replacement and insertion in augment and in balance's synthetic strategy.",
+    )
+    wordnet_stamp: str = Field(
+        ".nltk_data/wordnet.sha256",
+        description="SHA-256 of each WordNet file NLTK reads, written by scripts/setup_data.sh: augment and balance "
+        "depend on it, so the same WordNet version gives the same dependency on every machine.",
     )
 
 
@@ -106,6 +135,9 @@ class BalancePaths(PathsModel):
         "class_weights.json and rejects.parquet (rows removed by under-sampling or cleaning).",
     )
     metrics: str = Field("metrics/balance.json", description="Balance metrics file.")
+    details: str = Field(
+        "metrics/details/balance.json", description="Every counter of balance (git-tracked, not a metric)."
+    )
     plot: str = Field(
         "plots/balance_class_counts.json",
         description="Rows per class after split, augment and balance, for `dvc plots show` (bar_horizontal).",
@@ -119,6 +151,9 @@ class BaseModelPaths(PathsModel):
     unlabeled: str = Field("data/split/unlabeled.parquet", description="Unlabeled rows, also pre-training text.")
     out: str = Field("models/base", description="The base model and tokenizer every approach starts from.")
     metrics: str = Field("metrics/base_model.json", description="base_model metrics file.")
+    details: str = Field(
+        "metrics/details/base_model.json", description="Every counter of base_model (git-tracked, not a metric)."
+    )
 
 
 class TrainPaths(PathsModel):
@@ -130,7 +165,13 @@ class TrainPaths(PathsModel):
     )
     models_dir: str = Field("models", description="Each approach writes models/<approach>/.")
     metrics_dir: str = Field("metrics/train", description="Each approach writes metrics/train/<approach>.json.")
-    live_dir: str = Field("dvclive/train", description="dvclive learning curves under dvclive/train/<approach>/.")
+    details_dir: str = Field(
+        "metrics/details/train", description="Every counter of each approach's training (git-tracked, not a metric)."
+    )
+    live_dir: str = Field(
+        "dvclive/train",
+        description="Learning curves under dvclive/train/<approach>/plots/metrics (git-tracked, no timestamps).",
+    )
     checkpoints_dir: str = Field(
         "checkpoints", description="Trainer checkpoints for resume (not a DVC output: they must survive a crash)."
     )
@@ -139,14 +180,32 @@ class TrainPaths(PathsModel):
 class EvaluatePaths(PathsModel):
     test: str = Field("data/balanced/test.parquet", description="Test split the approaches are scored on.")
     metrics_dir: str = Field("metrics/eval", description="Each approach writes metrics/eval/<approach>.json.")
+    details_dir: str = Field(
+        "metrics/details/eval", description="Every score of each approach (per class...), git-tracked, not a metric."
+    )
     predictions_dir: str = Field("data/predictions", description="Predictions with probabilities per approach.")
     confusion_dir: str = Field("plots/confusion", description="Confusion-matrix plot data per approach.")
 
 
 class ComparePaths(PathsModel):
     metrics: str = Field("metrics/compare.json", description="Every approach and the baseline, side by side.")
+    details: str = Field(
+        "metrics/details/compare.json", description="Every counter of compare (git-tracked, not a metric)."
+    )
     report: str = Field("reports/comparison.md", description="The comparison table a reviewer reads.")
     plot: str = Field("plots/compare.json", description="Bar chart data of the ranking metric.")
+    curves: str = Field(
+        "plots/validation_macro_f1.json",
+        description="Validation macro-F1 by step of every approach, overlaid in one plot.",
+    )
+
+
+class CurvePaths(StrictModel):
+    base: str = Field("models/curve_base", description="The scratch model the curves train on (curve.base: scratch).")
+    metrics: str = Field("metrics/curve.json", description="Fits, exponent intervals, crossings, rows needed.")
+    runs: str = Field("plots/curve.json", description="One row per training run: approach, rows, seed, macro-F1.")
+    report: str = Field("reports/curve.md", description="The recommendation table and the fit check.")
+    work: str = Field("checkpoints/curve", description="Scratch space for the subsets and checkpoints.")
 
 
 class AuditPaths(StrictModel):
@@ -158,7 +217,12 @@ class AuditPaths(StrictModel):
         "data/audit/details.json",
         description="Thresholds, confident joint and calibrated joint (the detail behind metrics/audit.json).",
     )
-    metrics: str = Field("metrics/audit.json", description="Audit headline: estimated label-error rate, counts.")
+    metrics: str = Field(
+        "metrics/audit.json", description="Audit headline: estimated label-error rate overall, per class."
+    )
+    counts: str = Field(
+        "metrics/details/audit.json", description="Every counter of audit, issues by kind (git-tracked, not a metric)."
+    )
     plot: str = Field("plots/audit_issues.json", description="Issues per class and kind, for `dvc plots show`.")
 
 
@@ -167,7 +231,10 @@ class ReviewPaths(StrictModel):
         "data/review",
         description="One folder per queue (issues/, active/) with tasks in each tool's format.",
     )
-    metrics: str = Field("metrics/review.json", description="Review metrics file (rows per queue).")
+    metrics: str = Field("metrics/review.json", description="Review headline: rows per queue.")
+    details: str = Field(
+        "metrics/details/review.json", description="Every counter of review (git-tracked, not a metric)."
+    )
 
 
 class MonitorPaths(StrictModel):
@@ -179,7 +246,10 @@ class MonitorPaths(StrictModel):
         description="scored.parquet (every incoming row with its drift and confidence scores) and review/ "
         "(the worst rows as annotation tasks).",
     )
-    metrics: str = Field("metrics/monitor.json", description="Monitor headline: drift flag, AUC, p-value, shifts.")
+    metrics: str = Field("metrics/monitor.json", description="Monitor headline: batch, drift flag, AUC, p-value.")
+    details: str = Field(
+        "metrics/details/monitor.json", description="Every counter of monitor, shifts (git-tracked, not a metric)."
+    )
     plot: str = Field("plots/monitor.json", description="Descriptor shifts, train vs incoming.")
 
 
@@ -197,6 +267,12 @@ class Paths(StrictModel):
     train: TrainPaths = Field(default_factory=TrainPaths, description="train@<approach> stages.")
     evaluate: EvaluatePaths = Field(default_factory=EvaluatePaths, description="evaluate@<approach>.")
     compare: ComparePaths = Field(default_factory=ComparePaths, description="compare stage.")
+    curve: CurvePaths = Field(default_factory=CurvePaths, description="curve stage.")
     audit: AuditPaths = Field(default_factory=AuditPaths, description="audit stage.")
     review: ReviewPaths = Field(default_factory=ReviewPaths, description="review stage.")
     monitor: MonitorPaths = Field(default_factory=MonitorPaths, description="monitor stage.")
+    timings: str = Field(
+        "reports/timings",
+        description="Wall-clock seconds and peak memory per stage (<stage>.json, train/<approach>.json): ignored "
+        "by git and by DVC, so a rerun leaves dvc.lock and the metrics unchanged.",
+    )

@@ -52,6 +52,11 @@ class TrainParams(StrictModel):
     max_length: int = Field(
         64, ge=4, le=32_768, description="At most 32768. Tokens per text (truncated); batches are padded dynamically."
     )
+    group_by_length: bool = Field(
+        True,
+        description="Draw train batches of similar length (transformers' group_by_length sampling) so that less "
+        "compute goes to padding; false draws them uniformly at random.",
+    )
     eval_steps: int = Field(50, ge=1, description="Evaluate on the validation split every N optimiser steps.")
     save_steps: int = Field(
         50, ge=1, description="Checkpoint every N steps (a multiple of eval_steps, so the best model is kept)."

@@ -28,6 +28,7 @@ from stages.lib.audit.model import classifier, embed, folds, out_of_fold, outlie
 from stages.lib.core.errors import StageError, cli
 from stages.lib.core.io import read_rows, write_json, write_parquet
 from stages.lib.core.log import get_logger
+from stages.lib.core.metrics import write_metrics
 
 log = get_logger("audit")
 
@@ -178,6 +179,10 @@ def run(cfg: AuditParams, paths: AuditPaths, split_dir: str | Path, base_dir: st
     }
 
 
+# What `dvc metrics show` lists; the counts by kind are in metrics/details/audit.json.
+HEADLINE = ("estimated_error_rate", "noise_rate", "flagged_rows")
+
+
 def _r(values: Any) -> Any:
     return np.round(np.asarray(values, dtype=float), 6).tolist()
 
@@ -185,7 +190,8 @@ def _r(values: Any) -> Any:
 def main() -> None:
     params = load_params()
     metrics = run(params.audit, params.paths.audit, params.paths.split.dir, params.paths.base_model.out)
-    write_json(metrics, params.paths.audit.metrics)
+    p = params.paths.audit
+    write_metrics(metrics, HEADLINE, p.metrics, p.counts)
 
 
 if __name__ == "__main__":

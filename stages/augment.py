@@ -24,11 +24,14 @@ from stages.lib.augment.augmentation import (
     imbalance_ratio,
 )
 from stages.lib.core.errors import StageError, cli
-from stages.lib.core.io import write_json
 from stages.lib.core.log import get_logger
+from stages.lib.core.metrics import write_metrics
 from stages.lib.core.splitdir import check_split_dir, read_train, row_rejects, texts, to_table, write_split_dir
 
 log = get_logger("augment")
+
+# What `dvc metrics show` lists; every counter is in the details file (stages/lib/core/metrics.py).
+HEADLINE = ("rows_in", "rows_out")
 
 
 def run(cfg: AugmentParams, paths: AugmentPaths, split_dir: str | Path) -> dict[str, Any]:
@@ -49,9 +52,18 @@ def run(cfg: AugmentParams, paths: AugmentPaths, split_dir: str | Path) -> dict[
         )
     transforms = [build_transform(op, cfg.seed, paths.nltk_data) for op in cfg.operations]
 
+    labelled = {k: v for k, v in before.items() if k is not None}
+    majority = min(labelled, key=lambda k: (-labelled[k], k)) if labelled else None
+
     def multiplier(label: str | None) -> float:
         # unlabeled train rows (if split kept any) have no class to augment toward
-        return 0.0 if label is None else cfg.per_class.get(label, cfg.default_multiplier)
+        if label is None:
+            return 0.0
+        if label in cfg.per_class:
+            return cfg.per_class[label]
+        if cfg.minority_multiplier is not None and label != majority:
+            return cfg.minority_multiplier
+        return cfg.default_multiplier
 
     deduper = Deduper(seen={r["text"] for r in rows}, eval_texts=texts(source, ("validation", "test")))
     outcome = augment_rows(rows, transforms, multiplier, cfg.seed, deduper, cfg.max_rows)
@@ -91,7 +103,8 @@ def run(cfg: AugmentParams, paths: AugmentPaths, split_dir: str | Path) -> dict[
 def main() -> None:
     params = load_params()
     metrics = run(params.augment, params.paths.augment, params.paths.split.dir)
-    write_json(metrics, params.paths.augment.metrics)
+    p = params.paths.augment
+    write_metrics(metrics, HEADLINE, p.metrics, p.details)
 
 
 if __name__ == "__main__":

@@ -37,9 +37,13 @@ from stages.lib.core.errors import cli
 from stages.lib.core.ids import row_id
 from stages.lib.core.io import write_json
 from stages.lib.core.log import get_logger
+from stages.lib.core.metrics import write_metrics
 from stages.lib.core.splitdir import check_split_dir, read_train, row_rejects, texts, to_table, write_split_dir
 
 log = get_logger("balance")
+
+# What `dvc metrics show` lists; every counter is in the details file (stages/lib/core/metrics.py).
+HEADLINE = ("rows_in", "rows_out")
 
 CLASS_WEIGHTS_FILE = "class_weights.json"
 # Why a train row is not in the output; every key is always written.
@@ -190,7 +194,8 @@ def plot_rows(counts: dict[str, dict[str, int]]) -> list[dict[str, Any]]:
 def main() -> None:
     params = load_params()
     metrics = run(params.balance, params.paths.balance, params.paths.augment.dir, params.paths.augment.nltk_data)
-    write_json(metrics, params.paths.balance.metrics)
+    p = params.paths.balance
+    write_metrics(metrics, HEADLINE, p.metrics, p.details)
 
 
 if __name__ == "__main__":

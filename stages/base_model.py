@@ -1,7 +1,9 @@
 """base_model: materialise the model every approach fine-tunes into models/base/.
 
 `model.source: pretrained` copies a hub model at a pinned revision (or a local
-folder), safetensors weights only. `model.source: scratch` trains a byte-level
+folder, such as all-MiniLM-L6-v2 unpacked by scripts/setup_models.sh),
+safetensors weights only; with `model.sha256` it refuses weights whose
+checksum differs. `model.source: scratch` trains a byte-level
 BPE tokenizer and pre-trains a tiny BERT with masked-LM on the train split's
 text plus unlabeled rows: never validation or test text, so no test input
 leaks into the base model.
@@ -18,12 +20,18 @@ from schemas import load_params
 from schemas.model import ModelParams
 from schemas.paths import BaseModelPaths
 from stages.lib.core.errors import StageError, cli
-from stages.lib.core.io import atomic_path, write_json
+from stages.lib.core.io import atomic_path
 from stages.lib.core.log import get_logger
-from stages.lib.model.pretrain import copy_pretrained, pretrain_mlm, train_tokenizer
+from stages.lib.core.metrics import write_metrics
+from stages.lib.model.packaged import verify_weights
+from stages.lib.model.pretrain import build_scratch, copy_pretrained
 from stages.lib.model.textclf import count_params, load_backbone
 
 log = get_logger("base_model")
+
+# What `dvc metrics show` lists; every counter is in the details file (stages/lib/core/metrics.py).
+# The masked-LM loss exists only for a scratch model.
+HEADLINE = ("total_params",)
 
 
 def run(cfg: ModelParams, paths: BaseModelPaths) -> dict[str, Any]:
@@ -36,7 +44,16 @@ def run(cfg: ModelParams, paths: BaseModelPaths) -> dict[str, Any]:
         tmp.mkdir(parents=True)
         if cfg.source == "pretrained":
             try:
+                if cfg.sha256 and Path(cfg.name_or_path).is_dir():
+                    verify_weights(cfg.name_or_path, cfg.sha256)  # before copying 90 MB of the wrong weights
+                elif not Path(cfg.name_or_path).is_dir() and _local_path(cfg.name_or_path):
+                    raise FileNotFoundError(
+                        f"model.name_or_path {cfg.name_or_path} not found; unpack the pre-trained model with "
+                        "scripts/setup_models.sh (make setup), or set model.source: scratch"
+                    )
                 copy_pretrained(cfg.name_or_path, cfg.revision, cfg.trust_remote_code, tmp)
+                if cfg.sha256:
+                    verify_weights(tmp, cfg.sha256)
             except (ValueError, FileNotFoundError) as exc:
                 raise StageError(str(exc)) from None
         else:
@@ -49,34 +66,21 @@ def run(cfg: ModelParams, paths: BaseModelPaths) -> dict[str, Any]:
                 len(texts),
                 s.steps,
             )
-            tokenizer = train_tokenizer(texts, s.vocab_size, s.min_frequency, s.lowercase, s.max_length)
             try:
-                model, stats = pretrain_mlm(
-                    texts,
-                    tokenizer,
-                    hidden_size=s.hidden_size,
-                    num_layers=s.num_layers,
-                    num_heads=s.num_heads,
-                    intermediate_size=s.intermediate_size,
-                    max_length=s.max_length,
-                    steps=s.steps,
-                    batch_size=s.batch_size,
-                    learning_rate=s.learning_rate,
-                    warmup_steps=s.warmup_steps,
-                    weight_decay=s.weight_decay,
-                    mlm_probability=s.mlm_probability,
-                    seed=s.seed,
-                )
+                stats = build_scratch(texts, s, tmp)
             except ValueError as exc:
                 raise StageError(f"{exc} ({paths.train}, {paths.unlabeled})") from None
-            tokenizer.save_pretrained(str(tmp))
-            model.save_pretrained(str(tmp))
             metrics |= {"corpus_texts": len(texts), **stats}
         backbone = load_backbone(tmp, cfg.trust_remote_code)
         metrics["total_params"] = count_params(backbone)[1]
         metrics["vocab_size"] = int(backbone.config.vocab_size)
     log.info("wrote %s (%d parameters)", paths.out, metrics["total_params"])
     return metrics
+
+
+def _local_path(name_or_path: str) -> bool:
+    """A folder path rather than a hub id (`org/name` or `name`): never send it to the hub."""
+    return name_or_path.startswith((".", "/", "~")) or name_or_path.count("/") > 1
 
 
 def corpus(paths: BaseModelPaths) -> list[str]:
@@ -92,7 +96,9 @@ def corpus(paths: BaseModelPaths) -> list[str]:
 def main() -> None:
     params = load_params()
     metrics = run(params.model, params.paths.base_model)
-    write_json(metrics, params.paths.base_model.metrics)
+    p = params.paths.base_model
+    headline = HEADLINE + (("mlm_loss_last",) if "mlm_loss_last" in metrics else ())
+    write_metrics(metrics, headline, p.metrics, p.details, params.paths.timings, "base_model")
 
 
 if __name__ == "__main__":

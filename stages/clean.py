@@ -35,8 +35,9 @@ from stages.lib.clean import filters, pii
 from stages.lib.clean.batch import BatchCleaner, BatchResult, read_ipc
 from stages.lib.clean.clusters import KEEP, LABEL_CONFLICT, STATUS_REASON, Decisions, decide
 from stages.lib.core.errors import StageError, cli
-from stages.lib.core.io import atomic_path, parquet_writer, scratch_dir, together, write_json
+from stages.lib.core.io import atomic_path, parquet_writer, scratch_dir, together
 from stages.lib.core.log import get_logger, progress
+from stages.lib.core.metrics import write_metrics
 from stages.lib.core.parallel import ordered_map
 from stages.lib.core.rejects import reject, rejects_table
 from stages.lib.engine import clean as on_ray
@@ -44,6 +45,9 @@ from stages.lib.engine.session import ray_session
 from stages.lib.text import near_dup, normalize
 
 log = get_logger("clean")
+
+# What `dvc metrics show` lists; every counter is in the details file (stages/lib/core/metrics.py).
+HEADLINE = ("rows_in", "rows_out")
 
 # Every reason a row can be dropped here; all are written (zeros too) so metric keys stay stable.
 REASONS = (*filters.REASONS, "exact_dup", "near_dup", "label_conflict")
@@ -381,7 +385,8 @@ def _log_summary(metrics: dict[str, Any]) -> None:
 def main() -> None:
     params = load_params()
     metrics = run(params.clean, params.paths.clean, input_rows=params.paths.ingest.rows, engine=params.engine)
-    write_json(metrics, params.paths.clean.metrics)
+    p = params.paths.clean
+    write_metrics(metrics, HEADLINE, p.metrics, p.details)
 
 
 if __name__ == "__main__":

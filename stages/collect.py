@@ -22,11 +22,15 @@ from schemas.paths import CollectPaths
 from stages.lib.collect.crawl import FAIL_REASONS, Crawler, Fetch, read_url_file, select_urls
 from stages.lib.collect.pagetext import page_text
 from stages.lib.core.errors import StageError, cli
-from stages.lib.core.io import atomic_path, together, write_json, write_parquet, write_table
+from stages.lib.core.io import atomic_path, together, write_parquet, write_table
 from stages.lib.core.log import get_logger, progress
+from stages.lib.core.metrics import write_metrics
 from stages.lib.core.safety import inside_repo
 
 log = get_logger("collect")
+
+# What `dvc metrics show` lists; every counter is in the details file (stages/lib/core/metrics.py).
+HEADLINE = ("pages_requested", "pages_fetched")
 
 PAGE_SCHEMA = pa.schema(
     [
@@ -244,7 +248,8 @@ def _sum(parts: Any) -> dict[str, Any]:
 def main() -> None:
     params = load_params()
     metrics = run(params.collect, params.paths.collect)
-    write_json(metrics, params.paths.collect.metrics)
+    p = params.paths.collect
+    write_metrics(metrics, HEADLINE, p.metrics, p.details, params.paths.timings, "collect")
 
 
 if __name__ == "__main__":

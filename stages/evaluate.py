@@ -1,13 +1,15 @@
 """evaluate@<approach>: score one trained approach on the test split.
 
-Writes metrics/eval/<approach>.json (accuracy, macro/weighted F1, MCC, ECE,
-per-class precision/recall/F1), the predictions with every class probability
+Writes metrics/eval/<approach>.json (macro-F1, accuracy) and
+metrics/details/eval/<approach>.json (also weighted F1, MCC, ECE, per-class
+precision/recall/F1 and the confusion counts), the predictions with every class probability
 as Parquet for error analysis, and the rows of a confusion-matrix plot.
 """
 
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -21,12 +23,16 @@ from schemas.train import TrainParams
 from stages.lib.core.errors import StageError, cli
 from stages.lib.core.io import write_json, write_parquet
 from stages.lib.core.log import get_logger
+from stages.lib.core.metrics import write_metrics
 from stages.lib.model.approaches import KINDS
 from stages.lib.model.approaches.common import read_meta
 from stages.lib.model.evaluation import classification_report
 from stages.lib.model.textclf import batched_forward, encode, load_tokenizer, read_split, softmax_np
 
 log = get_logger("evaluate")
+
+# What `dvc metrics show` lists per approach; per-class scores, MCC and ECE are in the details file.
+HEADLINE = ("macro_f1", "accuracy")
 
 
 def run(
@@ -48,7 +54,9 @@ def run(
     ids, texts, actual = read_split(paths.test)
     rows = encode(tokenizer, texts, None, meta["max_length"])
     labels: list[str] = meta["labels"]
+    start = time.perf_counter()
     logits = batched_forward(lambda i, m: model(i, m)["logits"], rows, tokenizer, train.eval_batch_size)
+    seconds = time.perf_counter() - start
     probs = softmax_np(logits) if len(rows) else torch.zeros(0, len(labels)).numpy()
     predicted = [labels[i] for i in probs.argmax(axis=1)] if len(rows) else []
     scored = [(i, a, p, pr) for i, a, p, pr in zip(ids, actual, predicted, probs) if a is not None]
@@ -59,6 +67,8 @@ def run(
         probs[[k for k, a in enumerate(actual) if a is not None]] if scored else probs,
     )
     metrics["n_unlabeled"] = len(actual) - len(scored)  # predicted (see the predictions file) but not scored
+    # Forward passes only (tokenising is done before), batches of train.eval_batch_size, this stage's threads.
+    metrics["predict_seconds_per_1000"] = round(1000 * seconds / max(len(rows), 1), 4)
     table = pa.table(
         {
             "id": ids,
@@ -73,6 +83,10 @@ def run(
     write_parquet(table, Path(paths.predictions_dir) / f"{name}.parquet")
     confusion = [{"actual": a, "predicted": p} for i, a, p, _ in sorted(scored, key=lambda s: s[0])]
     write_json(confusion, Path(paths.confusion_dir) / f"{name}.json")
+    # The plot shows each true class's row as shares; the counts stay here, every pair written (zeros too).
+    metrics["confusion"] = {
+        a: {p: sum(1 for _, x, y, _ in scored if x == a and y == p) for p in labels} for a in sorted(set(labels))
+    }
     log.info(
         "%s: macro-F1 %.4f, accuracy %.4f on %d test rows",
         name,
@@ -92,7 +106,15 @@ def main() -> None:
         raise StageError(f"approach '{name}' is not in params.yaml approaches: {', '.join(params.approaches)}")
     p = params.paths
     metrics = run(name, params.train, params.model, p.evaluate, p.train, p.base_model)
-    write_json(metrics, Path(p.evaluate.metrics_dir) / f"{name}.json")
+    target = f"{name}.json"
+    write_metrics(
+        metrics,
+        HEADLINE,
+        Path(p.evaluate.metrics_dir) / target,
+        Path(p.evaluate.details_dir) / target,
+        p.timings,
+        f"eval/{name}",
+    )
 
 
 if __name__ == "__main__":

@@ -3,12 +3,16 @@
 Output rows have `id`, `text`, `label`, `source`, `location` plus the kept
 fields, sorted by id. Anything unreadable goes to the rejects file with its
 source, location and reason; `rows_in == rows_out + sum(dropped)` always.
+
+`python -m stages.ingest --inspect FILE` sniffs a new file and prints a source
+block and `label.classes` ready to paste into params.yaml.
 With `engine: ray` the input files are read in parallel on Ray (stages/lib/engine/ingest.py); same bytes out.
 """
 
 from __future__ import annotations
 
 import json
+import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -17,13 +21,14 @@ import pyarrow as pa
 
 from schemas import load_params
 from schemas.engine import EngineParams
-from schemas.ingest import IMPLICIT_TEXT_FORMATS, IngestParams, Source
+from schemas.ingest import IMPLICIT_TEXT_FORMATS, TEXT_JOIN, IngestParams, Source
 from schemas.paths import IngestPaths
 from schemas.rows import ROW_FIELDS
 from stages.lib.core.errors import StageError, cli
 from stages.lib.core.ids import content_key, row_id
-from stages.lib.core.io import write_json, write_parquets
+from stages.lib.core.io import write_parquets
 from stages.lib.core.log import get_logger, progress
+from stages.lib.core.metrics import write_metrics
 from stages.lib.core.rejects import reject, rejects_table, storable
 from stages.lib.core.values import as_text
 from stages.lib.engine import ingest as on_ray
@@ -31,6 +36,9 @@ from stages.lib.engine.session import ray_session
 from stages.lib.ingest.readers import Record, read_source
 
 log = get_logger("ingest")
+
+# What `dvc metrics show` lists; every counter (per source, per reason, per label) is in the details file.
+HEADLINE = ("rows_in", "rows_out")
 
 # Every reason a row can be dropped here; all are written (zeros too) so metric keys stay stable.
 REASONS = (
@@ -65,8 +73,8 @@ def run(
     read_on_ray = None
     if engine is not None and engine.kind == "ray":
         with ray_session(engine.ray.address, engine.ray.num_cpus) as cpus:
-            read_on_ray = on_ray.read_sources(cfg.sources, root, cpus)
-    for k, source in enumerate(cfg.sources):
+            read_on_ray = on_ray.read_sources(list(cfg.sources.values()), root, cpus)
+    for k, source in enumerate(cfg.sources.values()):
         if read_on_ray is not None:
             records = read_on_ray[k]
         else:
@@ -118,7 +126,11 @@ def check_fields(source: Source, records: list[Record]) -> None:
             present.update(record.fields)
     if not present:
         return  # nothing readable: the reject fraction reports it
-    wanted = {"text_field": source.text_field, "label_field": source.label_field, "id_field": source.id_field}
+    wanted = {"label_field": source.label_field, "id_field": source.id_field}
+    wanted |= {
+        "text_field" if isinstance(source.text_field, str) else f"text_field[{i}]": name
+        for i, name in enumerate(source.text_fields)
+    }
     wanted |= {f"keep_fields[{i}]": name for i, name in enumerate(source.keep_fields)}
     for key, name in wanted.items():
         if name is not None and name not in present:
@@ -134,7 +146,7 @@ def to_rows(source: Source, records: list[Record]) -> tuple[list[dict[str, Any]]
     dropped: list[dict[str, Any]] = []
     seen_keys: Counter[str] = Counter()
     label_field = "label" if source.format == "text_dir" and source.label_from_dir else source.label_field
-    text_field = "text" if source.format in IMPLICIT_TEXT_FORMATS else source.text_field
+    text_fields = ["text"] if source.format in IMPLICIT_TEXT_FORMATS else source.text_fields
 
     def drop(record: Record, reason: str, detail: str | None = None) -> None:
         raw = record.raw if record.raw is not None else json.dumps(record.fields, ensure_ascii=False, default=str)
@@ -149,15 +161,18 @@ def to_rows(source: Source, records: list[Record]) -> tuple[list[dict[str, Any]]
             drop(record, record.reason)
             continue
         fields = record.fields or {}
-        if text_field not in fields:
-            drop(record, "missing_text", f"no field '{text_field}'")
+        absent = [f for f in text_fields if f not in fields]
+        if absent:
+            drop(record, "missing_text", f"no field '{absent[0]}'")
             continue
-        text = fields[text_field]
-        if text is not None and not isinstance(text, str):
+        parts = [fields[f] for f in text_fields]
+        odd = [p for p in parts if p is not None and not isinstance(p, str)]
+        if odd:
             # a number, boolean, NaN or object kept as "12345", "True", "nan" would be a made-up text
-            drop(record, "text_not_string", f"{type(text).__name__} {_short(text)}")
+            drop(record, "text_not_string", f"{type(odd[0]).__name__} {_short(odd[0])}")
             continue
-        text = text or ""
+        # Several text fields (subject, body) are joined with a blank line; an empty one is left out.
+        text = TEXT_JOIN.join(p for p in parts if p and p.strip()) if len(parts) > 1 else (parts[0] or "")
         if not text.strip():
             drop(record, "empty_text")
             continue
@@ -217,9 +232,16 @@ def _counts(rows_in: int, rows_out: int, dropped: Counter[str]) -> dict[str, Any
 
 
 def main() -> None:
+    if len(sys.argv) == 3 and sys.argv[1] == "--inspect":
+        from stages.lib.ingest.inspect import inspect
+
+        print(inspect(Path(sys.argv[2])))
+        return
+    if len(sys.argv) > 1:
+        raise StageError("usage: python -m stages.ingest [--inspect FILE_OR_FOLDER]")
     params = load_params()
     metrics = run(params.ingest, params.paths.ingest, engine=params.engine)
-    write_json(metrics, params.paths.ingest.metrics)
+    write_metrics(metrics, HEADLINE, params.paths.ingest.metrics, params.paths.ingest.details)
 
 
 if __name__ == "__main__":

@@ -22,13 +22,17 @@ from schemas import load_params
 from schemas.label import LOSSY_FORMATS, LabelImport, LabelParams
 from schemas.paths import LabelPaths
 from stages.lib.core.errors import StageError, cli
-from stages.lib.core.io import read_rows, write_json, write_parquets
+from stages.lib.core.io import read_rows, write_parquets
 from stages.lib.core.log import get_logger, progress
+from stages.lib.core.metrics import write_metrics
 from stages.lib.core.rejects import reject, rejects_table, storable
 from stages.lib.label import corrections, votes
 from stages.lib.label.annotations import PROBLEMS, SKIP_REASONS, Annotation, read_import
 
 log = get_logger("label")
+
+# What `dvc metrics show` lists; every counter is in the details file (stages/lib/core/metrics.py).
+HEADLINE = ("rows_in", "rows_out", "agreement.disagreement_share")
 
 ROW_REASONS = ("tie", "unlabeled")  # why a row is dropped
 VOTE_REASONS = (*PROBLEMS, "multiple_labels", "unknown_label")  # why an annotation is rejected
@@ -337,7 +341,9 @@ def _out_schema(schema: pa.Schema) -> pa.Schema:
 def main() -> None:
     params = load_params()
     metrics = run(params.label, params.paths.label, params.paths.clean.rows)
-    write_json(metrics, params.paths.label.metrics)
+    p = params.paths.label
+    headline = HEADLINE + (("relabeled.rows",) if metrics.get("relabeled", {}).get("rows") else ())
+    write_metrics(metrics, headline, p.metrics, p.details)
 
 
 if __name__ == "__main__":

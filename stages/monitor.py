@@ -31,6 +31,7 @@ from stages.lib.core import ids
 from stages.lib.core.errors import StageError, cli
 from stages.lib.core.io import atomic_path, read_rows, write_json, write_table
 from stages.lib.core.log import get_logger
+from stages.lib.core.metrics import write_metrics
 from stages.lib.core.rejects import reject, rejects_table
 from stages.lib.ingest.readers import read_source, resolve_files
 from stages.lib.monitor import drift
@@ -55,12 +56,12 @@ SCORED = pa.schema(
 
 
 def read_batch(
-    sources: list[Source], norm: NormalizeParams, root: Path
+    sources: dict[str, Source], norm: NormalizeParams, root: Path
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int]:
     """Incoming rows (id, text, source, location), rejects, and the number of records read."""
     steps = normalize.build_steps(**norm.model_dump())
     rows, rejects, read = [], [], 0
-    for source in sources:
+    for source in sources.values():
         try:
             resolve_files(source, root)
         except StageError:
@@ -211,7 +212,8 @@ def main() -> None:
     params = load_params()
     p = params.paths
     metrics = run(params.monitor, p.monitor, p.split.dir, params.clean.normalize, params.audit, params.review)
-    write_json(metrics, p.monitor.metrics)
+    headline = ("batch", "drift", "rows_out") + (("domain_auc", "domain_p_value") if metrics["batch"] else ())
+    write_metrics(metrics, headline, p.monitor.metrics, p.monitor.details)
 
 
 if __name__ == "__main__":

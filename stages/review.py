@@ -21,8 +21,9 @@ from schemas.paths import ReviewPaths
 from schemas.review import ReviewParams
 from stages.lib.audit.model import classifier, tfidf
 from stages.lib.core.errors import StageError, cli
-from stages.lib.core.io import atomic_path, read_rows, write_json
+from stages.lib.core.io import atomic_path, read_rows
 from stages.lib.core.log import get_logger
+from stages.lib.core.metrics import write_metrics
 from stages.lib.review import exports
 from stages.lib.review.queues import active_queue, issue_queue, params_hash, uncertainty
 
@@ -112,7 +113,7 @@ def main() -> None:
     params = load_params()
     p = params.paths
     metrics = run(params.review, params.audit, p.review, p.audit.issues, p.split.dir)
-    write_json(metrics, p.review.metrics)
+    write_metrics(metrics, ("queues.issues", "queues.active"), p.review.metrics, p.review.details)
 
 
 if __name__ == "__main__":

@@ -25,8 +25,9 @@ from schemas.paths import SplitPaths
 from schemas.split import SplitParams
 from stages.lib.core.errors import StageError, cli
 from stages.lib.core.ids import text_key
-from stages.lib.core.io import read_rows, write_json, write_parquets
+from stages.lib.core.io import read_rows, write_parquets
 from stages.lib.core.log import get_logger
+from stages.lib.core.metrics import write_metrics
 from stages.lib.core.rejects import reject, rejects_table
 from stages.lib.engine import split as on_ray
 from stages.lib.engine.session import ray_session
@@ -41,6 +42,9 @@ from stages.lib.split.splitting import (
 )
 
 log = get_logger("split")
+
+# What `dvc metrics show` lists; every counter is in the details file (stages/lib/core/metrics.py).
+HEADLINE = ("rows_in", "rows_out", "leakage.exact", "leakage.near")
 
 REASONS = ("leak_exact", "leak_near")
 
@@ -184,7 +188,8 @@ def _str(value: Any) -> str | None:
 def main() -> None:
     params = load_params()
     metrics = run(params.split, params.paths.split, params.paths.label.rows, params.clean.near_dup, params.engine)
-    write_json(metrics, params.paths.split.metrics)
+    p = params.paths.split
+    write_metrics(metrics, HEADLINE, p.metrics, p.details)
 
 
 if __name__ == "__main__":

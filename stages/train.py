@@ -2,9 +2,10 @@
 
 `python -m stages.train <approach>` reads the train and validation splits,
 trains with the approach's module (stages/lib/model/approaches/<kind>.py), keeps the
-best validation checkpoint and writes models/<approach>/ and
-metrics/train/<approach>.json (parameter counts, time, memory, best
-validation metric and its step).
+best validation checkpoint and writes models/<approach>/,
+metrics/train/<approach>.json (the best validation metric),
+metrics/details/train/<approach>.json (parameter counts, steps, best step)
+and the time and memory to reports/timings/train/<approach>.json.
 """
 
 from __future__ import annotations
@@ -18,52 +19,27 @@ from pathlib import Path
 from typing import Any
 
 from schemas import load_params
-from schemas.approaches import FeatureApproach
 from schemas.model import ModelParams
 from schemas.paths import BaseModelPaths, TrainPaths
 from schemas.train import TrainParams
 from stages.lib.core.errors import StageError, cli
-from stages.lib.core.io import atomic_path, write_json
+from stages.lib.core.io import atomic_path
 from stages.lib.core.log import get_logger
+from stages.lib.core.metrics import write_metrics
 from stages.lib.model.approaches import KINDS
-from stages.lib.model.approaches.common import Data
-from stages.lib.model.textclf import (
-    META_FILE,
-    class_weight_tensor,
-    count_params,
-    encode,
-    hidden_size,
-    label_set,
-    load_backbone,
-    load_tokenizer,
-    peak_memory_mb,
-    read_split,
-)
+from stages.lib.model.data import prepare_data
+from stages.lib.model.textclf import META_FILE, count_params, hidden_size, load_backbone, peak_memory_mb
 from stages.lib.model.training import TrainOptions, precision_flags, seed_everything
 
 log = get_logger("train")
 
 
 def options_for(approach: Any, train: TrainParams, num_threads: int) -> TrainOptions:
-    """Flat training options: the shared `train` section with the approach's learning rate and epochs."""
+    """The shared `train` section with the approach's learning rate and epochs."""
     return TrainOptions(
+        train=train,
         learning_rate=approach.learning_rate,
         epochs=approach.epochs or train.epochs,
-        max_steps=train.max_steps,
-        lr_scheduler=train.lr_scheduler,
-        warmup_ratio=train.warmup_ratio,
-        weight_decay=train.weight_decay,
-        batch_size=train.batch_size,
-        eval_batch_size=train.eval_batch_size,
-        gradient_accumulation_steps=train.gradient_accumulation_steps,
-        eval_steps=train.eval_steps,
-        save_steps=train.save_steps,
-        save_total_limit=train.save_total_limit,
-        logging_steps=train.logging_steps,
-        metric=train.early_stopping.metric,
-        patience=train.early_stopping.patience,
-        seed=train.seed,
-        mixed_precision=train.mixed_precision,
         num_threads=num_threads,
     )
 
@@ -85,11 +61,16 @@ def run(
         raise StageError(str(exc)) from None
     seed_everything(train.seed, model_cfg.num_threads)
     data_dir, base_dir = Path(paths.data_dir), Path(base_paths.out)
+    module = KINDS[approach.kind]
     data = prepare_data(
-        data_dir, base_dir, paths.class_weights, train, model_cfg.trust_remote_code, reserve=virtual_tokens(approach)
+        data_dir,
+        base_dir,
+        paths.class_weights,
+        train,
+        model_cfg.trust_remote_code,
+        reserve=module.reserved_positions(approach),
     )
     labels = data.labels
-    module = KINDS[approach.kind]
     backbone = load_backbone(base_dir, model_cfg.trust_remote_code)
     model = module.build(approach, backbone, len(labels))
     trainable, total = count_params(model)
@@ -132,12 +113,12 @@ def run(
             "kind": approach.kind,
             "labels": labels,
             "pooling": approach.pooling,
-            "layer": approach.layer if isinstance(approach, FeatureApproach) else -1,
+            "layer": model.layer,
             "head": {"in_features": hidden_size(backbone), **approach.head.model_dump(exclude={"type"})},
             "max_length": data.max_length,
         }
         (tmp / META_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
-    metric = options.metric
+    metric = train.early_stopping.metric
     return {
         "trainable_params": trainable,
         "total_params": total,
@@ -154,62 +135,10 @@ def run(
     }
 
 
-def prepare_data(
-    data_dir: Path,
-    base_dir: Path,
-    class_weights: str | Path,
-    train: TrainParams,
-    trust_remote_code: bool = False,
-    reserve: int = 0,
-) -> Data:
-    """Tokenised train and validation rows, the label set (from the train split) and the class weights.
-
-    `reserve` positions are kept free for the virtual tokens that prompt tuning prepends.
-    """
-    for path in (data_dir / "train.parquet", data_dir / "validation.parquet", base_dir):
-        if not path.exists():
-            raise StageError(f"{path} not found (paths.train.data_dir / paths.base_model.out); run the stages before")
-    _, train_texts, train_labels = read_split(data_dir / "train.parquet")
-    _, val_texts, val_labels = read_split(data_dir / "validation.parquet")
-    labels = label_set(train_labels)
-    if len(labels) < 2:
-        raise StageError(f"{data_dir}/train.parquet has {len(labels)} label(s) {labels}; a classifier needs 2 or more")
-    index = {label: i for i, label in enumerate(labels)}
-    train_pairs = [(t, index[y]) for t, y in zip(train_texts, train_labels) if y is not None]
-    val_pairs = [(t, index[y]) for t, y in zip(val_texts, val_labels) if y in index]
-    if not val_pairs:
-        raise StageError(f"{data_dir}/validation.parquet has no rows with a training label; early stopping needs some")
-    tokenizer = load_tokenizer(base_dir, trust_remote_code)
-    max_length = min(train.max_length, tokenizer.model_max_length - reserve)
-    try:
-        weights = class_weight_tensor(class_weights, labels) if train.class_weights else None
-    except ValueError as exc:
-        raise StageError(str(exc)) from None
-    return Data(
-        tokenizer=tokenizer,
-        train_rows=encode(tokenizer, [t for t, _ in train_pairs], [y for _, y in train_pairs], max_length),
-        val_rows=encode(tokenizer, [t for t, _ in val_pairs], [y for _, y in val_pairs], max_length),
-        labels=labels,
-        class_weights=weights,
-        max_length=max_length,
-        dropped={
-            "train_no_label": len(train_texts) - len(train_pairs),
-            "validation_no_label": sum(1 for y in val_labels if y is None),
-            "validation_unseen_label": sum(1 for y in val_labels if y is not None and y not in index),
-        },
-    )
-
-
 def is_main_process() -> bool:
     import torch.distributed as dist
 
     return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
-
-
-def virtual_tokens(approach: Any) -> int:
-    """Positions a prompt-learning adapter prepends to every input (0 for every other approach)."""
-    peft_block = getattr(approach, "peft", None) or {}
-    return int(peft_block.get("num_virtual_tokens", 0) or 0)
 
 
 def _digest(files: list[Path]) -> dict[str, str | None]:
@@ -227,7 +156,16 @@ def main() -> None:
         name, params.approaches[name], params.train, params.model, params.paths.train, params.paths.base_model
     )
     if metrics:  # empty on every process but the first under torchrun/accelerate
-        write_json(metrics, Path(params.paths.train.metrics_dir) / f"{name}.json")
+        p = params.paths.train
+        headline = (f"best_validation.{params.train.early_stopping.metric}",)
+        write_metrics(
+            metrics,
+            headline,
+            Path(p.metrics_dir) / f"{name}.json",
+            Path(p.details_dir) / f"{name}.json",
+            params.paths.timings,
+            f"train/{name}",
+        )
         log.info("wrote models and metrics of %s", name)
 
 

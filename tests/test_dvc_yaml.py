@@ -15,6 +15,18 @@ from .conftest import REPO
 # every stage when a log line changes.
 NO_OUTPUT_EFFECT = {"stages/lib/core/log.py", "stages/lib/core/errors.py"}
 
+# schemas/ modules that only load, compose or reject params (the loader, the top-level model with its
+# cross-section checks, the paths, the strict base model): a change there cannot change an output, since
+# every value they hold is written in params.yaml. The section models (schemas/ingest.py...) hold defaults and
+# code that outputs depend on, so a stage depends on those it imports.
+VALIDATION_ONLY = {
+    "schemas/__init__.py",
+    "schemas/__main__.py",
+    "schemas/params.py",
+    "schemas/paths.py",
+    "schemas/base.py",
+}
+
 # collect depends on its params only, on purpose: a fix to the crawler must not re-download every site
 # (docs/collect.md); it reruns when its params change or on `make collect`.
 PARAMS_ONLY_STAGES = {"collect"}
@@ -26,8 +38,8 @@ DVC = {
 
 
 def module_imports(path: Path) -> set[str]:
-    """Files under stages/ imported by a file, followed transitively (`from stages.lib.x import y` and
-    `from stages.lib import x` both count)."""
+    """Files under stages/ and schemas/ imported by a file, followed transitively (`from stages.lib.x import y`
+    and `from stages.lib import x` both count); VALIDATION_ONLY modules are neither listed nor followed."""
     seen: set[str] = set()
     todo = [path]
     while todo:
@@ -39,12 +51,12 @@ def module_imports(path: Path) -> set[str]:
             elif isinstance(node, ast.Import):
                 names = [a.name for a in node.names]
             for name in names:
-                if not name.startswith("stages."):
+                if not name.startswith(("stages.", "schemas.", "schemas")):
                     continue
                 base = REPO / name.replace(".", "/")
                 for file in (base.with_suffix(".py"), base / "__init__.py"):
                     rel = str(file.relative_to(REPO))
-                    if file.exists() and rel not in seen:
+                    if file.exists() and rel not in seen and rel not in VALIDATION_ONLY:
                         seen.add(rel)
                         todo.append(file)
     return seen

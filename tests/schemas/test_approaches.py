@@ -33,7 +33,9 @@ def test_committed_params_hold_the_three_approaches():
         "full": "full",
         "adapter": "adapter",
     }
-    assert params.model.source == "scratch"
+    # the demo's real encoder, pinned by checksum (unpacked by scripts/setup_models.sh)
+    assert params.model.source == "pretrained"
+    assert params.model.sha256 == "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
 
 
 def test_committed_params_write_every_field_out(params):

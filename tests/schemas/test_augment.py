@@ -8,7 +8,7 @@ import pytest
 
 from schemas import ParamsError, load_params, validate_params
 
-INGEST = {"sources": [{"name": "s", "path": "data/x.csv", "format": "csv"}]}
+INGEST = {"sources": {"s": {"path": "data/raw/x.csv", "format": "csv"}}}
 
 
 def check(augment: dict) -> None:
@@ -17,7 +17,7 @@ def check(augment: dict) -> None:
 
 def test_committed_params_validate_and_write_every_augment_field() -> None:
     params = load_params("params.yaml")
-    assert params.augment.operations and params.augment.per_class == {"spam": 1.0}
+    assert params.augment.operations and params.augment.minority_multiplier == 1.0 and params.augment.per_class == {}
     import yaml
 
     written = yaml.safe_load(Path("params.yaml").read_text())["augment"]

@@ -8,7 +8,7 @@ import pytest
 
 from schemas import ParamsError, load_params, validate_params
 
-INGEST = {"sources": [{"name": "s", "path": "data/x.csv", "format": "csv"}]}
+INGEST = {"sources": {"s": {"path": "data/raw/x.csv", "format": "csv"}}}
 
 
 def check(balance: dict) -> None:

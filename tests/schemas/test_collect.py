@@ -10,7 +10,7 @@ import pytest
 from schemas import ParamsError, load_params, validate_params
 
 ROOT = Path(__file__).resolve().parents[2]
-INGEST = {"sources": [{"name": "s", "path": "data/x.csv", "format": "csv"}]}
+INGEST = {"sources": {"s": {"path": "data/raw/x.csv", "format": "csv"}}}
 
 
 def check(collect: dict[str, Any], ingest: dict[str, Any] = INGEST) -> Any:
@@ -99,13 +99,13 @@ def test_every_problem_at_once() -> None:
 
 def test_floats_as_dvc_writes_them(tmp_path: Path) -> None:
     path = tmp_path / "params.yaml"
-    path.write_text("ingest:\n  sources: [{name: s, path: x.csv, format: csv}]\ncollect:\n  delay_s: 5e-01\n")
+    path.write_text("ingest:\n  sources: {s: {path: data/raw/x.csv, format: csv}}\ncollect:\n  delay_s: 5e-01\n")
     assert load_params(path).collect.delay_s == 0.5
 
 
 def test_ingest_collected_source_needs_an_id_field() -> None:
-    source = {"name": "web", "path": "data/collected/docs", "format": "collected"}
-    with pytest.raises(ParamsError, match=r"ingest\.sources\[0\]: format collected: set `id_field: url`"):
-        validate_params({"ingest": {"sources": [source]}})
-    params = validate_params({"ingest": {"sources": [source | {"id_field": "url", "keep_fields": ["title"]}]}})
-    assert params.ingest.sources[0].format == "collected"
+    source = {"path": "data/collected/docs", "format": "collected"}
+    with pytest.raises(ParamsError, match=r"ingest\.sources\.web: format collected: set `id_field: url`"):
+        validate_params({"ingest": {"sources": {"web": source}}})
+    params = validate_params({"ingest": {"sources": {"web": source | {"id_field": "url", "keep_fields": ["title"]}}}})
+    assert params.ingest.sources["web"].format == "collected"

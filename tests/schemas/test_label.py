@@ -6,7 +6,7 @@ import pytest
 
 from schemas import ParamsError, load_params, validate_params
 
-INGEST = {"sources": [{"name": "s", "path": "data/x.csv", "format": "csv"}]}
+INGEST = {"sources": {"s": {"path": "data/raw/x.csv", "format": "csv"}}}
 
 
 def params(label: dict) -> dict:

@@ -96,6 +96,6 @@ def test_paths_stay_inside_the_repository(params_data, key, value, message):
 
 @pytest.mark.parametrize("pattern", ["../../outside/*.txt", "/etc/*.conf", "a/../../*.txt"])
 def test_text_dir_pattern_stays_inside(params_data, pattern):
-    params_data["ingest"]["sources"][0] |= {"format": "text_dir", "pattern": pattern}
-    with pytest.raises(ParamsError, match=r"ingest\.sources\[0\]\.pattern: .*write a glob relative"):
+    params_data["ingest"]["sources"]["sms_spam"] = {"path": "data/raw/docs", "format": "text_dir", "pattern": pattern}
+    with pytest.raises(ParamsError, match=r"ingest\.sources\.sms_spam\.pattern: .*write a glob relative"):
         validate_params(params_data, check_peft=False)

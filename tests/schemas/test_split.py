@@ -6,7 +6,7 @@ import pytest
 
 from schemas import ParamsError, validate_params
 
-INGEST = {"sources": [{"name": "s", "path": "data/x.csv", "format": "csv"}]}
+INGEST = {"sources": {"s": {"path": "data/raw/x.csv", "format": "csv"}}}
 
 
 def split(**kw) -> dict:

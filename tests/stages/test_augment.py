@@ -241,6 +241,19 @@ def test_eda_uses_each_technique_in_turn(tmp_path: Path, split_dir: Path, nltk_d
     assert metrics["operations"]["eda"]["candidates"] == 16
 
 
+def test_minority_multiplier_augments_every_class_but_the_largest(tmp_path: Path, split_dir: Path) -> None:
+    """The class-agnostic default: the same rows as naming the minority class, without naming it."""
+    ops = [{"kind": "char_noise", "n_aug": 1}]
+    named = run(params(operations=ops, per_class={"spam": 1.0}, default_multiplier=0), paths(tmp_path / "a"), split_dir)
+    agnostic = run(
+        params(operations=ops, minority_multiplier=1.0, default_multiplier=0), paths(tmp_path / "b"), split_dir
+    )
+    assert named["generated"] == agnostic["generated"] > 0
+    assert (tmp_path / "a/augmented/train.parquet").read_bytes() == (
+        tmp_path / "b/augmented/train.parquet"
+    ).read_bytes()
+
+
 def test_validation_test_unlabeled_are_byte_identical(tmp_path: Path, split_dir: Path) -> None:
     run(params(operations=[{"kind": "char_noise", "n_aug": 2}]), paths(tmp_path), split_dir)
     for name in ("validation", "test", "unlabeled"):

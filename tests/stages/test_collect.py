@@ -307,7 +307,7 @@ def test_rerun_gives_identical_snapshot_and_ingest_reads_it(site: Site, tmp_path
                     keep_fields=["title"])  # fmt: skip
     out = IngestPaths(rows=str(tmp_path / "rows.parquet"), rejects=str(tmp_path / "rejects.parquet"),
                       metrics=str(tmp_path / "ingest.json"))  # fmt: skip
-    metrics = ingest.run(IngestParams(sources=[source]), out, root=tmp_path)
+    metrics = ingest.run(IngestParams(sources={"web": source}), out, root=tmp_path)
     rows = {r["location"]: r for r in pq.read_table(out.rows).to_pylist()}
     assert metrics["rows_out"] == 6 and metrics["rows_in"] == 6
     tea = rows[site.url("/tea")]
@@ -316,10 +316,10 @@ def test_rerun_gives_identical_snapshot_and_ingest_reads_it(site: Site, tmp_path
     assert tea["label"] is None and tea["source"] == "web"
 
     everything = source.model_copy(update={"path": "data/collected"})  # every collected source at once
-    assert ingest.run(IngestParams(sources=[everything]), out, root=tmp_path)["rows_out"] == 6
+    assert ingest.run(IngestParams(sources={"web": everything}), out, root=tmp_path)["rows_out"] == 6
     manifest = source.model_copy(update={"path": "data/collect_manifest.parquet"})
     with pytest.raises(StageError, match=r"is not a collect snapshot \(expected \*/pages\.parquet\)"):
-        ingest.run(IngestParams(sources=[manifest]), out, root=tmp_path)
+        ingest.run(IngestParams(sources={"web": manifest}), out, root=tmp_path)
 
 
 def test_changed_page_changes_only_its_row(site: Site, tmp_path: Path) -> None:
@@ -583,15 +583,18 @@ def test_snapshot_flows_through_dvc_repro_and_is_not_refetched(site: Site, tmp_p
     site.routes |= {"/a": article("A", *TEA), "/b": article("B", *BRIDGE)}
     root = Path(__file__).resolve().parents[2]
     project = tmp_path / "project"
-    for part in ("stages", "schemas", "data/sample"):
+    for part in ("stages", "schemas", "data/sample", "data/raw"):
         shutil.copytree(root / part, project / part, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(root / "dvc.yaml", project / "dvc.yaml")
     cfg = yaml.safe_load((root / "params.yaml").read_text())
     cfg["collect"] |= {"sources": [{"name": "site", "urls": [site.url("/a"), site.url("/b")]}], "delay_s": 0.0}
     cfg["collect"]["allow_private_networks"] = True  # the test site is on 127.0.0.1
-    cfg["ingest"]["sources"].append(
-        {"name": "web", "path": "data/collected/site", "format": "collected", "id_field": "url", "keep_fields": []}
-    )
+    cfg["ingest"]["sources"]["web"] = {
+        "path": "data/collected/site",
+        "format": "collected",
+        "id_field": "url",
+        "keep_fields": [],
+    }
     (project / "params.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
     subprocess.run(["git", "init", "-q"], cwd=project, check=True)
     dvc(project, "init", "-q")

@@ -1,91 +1,127 @@
-"""compare: one row per approach plus the majority-class baseline, the bar chart, the quality gate."""
+"""compare: one row per approach, the TF-IDF baseline and the majority class, intervals, verdicts, the gate."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from schemas.compare import CompareParams
 from schemas.paths import ComparePaths, EvaluatePaths, TrainPaths
 from stages.compare import run
 from stages.lib.core.errors import StageError
+from stages.lib.model.evaluation import classification_report
 from tests.finetune_fixtures import write_split
 
+FAST = CompareParams.model_validate({"bootstrap": {"n_resamples": 200}})
 
-def setup(root: Path, scores: dict[str, float]) -> tuple[ComparePaths, TrainPaths, EvaluatePaths]:
+
+def setup(root: Path, wrong: dict[str, int]) -> tuple[ComparePaths, TrainPaths, EvaluatePaths]:
+    """Metrics and test predictions of approaches that get `wrong[name]` of the 12 test rows wrong."""
     write_split(root / "data")
-    train = TrainPaths(data_dir=str(root / "data"), metrics_dir=str(root / "metrics/train"))
-    evaluate = EvaluatePaths(test=str(root / "data/test.parquet"), metrics_dir=str(root / "metrics/eval"))
-    for folder in (train.metrics_dir, evaluate.metrics_dir):
+    train = TrainPaths(
+        data_dir=str(root / "data"), details_dir=str(root / "details/train"), live_dir=str(root / "dvclive")
+    )
+    evaluate = EvaluatePaths(
+        test=str(root / "data/test.parquet"),
+        details_dir=str(root / "details/eval"),
+        predictions_dir=str(root / "predictions"),
+    )
+    for folder in (train.details_dir, evaluate.details_dir, evaluate.predictions_dir):
         Path(folder).mkdir(parents=True)
-    for i, (name, f1) in enumerate(scores.items()):
-        (Path(train.metrics_dir) / f"{name}.json").write_text(
-            json.dumps(
-                {
-                    "trainable_params": 1000 * (i + 1),
-                    "total_params": 10000,
-                    "trainable_fraction": 0.1 * (i + 1),
-                    "train_seconds": 10.0 + i,
-                    "peak_memory_mb": 500.0,
-                }
-            )
+    for folder in ("train", "eval"):
+        (root / "timings" / folder).mkdir(parents=True)
+    test = pq.read_table(evaluate.test).to_pylist()
+    for i, (name, n_wrong) in enumerate(wrong.items()):
+        flip = {"ham": "spam", "spam": "ham"}
+        predicted = [flip[r["label"]] if k >= len(test) - n_wrong else r["label"] for k, r in enumerate(test)]
+        report = classification_report([r["label"] for r in test], predicted, ["ham", "spam"])
+        (Path(train.details_dir) / f"{name}.json").write_text(
+            json.dumps({"trainable_params": 1000 * (i + 1), "total_params": 10000, "trainable_fraction": 0.1 * (i + 1)})
         )
-        (Path(evaluate.metrics_dir) / f"{name}.json").write_text(
-            json.dumps(
-                {
-                    "macro_f1": f1,
-                    "accuracy": f1 + 0.05,
-                    "weighted_f1": f1,
-                    "mcc": f1 - 0.1,
-                    "ece": 0.05,
-                }
-            )
+        (root / "timings/train" / f"{name}.json").write_text(
+            json.dumps({"train_seconds": 10.0 + i, "peak_memory_mb": 500.0})
         )
+        (root / "timings/eval" / f"{name}.json").write_text(json.dumps({"predict_seconds_per_1000": 1.5}))
+        curve = Path(train.live_dir, name, "plots/metrics/eval/macro_f1.tsv")
+        curve.parent.mkdir(parents=True)
+        curve.write_text(f"step\tmacro_f1\n50\t{report['macro_f1'] - 0.1}\n100\t{report['macro_f1']}\n")
+        (Path(evaluate.details_dir) / f"{name}.json").write_text(json.dumps(report | {"ece": 0.05}))
+        table = pa.table({"id": [r["id"] for r in test], "predicted": predicted})
+        pq.write_table(table, Path(evaluate.predictions_dir) / f"{name}.parquet")
     paths = ComparePaths(
-        metrics=str(root / "compare.json"), report=str(root / "comparison.md"), plot=str(root / "plots/compare.json")
+        metrics=str(root / "compare.json"),
+        report=str(root / "comparison.md"),
+        plot=str(root / "plots/compare.json"),
+        curves=str(root / "plots/validation_macro_f1.json"),
     )
     return paths, train, evaluate
 
 
-def test_table_ranks_approaches_and_adds_the_baseline(tmp_path):
-    paths, train, evaluate = setup(tmp_path, {"feature": 0.8, "full": 0.9, "adapter": 0.85})
-    metrics = run(["feature", "full", "adapter"], CompareParams(), paths, train, evaluate)
+def test_table_ranks_approaches_and_adds_both_baselines(tmp_path):
+    paths, train, evaluate = setup(tmp_path, {"feature": 4, "full": 0, "adapter": 2})
+    metrics = run(["feature", "full", "adapter"], FAST, paths, train, evaluate, tmp_path / "timings")
     # test split: 4 spam, 8 ham; the train majority is ham
     assert metrics["baseline"]["label"] == "ham"
     assert metrics["baseline"]["accuracy"] == pytest.approx(8 / 12, abs=1e-6)
     assert metrics["baseline"]["macro_f1"] == pytest.approx(0.4, abs=1e-6)
-    assert metrics["best"] == {"macro_f1": 0.9, "margin_over_baseline": pytest.approx(0.5)}
-    assert set(metrics["approaches"]["full"]) == {
-        "macro_f1",
-        "accuracy",
-        "weighted_f1",
-        "mcc",
-        "ece",
-        "trainable_params",
-        "trainable_fraction",
-        "train_seconds",
-        "peak_memory_mb",
-    }
-    report = Path(paths.report).read_text().splitlines()
-    rows = [line.split("|")[1].strip() for line in report if line.startswith("| ") and "approach" not in line]
-    assert rows == ["full", "adapter", "feature", "majority_class (always 'ham')"]
+    assert metrics["best"]["macro_f1"] == 1.0
+    full = metrics["approaches"]["full"]
+    assert full["ci"]["macro_f1"] == {"value": 1.0, "low": 1.0, "high": 1.0}  # never wrong in any resample
+    feature = metrics["approaches"]["feature"]
+    assert feature["ci"]["accuracy"]["low"] < feature["accuracy"] < feature["ci"]["accuracy"]["high"]
+    assert feature["vs_tfidf"]["verdict"] in {"better", "no evidence of a difference", "worse"}
+    assert not feature["failed"]
+    # the fixture's spam and ham share no words: the TF-IDF baseline separates them
+    assert metrics["tfidf"]["macro_f1"] == 1.0
+    assert full["vs_tfidf"] == {"difference": 0.0, "low": 0.0, "high": 0.0, "verdict": "no evidence of a difference"}
+    report = Path(paths.report).read_text()
+    lines = report.splitlines()
+    assert lines[2].startswith("Use **full**") or lines[2].startswith("Use the TF-IDF")
+    rows = [line.split("|")[1].strip() for line in lines if line.startswith("| ") and "approach" not in line]
+    assert rows == ["full", "adapter", "feature", "tfidf_logreg (baseline)", "majority_class (always 'ham')"]
     plot = json.loads(Path(paths.plot).read_text())
-    assert [p["approach"] for p in plot] == ["full", "adapter", "feature", "majority_class"]
+    assert [p["approach"] for p in plot] == ["full", "adapter", "feature", "tfidf_logreg", "majority_class"]
+    # time and memory: only in the unversioned timings report, never in the tracked one or the metrics
+    assert "train s" not in report
+    assert not {"train_seconds", "peak_memory_mb", "predict_seconds_per_1000"} & set(full)
+    timed = (tmp_path / "timings/comparison.md").read_text()
+    assert "train s | peak MB | predict s / 1,000 rows |" in timed
+    assert "| 2,000 | 11.0 | 500 | 1.50 |" in timed  # full: the second approach's timings
+    curves = json.loads(Path(paths.curves).read_text())
+    assert {(c["approach"], c["step"]) for c in curves} == {
+        (n, s) for n in ("feature", "full", "adapter") for s in (50, 100)
+    }
+    assert {"approach": "full", "step": 100, "macro_f1": 1.0} in curves
+
+
+def test_a_run_at_the_majority_baseline_is_flagged_failed(tmp_path):
+    paths, train, evaluate = setup(tmp_path, {"full": 0, "broken": 12})
+    metrics = run(["full", "broken"], FAST, paths, train, evaluate)
+    assert metrics["approaches"]["broken"]["failed"] is True
+    assert metrics["approaches"]["broken"]["vs_tfidf"]["verdict"] == "worse"
+    assert "broken (failed: at or below the majority class)" in Path(paths.report).read_text()
+
+
+def test_no_approach_better_than_tfidf_recommends_the_baseline(tmp_path):
+    paths, train, evaluate = setup(tmp_path, {"full": 3})
+    metrics = run(["full"], FAST, paths, train, evaluate)
+    assert metrics["recommended"] == "tfidf_logreg"
+    assert Path(paths.report).read_text().splitlines()[2].startswith("Use the TF-IDF + logistic regression baseline")
 
 
 def test_gate_fails_clearly_and_writes_nothing(tmp_path):
-    paths, train, evaluate = setup(tmp_path, {"full": 0.7})
-    gate = CompareParams.model_validate({"gate": {"metric": "macro_f1", "minimum": 0.75}})
-    with pytest.raises(StageError, match=r"quality gate failed: best macro_f1 is 0.7 \(full\), below .* 0.75"):
+    paths, train, evaluate = setup(tmp_path, {"full": 3})
+    gate = FAST.model_copy(update={"gate": CompareParams.model_validate({"gate": {"minimum": 0.9}}).gate})
+    with pytest.raises(StageError, match=r"quality gate failed: best macro_f1 is 0.7\d* \(full\), below .* 0.9"):
         run(["full"], gate, paths, train, evaluate)
     assert not Path(paths.report).exists()
-    passing = CompareParams.model_validate({"gate": {"metric": "macro_f1", "minimum": 0.65}})
-    assert run(["full"], passing, paths, train, evaluate)["best"]["macro_f1"] == 0.7
 
 
-def test_missing_approach_metrics_name_the_stage_to_run(tmp_path):
-    paths, train, evaluate = setup(tmp_path, {"full": 0.7})
+def test_missing_approach_outputs_name_the_stage_to_run(tmp_path):
+    paths, train, evaluate = setup(tmp_path, {"full": 0})
     with pytest.raises(StageError, match="run train@lora and evaluate@lora"):
-        run(["full", "lora"], CompareParams(), paths, train, evaluate)
+        run(["full", "lora"], FAST, paths, train, evaluate)

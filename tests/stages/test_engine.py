@@ -51,11 +51,11 @@ def same_bytes(a: Path, b: Path) -> None:
 def run_ingest(root: Path, engine: EngineParams) -> tuple[dict, Path]:
     out = root / engine.kind
     cfg = IngestParams(
-        sources=[
-            {"name": "sms", "path": "sms.tsv", "format": "tsv", "header": False, "columns": ["label", "text"],
+        sources={
+            "sms": {"path": "sms.tsv", "format": "tsv", "header": False, "columns": ["label", "text"],
              "quoting": "none", "text_field": "text", "label_field": "label"},
-            {"name": "notes", "path": "notes/*.jsonl", "format": "jsonl", "text_field": "text", "label_field": "label"},
-        ]
+            "notes": {"path": "notes/*.jsonl", "format": "jsonl", "text_field": "text", "label_field": "label"},
+        }
     )  # fmt: skip
     paths = IngestPaths(rows=str(out / "rows.parquet"), rejects=str(out / "rejects.parquet"), metrics="unused")
     return ingest.run(cfg, paths, root=root, engine=engine), out

@@ -27,7 +27,10 @@ def fake_outputs(root: Path) -> None:
     files = [
         "models/base/model.safetensors",
         "metrics/base_model.json",
+        "metrics/details/base_model.json",
         "metrics/compare.json",
+        "metrics/details/compare.json",
+        "plots/validation_macro_f1.json",
         "reports/comparison.md",
         "plots/compare.json",
     ]
@@ -36,6 +39,8 @@ def fake_outputs(root: Path) -> None:
             f"models/{name}/head.safetensors",
             f"metrics/train/{name}.json",
             f"metrics/eval/{name}.json",
+            f"metrics/details/train/{name}.json",
+            f"metrics/details/eval/{name}.json",
             f"data/predictions/{name}.parquet",
             f"plots/confusion/{name}.json",
             f"dvclive/train/{name}/plots/metrics/loss.tsv",
@@ -77,6 +82,7 @@ def test_dvc_yaml_declares_plots_and_never_lets_dvclive_own_them():
     dvc = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
     train = dvc["train"]["do"]
     assert train["params"] == ["model", "train", "approaches.${key}"]
-    assert train["plots"] == [{"${paths.train.live_dir}/${key}/plots/metrics": {"x": "step"}}]
-    assert dvc["evaluate"]["do"]["plots"][0]["${paths.evaluate.confusion_dir}/${key}.json"]["template"] == "confusion"
+    assert train["plots"] == [{"${paths.train.live_dir}/${key}/plots/metrics": {"cache": False, "x": "step"}}]
+    confusion = dvc["evaluate"]["do"]["plots"][0]["${paths.evaluate.confusion_dir}/${key}.json"]
+    assert confusion["template"] == "confusion_normalized" and "${key}" in confusion["title"]
     assert dvc["compare"]["params"] == ["approaches", "compare"]

@@ -9,6 +9,7 @@ from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
+import yaml
 
 from schemas.ingest import IngestParams
 from schemas.paths import IngestPaths
@@ -19,9 +20,7 @@ from ..conftest import REPO
 
 
 def run_sources(root: Path, *sources: dict[str, Any], max_reject_fraction: float = 1.0):
-    cfg = IngestParams(
-        sources=[{"name": f"s{i}", **s} for i, s in enumerate(sources)], max_reject_fraction=max_reject_fraction
-    )
+    cfg = IngestParams(sources={f"s{i}": s for i, s in enumerate(sources)}, max_reject_fraction=max_reject_fraction)
     paths = IngestPaths(
         rows=str(root / "out/rows.parquet"),
         rejects=str(root / "out/rejects.parquet"),
@@ -277,7 +276,7 @@ def test_sample_is_read_whole_and_byte_identical_on_rerun(tmp_path):
         "quoting": "none",
         "label_field": "label",
     }
-    cfg = IngestParams(sources=[{"name": "sms_spam", **src}])
+    cfg = IngestParams(sources={"sms_spam": src})
     outs = []
     for attempt in range(2):
         paths = IngestPaths(
@@ -295,12 +294,64 @@ def test_sample_is_read_whole_and_byte_identical_on_rerun(tmp_path):
     assert any("\x92" in r["text"] for r in rows)
 
 
+def test_several_text_fields_are_joined_with_a_blank_line(tmp_path):
+    (tmp_path / "t.csv").write_text('id,subject,body,y\n1,Refund,"Please refund order 7",billing\n2,,Only a body,bug\n')
+    src = {"path": "t.csv", "format": "csv", "text_field": ["subject", "body"], "label_field": "y", "id_field": "id"}
+    rows, rejects, _ = run_sources(tmp_path, src)
+    assert texts(rows) == ["Only a body", "Refund\n\nPlease refund order 7"]  # an empty subject is left out
+    assert not rejects
+
+
+def test_a_properly_quoted_multiline_csv_gives_no_warning(tmp_path, caplog):
+    """Quoted texts with newlines and commas are real CSV: the 'quoting: none' hint is only for broken quotes."""
+    (tmp_path / "t.csv").write_text('text,label\n"Hello,\nsecond line, with commas",a\n"one ""quoted"" word",b\n')
+    rows, _, _ = run_sources(tmp_path, {"path": "t.csv", "format": "csv", "label_field": "label"})
+    assert texts(rows) == ["Hello,\nsecond line, with commas", 'one "quoted" word']
+    assert "quoting: none" not in caplog.text
+
+
+def test_inspect_proposes_a_source_block_and_the_classes(tmp_path):
+    from stages.lib.ingest.inspect import inspect
+
+    (tmp_path / "data/raw").mkdir(parents=True)
+    lines = ["ticket_id;subject;body;category"]
+    lines += [f"{i};Subject {i};The body of ticket number {i} is longer than its subject;{c}"
+              for i, c in enumerate(["billing", "bug", "other", "bug"] * 5)]  # fmt: skip
+    (tmp_path / "data/raw/tickets.csv").write_text("\n".join(lines) + "\n", encoding="cp1252")
+    text = inspect(tmp_path / "data/raw/tickets.csv", root=tmp_path)
+    block = yaml.safe_load(text)
+    source = block["ingest"]["sources"]["tickets"]
+    assert source | {} == {
+        "path": "data/raw/tickets.csv",
+        "format": "csv",
+        "text_field": "body",
+        "label_field": "category",
+        "id_field": "ticket_id",
+        "encoding": "utf-8",
+        "delimiter": ";",
+        "header": True,
+        "quoting": "minimal",
+    }
+    assert block["label"]["classes"] == ["billing", "bug", "other"]
+    assert "(3 classes: bug 10, billing 5, other 5)" in text
+    # and the block is valid as it stands
+    IngestParams.model_validate({"sources": block["ingest"]["sources"]})
+
+
+def test_inspect_finds_the_sms_trap(tmp_path):
+    from stages.lib.ingest.inspect import inspect
+
+    (tmp_path / "a.tsv").write_text('spam\t"Win now\nham\tok see you\nham\tbye for now\nham\tfine\n')
+    source = yaml.safe_load(inspect(tmp_path / "a.tsv", root=tmp_path))["ingest"]["sources"]["a"]
+    assert (source["header"], source["quoting"], source["columns"]) == (False, "none", ["label", "text"])
+
+
 # ---------------------------------------------------------------- bad sources: a StageError naming the fix
 
 
 def test_non_relative_pattern_is_a_schema_error():
     with pytest.raises(ValueError, match="glob relative to the folder"):
-        IngestParams(sources=[{"name": "d", "path": "docs", "format": "text_dir", "pattern": "/etc/*.txt"}])
+        IngestParams(sources={"d": {"path": "docs", "format": "text_dir", "pattern": "/etc/*.txt"}})
 
 
 def test_glob_path_that_pathlib_refuses_is_a_stage_error(tmp_path):
@@ -357,7 +408,7 @@ def test_duplicate_csv_header_names_fail_naming_them(tmp_path):
     )
     assert texts(rows) == ["x"]  # `columns` replaces the header's names
     with pytest.raises(ValueError, match=r"`columns` repeats \['a'\]"):
-        IngestParams(sources=[{"name": "s", "path": "a.csv", "format": "csv", "columns": ["text", "a", "a"]}])
+        IngestParams(sources={"s": {"path": "a.csv", "format": "csv", "columns": ["text", "a", "a"]}})
 
 
 @pytest.mark.parametrize(
@@ -427,4 +478,4 @@ def test_float_and_nan_labels_from_parquet_are_normalised(tmp_path):
 @pytest.mark.parametrize("name", ["id", "text", "label", "source", "location"])
 def test_keep_fields_naming_a_canonical_column_is_a_schema_error(name):
     with pytest.raises(ValueError, match=r"would overwrite the canonical column"):
-        IngestParams(sources=[{"name": "s", "path": "a.csv", "format": "csv", "keep_fields": ["date", name]}])
+        IngestParams(sources={"s": {"path": "a.csv", "format": "csv", "keep_fields": ["date", name]}})

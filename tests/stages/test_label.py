@@ -601,7 +601,7 @@ def test_dvc_repro_reruns_label_and_split_only_when_an_export_is_added(tmp_path)
     sh("git", "commit", "-qm", "copy")
     first = sh("dvc", "repro")
     assert all(f"Running stage '{s}'" in first for s in keep), first
-    label_metrics = json.loads((tmp_path / "metrics/label.json").read_text())
+    label_metrics = json.loads((tmp_path / "metrics/details/label.json").read_text())
     assert label_metrics["annotations"]["imports"]["batches"]["votes"] >= 2
 
     # another batch disagrees with the first message's label (2 votes to 1: the label stands, agreement drops)
@@ -612,7 +612,7 @@ def test_dvc_repro_reruns_label_and_split_only_when_an_export_is_added(tmp_path)
     ran = {s for s in keep if f"Running stage '{s}'" in second}
     assert ran == {"label", "split"}, second
     assert "Stage 'ingest' didn't change" in second
-    after = json.loads((tmp_path / "metrics/label.json").read_text())
+    after = json.loads((tmp_path / "metrics/details/label.json").read_text())
     assert (
         after["annotations"]["imports"]["batches"]["read"]
         == label_metrics["annotations"]["imports"]["batches"]["read"] + 1

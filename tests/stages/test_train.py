@@ -267,3 +267,20 @@ def test_adapter_config_is_written_in_a_stable_order(tmp_path):
     _sort_target_modules(config)
     assert config.read_bytes() == first
     assert '"query",\n    "value"' in first.decode()
+
+
+def test_timing_curves_are_dropped_from_the_tracked_curves(tmp_path):
+    """runtime and *_per_second curves differ on every run; the git-tracked curves must not hold them."""
+    from stages.lib.model.training import drop_timing_curves
+
+    metrics = tmp_path / "plots/metrics"
+    for name in ("eval/macro_f1", "eval/runtime", "eval/samples_per_second", "train/steps_per_second", "loss"):
+        (metrics / f"{name}.tsv").parent.mkdir(parents=True, exist_ok=True)
+        (metrics / f"{name}.tsv").write_text("step\tx\n0\t1\n")
+    (tmp_path / "metrics.json").write_text('{"train": {"runtime": 1.5}}')
+    (tmp_path / "params.yaml").write_text("output_dir: checkpoints/x\n")
+    drop_timing_curves(tmp_path)
+    assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file()) == [
+        "plots/metrics/eval/macro_f1.tsv",
+        "plots/metrics/loss.tsv",
+    ]

@@ -90,6 +90,8 @@ def read_delimited(path: Path, source: Source, rel: str) -> Iterator[Record]:
                 "silently replace the other; rename them in the file, or set `columns` to name every column"
             )
         start = reader.line_num
+    # The physical lines as the csv reader counts them, to re-check records that span several of them.
+    physical = io.StringIO(text, newline="").readlines() if quoting != csv.QUOTE_NONE else []
     spanning = 0
     while True:
         try:
@@ -102,7 +104,8 @@ def read_delimited(path: Path, source: Source, rel: str) -> Iterator[Record]:
             continue
         where = f"{rel}:{start + 1}"  # the physical line the record starts on
         raw = delimiter.join(row)
-        spanning += reader.line_num - start > 1 and any(delimiter in f and "\n" in f for f in row)
+        if reader.line_num - start > 1 and physical:
+            spanning += not well_quoted("".join(physical[start : reader.line_num]), delimiter)
         start = reader.line_num
         if not row:
             yield Record(where, reason="blank_line")
@@ -114,12 +117,23 @@ def read_delimited(path: Path, source: Source, rel: str) -> Iterator[Record]:
             yield Record(where, fields=dict(zip(columns, row, strict=True)))
     if spanning:
         log.warning(
-            "%s: %d records span several lines and hold the delimiter inside a quoted field; if the file does "
-            "not quote its fields, set `quoting: none` for source '%s' or those lines are merged",
+            "%s: %d records span several lines inside a quote that is never closed properly; the file probably "
+            "does not quote its fields: set `quoting: none` for source '%s' or those lines are merged",
             rel,
             spanning,
             source.name,
         )
+
+
+def well_quoted(record: str, delimiter: str) -> bool:
+    """Whether a multi-line record is one properly quoted CSV record (each quote closed right before a
+    delimiter or the line end), as in a CSV whose texts hold newlines. A message that merely starts with a
+    quote and swallowed the next lines fails this check."""
+    try:
+        rows = list(csv.reader(io.StringIO(record, newline=""), delimiter=delimiter, strict=True))
+    except csv.Error:
+        return False
+    return len(rows) == 1
 
 
 def read_jsonl(path: Path, source: Source, rel: str) -> Iterator[Record]:

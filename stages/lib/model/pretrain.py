@@ -153,6 +153,30 @@ def pretrain_mlm(
     return model, stats
 
 
+def build_scratch(texts: Sequence[str], s: Any, out: Path) -> dict[str, Any]:
+    """Train the tokenizer and pre-train the scratch model of `model.scratch` settings `s`; save both in `out`."""
+    tokenizer = train_tokenizer(texts, s.vocab_size, s.min_frequency, s.lowercase, s.max_length)
+    model, stats = pretrain_mlm(
+        texts,
+        tokenizer,
+        hidden_size=s.hidden_size,
+        num_layers=s.num_layers,
+        num_heads=s.num_heads,
+        intermediate_size=s.intermediate_size,
+        max_length=s.max_length,
+        steps=s.steps,
+        batch_size=s.batch_size,
+        learning_rate=s.learning_rate,
+        warmup_steps=s.warmup_steps,
+        weight_decay=s.weight_decay,
+        mlm_probability=s.mlm_probability,
+        seed=s.seed,
+    )
+    tokenizer.save_pretrained(str(out))
+    model.save_pretrained(str(out))
+    return stats
+
+
 def copy_pretrained(name_or_path: str, revision: str | None, trust_remote_code: bool, out: Path) -> None:
     """Materialise a hub model at a pinned revision, or a local folder, into `out` (safetensors weights only)."""
     patterns = WEIGHT_PATTERNS + TOKENIZER_PATTERNS + (["*.py"] if trust_remote_code else [])

@@ -15,6 +15,7 @@ import torch
 from sklearn.metrics import accuracy_score, f1_score
 from torch import nn
 
+from schemas.train import TrainParams
 from stages.lib.core.log import get_logger
 
 log = get_logger("train")
@@ -24,26 +25,12 @@ FINGERPRINT_FILE = "refinery-fingerprint.json"
 
 @dataclass(frozen=True)
 class TrainOptions:
-    """Flat training options (from the `train` section and the approach's learning rate and epochs)."""
+    """One run's options: the validated `train` section as it is, plus what the approach sets itself."""
 
+    train: TrainParams
     learning_rate: float
     epochs: float
-    max_steps: int | None = None
-    lr_scheduler: str = "linear"
-    warmup_ratio: float = 0.0
-    weight_decay: float = 0.0
-    batch_size: int = 32
-    eval_batch_size: int = 128
-    gradient_accumulation_steps: int = 1
-    eval_steps: int = 50
-    save_steps: int = 50
-    save_total_limit: int = 2
-    logging_steps: int = 10
-    metric: str = "macro_f1"
-    patience: int | None = None
-    seed: int = 42
-    mixed_precision: str = "auto"
-    num_threads: int = 2
+    num_threads: int = 1
 
 
 @dataclass
@@ -129,35 +116,39 @@ def fit(
 
     checkpoint_dir = Path(checkpoint_dir)
     fingerprint = fingerprint or {}
-    metric = options.metric
+    t = options.train
+    metric = t.early_stopping.metric
+    # Batches of similar length waste less compute on padding (SMS: half the tokens); cached features have none.
+    by_length = t.group_by_length and bool(train_rows) and "input_ids" in train_rows[0]
     args = TrainingArguments(
         output_dir=str(checkpoint_dir),
         learning_rate=options.learning_rate,
         num_train_epochs=options.epochs,
-        max_steps=options.max_steps or -1,
-        lr_scheduler_type=options.lr_scheduler,
-        warmup_steps=options.warmup_ratio,  # below 1: a ratio of the steps (transformers 5)
-        weight_decay=options.weight_decay,
-        per_device_train_batch_size=options.batch_size,
-        per_device_eval_batch_size=options.eval_batch_size,
-        gradient_accumulation_steps=options.gradient_accumulation_steps,
+        max_steps=t.max_steps or -1,
+        lr_scheduler_type=t.lr_scheduler,
+        warmup_steps=t.warmup_ratio,  # below 1: a ratio of the steps (transformers 5)
+        weight_decay=t.weight_decay,
+        per_device_train_batch_size=t.batch_size,
+        per_device_eval_batch_size=t.eval_batch_size,
+        gradient_accumulation_steps=t.gradient_accumulation_steps,
         eval_strategy="steps",
-        eval_steps=options.eval_steps,
+        eval_steps=t.eval_steps,
         save_strategy="steps",
-        save_steps=options.save_steps,
-        save_total_limit=options.save_total_limit,
+        save_steps=t.save_steps,
+        save_total_limit=t.save_total_limit,
         load_best_model_at_end=True,
         metric_for_best_model=f"eval_{metric}",
         greater_is_better=metric != "loss",
-        logging_steps=options.logging_steps,
-        seed=options.seed,
-        data_seed=options.seed,
+        logging_steps=t.logging_steps,
+        seed=t.seed,
+        data_seed=t.seed,
         report_to="none",
         remove_unused_columns=False,
         dataloader_num_workers=0,
         use_cpu=not torch.cuda.is_available(),
         disable_tqdm=False,
-        **precision_flags(options.mixed_precision),
+        train_sampling_strategy="group_by_length" if by_length else "random",
+        **precision_flags(t.mixed_precision),
     )
     # Under torchrun/accelerate the arguments join the process group; every process reads the checkpoint
     # folder before the first one clears it, and only the first one writes or deletes anything there.
@@ -178,8 +169,8 @@ def fit(
     if last and main:
         log.info("resuming from %s (step %d)", last, resumed_from)
     all_callbacks = list(callbacks)
-    if options.patience:
-        all_callbacks.append(EarlyStoppingCallback(early_stopping_patience=options.patience))
+    if t.early_stopping.patience:
+        all_callbacks.append(EarlyStoppingCallback(early_stopping_patience=t.early_stopping.patience))
     live = None
     if live_dir is not None and main:
         # dvcyaml=None and save_dvc_exp=False: dvclive must never rewrite dvc.yaml nor make experiments;
@@ -199,6 +190,7 @@ def fit(
     output = trainer.train(resume_from_checkpoint=last)
     if live is not None:
         live.end()
+        drop_timing_curves(Path(live_dir))
     state = trainer.state
     best_step = getattr(state, "best_global_step", None)
     if best_step is None and state.best_model_checkpoint:
@@ -213,6 +205,21 @@ def fit(
         samples_per_second=float(output.metrics.get("train_samples_per_second", 0.0)),
         resumed_from_step=resumed_from,
     )
+
+
+def drop_timing_curves(live_dir: Path) -> None:
+    """Leave in dvclive's folder only curves that a rerun reproduces byte for byte.
+
+    The curves are git-tracked (`cache: false`) so a clone has them and `dvc plots diff` works across
+    commits, and compare depends on the folder: a rerun must give the same bytes. Removed: the curves that
+    time the machine (runtime, samples or steps per second), dvclive's `metrics.json` summary (it holds the
+    same runtimes) and its `params.yaml` copy of the TrainingArguments (params.yaml is the config).
+    """
+    for path in sorted((live_dir / "plots").rglob("*.tsv")):
+        if path.stem == "runtime" or path.stem.endswith("_per_second"):
+            path.unlink()
+    for name in ("metrics.json", "params.yaml"):
+        (live_dir / name).unlink(missing_ok=True)
 
 
 def _barrier() -> None:

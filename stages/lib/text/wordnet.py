@@ -11,6 +11,7 @@ params.yaml (`paths.augment.nltk_data`).
 from __future__ import annotations
 
 import functools
+import hashlib
 import shutil
 import warnings
 from pathlib import Path
@@ -37,6 +38,12 @@ LEXNAMES = (
 
 # Files NLTK's WordNetCorpusReader reads; the rest of /usr/share/wordnet is not needed.
 REQUIRED = tuple(f"{kind}.{pos}" for kind in ("data", "index") for pos in ("adj", "adv", "noun", "verb"))
+
+# What EDA's synonym lookups make NLTK open (lexnames first, the exception lists, the index and data files).
+# Only these go into the stamp: a WordNet package's other files (sents.vrb, README...) differ between
+# distributions and do not change a synonym.
+NLTK_READS = ("lexnames", *REQUIRED, *(f"{pos}.exc" for pos in ("adj", "adv", "noun", "verb")))
+NO_WORDNET = "no WordNet installed\n"
 
 MISSING_MESSAGE = (
     "WordNet is not installed in {folder} (EDA synonym replacement and random insertion need it). "
@@ -70,6 +77,23 @@ def install_wordnet(source: str | Path, nltk_data: str | Path) -> Path:
         lines = "".join(f"{i:02d}\t{name}\t{pos}\n" for i, (name, pos) in enumerate(LEXNAMES))
         (tmp / "lexnames").write_text(lines)
     return target
+
+
+def write_wordnet_stamp(nltk_data: str | Path, stamp: str | Path) -> Path:
+    """Write `sha256sum`-style lines for the WordNet files NLTK reads, the dependency of augment and balance.
+
+    The same WordNet version gives the same stamp on every machine, whatever else its package installs; with no
+    WordNet the stamp says so, so the stages still run (EDA then fails only if it needs synonyms).
+    """
+    folder = wordnet_dir(nltk_data)
+    lines = [
+        f"{hashlib.sha256((folder / name).read_bytes()).hexdigest()}  {name}\n"
+        for name in NLTK_READS
+        if (folder / name).is_file()
+    ]
+    with atomic_path(stamp) as tmp:
+        tmp.write_text("".join(lines) or NO_WORDNET)
+    return Path(stamp)
 
 
 @functools.lru_cache(maxsize=4)

@@ -24,6 +24,11 @@ ADAPTER_DIR = "adapter"
 MERGED_DIR = "backbone"
 
 
+def reserved_positions(cfg: AdapterApproach) -> int:
+    """Positions a prompt-learning method (prompt or prefix tuning...) prepends to every input; 0 for LoRA."""
+    return int(cfg.peft.get("num_virtual_tokens", 0) or 0)
+
+
 def build(cfg: AdapterApproach, backbone, num_labels: int) -> Classifier:
     import peft
 

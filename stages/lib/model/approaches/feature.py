@@ -54,8 +54,8 @@ def train(
         return fit_tokens(model, data, options, checkpoint_dir, live_dir, resume, fingerprint, callbacks)
     from transformers import default_data_collator
 
-    train_x = cached_features(model, data.train_rows, data.tokenizer, options.eval_batch_size)
-    val_x = cached_features(model, data.val_rows, data.tokenizer, options.eval_batch_size)
+    train_x = cached_features(model, data.train_rows, data.tokenizer, options.train.eval_batch_size)
+    val_x = cached_features(model, data.val_rows, data.tokenizer, options.train.eval_batch_size)
     train_rows = [{"features": x, "labels": r["labels"]} for x, r in zip(train_x, data.train_rows)]
     val_rows = [{"features": x, "labels": r["labels"]} for x, r in zip(val_x, data.val_rows)]
     # HeadOnly shares the head module: training it trains model.head.
@@ -83,3 +83,7 @@ def save(model: Classifier, cfg: FeatureApproach, out_dir: Path) -> None:
 def load(out_dir: Path, base_dir: Path, meta: dict[str, Any], trust_remote_code: bool = False) -> Classifier:
     own = out_dir / BACKBONE_DIR
     return assemble(load_backbone(own if own.is_dir() else base_dir, trust_remote_code), out_dir, meta)
+
+
+def reserved_positions(cfg) -> int:
+    return 0

@@ -43,3 +43,7 @@ def save(model: Classifier, cfg: FullApproach, out_dir: Path) -> None:
 
 def load(out_dir: Path, base_dir: Path, meta: dict[str, Any], trust_remote_code: bool = False) -> Classifier:
     return assemble(load_backbone(out_dir / BACKBONE_DIR, trust_remote_code), out_dir, meta)
+
+
+def reserved_positions(cfg) -> int:
+    return 0

@@ -18,7 +18,12 @@ from stages.lib.core.io import Transaction, atomic_path, recover, stage_outputs,
 
 from ....conftest import REPO
 
-OUTPUTS = ("data/ingested/rows.parquet", "data/ingested/rejects.parquet", "metrics/ingest.json")
+OUTPUTS = (
+    "data/ingested/rows.parquet",
+    "data/ingested/rejects.parquet",
+    "metrics/details/ingest.json",
+    "metrics/ingest.json",
+)
 
 # Runs the ingest stage as `python -m stages.ingest` would, but dies with SIGKILL at a chosen point.
 KILLER = """
@@ -69,7 +74,7 @@ def leftovers(folder: Path) -> list[str]:
 @pytest.fixture(scope="module")
 def params() -> dict:
     data = yaml.safe_load((REPO / "params.yaml").read_text())
-    data["ingest"]["sources"] = [{"name": "t", "path": "data/raw/texts.txt", "format": "text"}]
+    data["ingest"]["sources"] = {"t": {"path": "data/raw/texts.txt", "format": "text"}}
     data["ingest"]["max_reject_fraction"] = 1.0
     return data
 
@@ -94,7 +99,7 @@ def test_sigkill_after_first_rename_rolls_forward(tmp_path: Path, params: dict):
     (work / "params.yaml").write_text(yaml.safe_dump(bad, sort_keys=False))
     failed = ingest(work)
     assert failed.returncode == 1 and "ingset: unknown key" in failed.stderr
-    assert "finished its 3 renames (all new)" in failed.stderr
+    assert "finished its 4 renames (all new)" in failed.stderr
     assert outputs(work) == outputs(expected_new)
     assert leftovers(work) == []
 

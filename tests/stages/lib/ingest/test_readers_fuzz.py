@@ -38,7 +38,7 @@ def run(root: Path, data: bytes, fmt: str, options: dict[str, Any]) -> None:
     (root / "input.dat").write_bytes(data)
     if fmt == "text":
         options = {k: v for k, v in options.items() if k in ("encoding", "allow_empty")}
-    cfg = IngestParams(sources=[{"name": "fuzz", "path": "input.dat", "format": fmt, **options}], max_reject_fraction=1)
+    cfg = IngestParams(sources={"fuzz": {"path": "input.dat", "format": fmt, **options}}, max_reject_fraction=1)
     out = root / "out"
     paths = IngestPaths(rows=str(out / "rows.parquet"), rejects=str(out / "rejects.parquet"), metrics="m.json")
     try:

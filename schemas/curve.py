@@ -1,0 +1,66 @@
+"""Params of the curve stage: learning curves of the approaches over nested subsets of the train split."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from schemas.approaches import Approaches
+from schemas.base import StrictModel
+
+
+def _scratch_approaches() -> dict:
+    from schemas.approaches import KINDS
+
+    return {kind: model.model_validate({"kind": kind}) for kind, model in KINDS.items()}
+
+
+class CurveBootstrap(StrictModel):
+    n_resamples: int = Field(
+        500,
+        ge=50,
+        le=10_000,
+        description="Refits on resampled runs for the interval of the exponent b (at most 10000).",
+    )
+    confidence: float = Field(0.95, gt=0.5, lt=1, description="Confidence level of the interval.")
+    seed: int = Field(42, description="Seed of the resampling.")
+
+
+class CurveParams(StrictModel):
+    """How many trainings the learning curves cost: approaches x fractions x seeds."""
+
+    base: Literal["scratch", "base_model"] = Field(
+        "scratch",
+        description="scratch: pre-train model.scratch's tiny model for the curves (minutes on two cores); "
+        "base_model: the base_model stage's model (models/base), e.g. all-MiniLM-L6-v2 (much slower on CPU).",
+    )
+    approaches: Approaches = Field(
+        default_factory=_scratch_approaches,
+        description="The approaches to trace, like the `approaches` section (their own learning rates: the base "
+        "model may differ from the demo's).",
+    )
+    fractions: list[float] = Field(
+        [0.0625, 0.125, 0.25, 0.5, 1.0],
+        min_length=3,
+        max_length=20,
+        description="Shares of the train split; nested subsets (3 to 20 of them).",
+    )
+    seeds: int = Field(
+        3, ge=1, le=20, description="Seeds (subset draw and training) at the small fractions; at most 20."
+    )
+    seeds_up_to: float = Field(
+        0.125, gt=0, le=1, description="Fractions up to this one get `seeds` seeds; larger ones a single seed."
+    )
+    group_by: str | None = Field(
+        "dup_cluster", description="Column whose groups stay whole in every subset (near-duplicate clusters)."
+    )
+    target_macro_f1: float = Field(0.97, gt=0, lt=1, description="Report how many rows each approach needs for it.")
+    bootstrap: CurveBootstrap = Field(default_factory=CurveBootstrap, description="Interval of the exponent b.")
+
+    @model_validator(mode="after")
+    def _fractions(self) -> CurveParams:
+        bad = [f for f in self.fractions if not 0 < f <= 1]
+        if bad or len(set(self.fractions)) != len(self.fractions):
+            raise ValueError(f"curve.fractions must be distinct values in (0, 1]; got {self.fractions}")
+        return self

@@ -1,0 +1,87 @@
+"""The metrics contract: a few headline values for `dvc metrics show`, every counter beside them, timings apart.
+
+- `metrics/<stage>.json` (declared `metrics:` in dvc.yaml): the headline values only, so `dvc metrics show`
+  and `dvc exp show` fit a screen;
+- `metrics/details/<stage>.json` (a plain `cache: false` output, git-tracked, not a metric): the full nested
+  counters the stage computed, including the headline;
+- `reports/timings/<stage>.json` (ignored by git, no DVC output): wall-clock seconds and peak memory, which
+  differ on every run and would otherwise dirty `dvc.lock` and every fresh clone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from stages.lib.core.io import write_json
+
+
+def pick(metrics: Mapping[str, Any], keys: Iterable[str]) -> dict[str, Any]:
+    """The dotted `keys` of a nested dict, nesting kept: pick(m, ["rows_out", "leakage.near"]).
+
+    Raises KeyError naming a key the metrics do not have, so a renamed counter cannot silently leave the
+    headline.
+    """
+    out: dict[str, Any] = {}
+    for key in keys:
+        node: Any = metrics
+        parts = key.split(".")
+        for part in parts:
+            if not isinstance(node, Mapping) or part not in node:
+                raise KeyError(f"headline metric '{key}' is not in the stage's metrics")
+            node = node[part]
+        target = out
+        for part in parts[:-1]:
+            target = target.setdefault(part, {})
+        target[parts[-1]] = node
+    return out
+
+
+# Top-level keys that measure the machine, not the data or the model: they go to the timings file.
+TIMING_KEYS = (
+    "seconds",
+    "train_seconds",
+    "seconds_per_step",
+    "samples_per_second",
+    "peak_memory_mb",
+    "predict_seconds_per_1000",
+)
+
+
+def write_metrics(
+    metrics: Mapping[str, Any],
+    headline: Iterable[str],
+    metrics_path: str | Path,
+    details_path: str | Path,
+    timings_dir: str | Path | None = None,
+    name: str | None = None,
+) -> dict[str, Any]:
+    """Write a stage's metrics by the contract above and return the headline.
+
+    `headline` lists the dotted keys `dvc metrics show` should list (`rows_out`, `leakage.near`). Keys in
+    TIMING_KEYS are taken out of the details and written to `<timings_dir>/<name>.json` instead.
+    """
+    details = {k: v for k, v in metrics.items() if k not in TIMING_KEYS}
+    timings = {k: v for k, v in metrics.items() if k in TIMING_KEYS}
+    top = pick(details, headline)
+    if timings and timings_dir is not None and name is not None:
+        write_timings(timings, timings_dir, name)
+    write_json(details, details_path)
+    write_json(top, metrics_path)
+    return top
+
+
+def write_timings(timings: Mapping[str, Any], timings_dir: str | Path, name: str) -> Path:
+    """Write wall-clock and memory figures to `<timings_dir>/<name>.json` (e.g. `train/full`) and return the path."""
+    path = Path(timings_dir) / f"{name}.json"
+    write_json(dict(timings), path)
+    return path
+
+
+def read_timings(timings_dir: str | Path, name: str) -> dict[str, Any]:
+    """The timings a stage wrote last on this machine, or {} when it has not run here (e.g. a fresh clone)."""
+    import json
+
+    path = Path(timings_dir) / f"{name}.json"
+    return json.loads(path.read_text()) if path.is_file() else {}

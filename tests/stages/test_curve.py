@@ -1,0 +1,55 @@
+"""curve: nested subsets trained end to end on the tiny model, with the fits, the report and the plot rows."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from schemas.compare import TfidfBaseline
+from schemas.curve import CurveParams
+from schemas.paths import CurvePaths
+from stages import curve
+from tests.finetune_env import make_env
+
+
+@pytest.mark.slow  # about a minute: 8 trainings and a scratch base model
+def test_curve_trains_every_size_and_seed_and_reports(tmp_path):
+    env = make_env(tmp_path)
+    cfg = CurveParams.model_validate(
+        {
+            "base": "base_model",
+            "approaches": {"feature": {"kind": "feature", "learning_rate": 1e-2}},
+            "fractions": [0.34, 0.67, 1.0],
+            "seeds": 2,
+            "seeds_up_to": 0.34,
+            "group_by": None,
+            "bootstrap": {"n_resamples": 50},
+        }
+    )
+    paths = CurvePaths(
+        base=str(tmp_path / "curve_base"),
+        metrics=str(tmp_path / "curve.json"),
+        runs=str(tmp_path / "plots/curve.json"),
+        report=str(tmp_path / "curve.md"),
+        work=str(tmp_path / "work"),
+    )
+    metrics = curve.run(
+        cfg, env.train_params(), env.model, TfidfBaseline(), paths, env.train_paths, env.eval_paths, env.base
+    )
+    runs = metrics["runs"]
+    # per approach: 2 seeds at 0.34, one at 0.67 and 1.0; the TF-IDF baseline on the same subsets
+    assert sorted((r["approach"], r["fraction"], r["seed"]) for r in runs) == sorted(
+        (a, f, s) for a in ("feature", "tfidf_logreg") for f, s in ((0.34, 0), (0.34, 1), (0.67, 0), (1.0, 0))
+    )
+    sizes = sorted({r["train_rows"] for r in runs if r["seed"] == 0})
+    assert sizes[-1] == 30 and sizes[0] < sizes[1] < sizes[2]
+    assert set(metrics["approaches"]) == {"feature", "tfidf_logreg"}
+    assert {"fit", "b_interval", "rows_for_target", "check", "spread_at_smallest"} <= set(
+        metrics["approaches"]["feature"]
+    ) or metrics["approaches"]["feature"]["fit"] is None
+    plot = json.loads(Path(paths.runs).read_text())
+    assert {p["approach"] for p in plot} == {"feature", "tfidf_logreg"} and len(plot) == 6
+    assert Path(paths.report).read_text().startswith("# Learning curves")
+    assert not Path(paths.work).exists()

@@ -1,0 +1,66 @@
+"""predict: new text through ingest's reader, clean's normalisation and a trained approach."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow.csv as pacsv
+import pytest
+
+from schemas import load_params
+from schemas.ingest import Source
+from stages import predict, train
+from stages.lib.core.errors import StageError
+from tests.finetune_env import Env, approach, make_env
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory) -> Env:
+    env = make_env(tmp_path_factory.mktemp("predict"))
+    train.run("feature", approach("feature"), env.train_params(), env.model, env.train_paths, env.base)
+    return env
+
+
+def params_for(env: Env, max_reject_fraction: float = 0.5):
+    params = load_params(REPO / "params.yaml")
+    paths = params.paths.model_copy(update={"train": env.train_paths, "base_model": env.base})
+    ingest = params.ingest.model_copy(update={"max_reject_fraction": max_reject_fraction})
+    return params.model_copy(update={"paths": paths, "model": env.model, "ingest": ingest})
+
+
+CSV = Source(name="new", path="x", format="csv", text_field="message")
+
+
+def test_predicts_every_readable_row_with_probabilities_and_rejects_the_rest(env, tmp_path):
+    src = tmp_path / "new.csv"
+    src.write_text("message\nWIN a FREE prize now &amp; call\n   \nare we still meeting for lunch\n")
+    out = tmp_path / "out.csv"
+    counts = predict.run("feature", CSV, src, out, params_for(env))
+    assert counts == {"rows_in": 3, "rows_out": 2, "dropped": {"empty_text": 1}}
+    table = pacsv.read_csv(out).to_pylist()
+    assert [r["text"] for r in table] == ["WIN a FREE prize now & call", "are we still meeting for lunch"]  # html fixed
+    assert all(r["predicted"] in {"ham", "spam"} for r in table)
+    assert all(abs(r["prob_ham"] + r["prob_spam"] - 1) < 1e-5 for r in table)
+    rejects = [json.loads(line) for line in (tmp_path / "out.rejects.jsonl").read_text().splitlines()]
+    assert [r["reason"] for r in rejects] == ["empty_text"]
+
+
+def test_too_many_bad_rows_fail_and_write_nothing(env, tmp_path):
+    src = tmp_path / "bad.jsonl"
+    src.write_text('{"message": "hello there"}\nnot json\n{"other": 1}\n')
+    out = tmp_path / "out.jsonl"
+    jsonl = CSV.model_copy(update={"format": "jsonl"})
+    with pytest.raises(StageError, match=r"2 of 3 rows could not be read .* > ingest.max_reject_fraction=0.5"):
+        predict.run("feature", jsonl, src, out, params_for(env))
+    assert not out.exists()
+
+
+def test_an_untrained_approach_names_the_stage_to_run(env, tmp_path):
+    src = tmp_path / "one.txt"
+    src.write_text("hello\n")
+    text = Source(name="t", path="x", format="text")
+    with pytest.raises(StageError, match=r"run train@<approach>"):
+        predict.run("nothing", text, src, tmp_path / "o.parquet", params_for(env))

@@ -1,0 +1,92 @@
+"""The metrics contract: a screenful of headline metrics, details beside them, timings outside git and DVC;
+and the plots a reviewer wants, rendered by `dvc plots show`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from stages.lib.core.metrics import TIMING_KEYS, pick, write_metrics
+
+from .conftest import REPO
+from .dvc_helpers import copy_project, dvc, sh
+
+
+def flat(data: dict, prefix: str = "") -> dict:
+    out = {}
+    for key, value in data.items():
+        if isinstance(value, dict):
+            out |= flat(value, f"{prefix}{key}.")
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def test_dvc_metrics_show_fits_a_screen_on_the_demo():
+    """The committed metrics (the demo run) list at most 40 values (338 before the headline split)."""
+    shown = json.loads(dvc(REPO, "metrics", "show", "--json").stdout)
+    files = shown[""]["data"] if "" in shown else shown  # {"": {"data": {path: {"data": ...}}}} (workspace)
+    values = {f"{path}:{k}": v for path, entry in files.items() for k, v in flat(entry["data"]).items()}
+    assert 20 <= len(values) <= 40, sorted(values)
+    assert not [k for k in values if k.rsplit(":", 1)[1].split(".")[-1] in TIMING_KEYS]
+    # each approach's test macro-F1 and accuracy, leakage and rows in/out are there
+    for approach in ("feature", "full", "adapter"):
+        assert {f"metrics/eval/{approach}.json:macro_f1", f"metrics/eval/{approach}.json:accuracy"} <= set(values)
+    assert {"metrics/split.json:leakage.near", "metrics/ingest.json:rows_out"} <= set(values)
+
+
+def test_no_tracked_file_holds_a_timing():
+    """Wall-clock values change on every run: in a tracked file they would dirty every fresh clone."""
+    tracked = sh(["git", "ls-files", "metrics", "reports", "plots"], REPO).stdout.split()
+    for rel in (r for r in tracked if r.endswith(".json")):
+        data = json.loads((REPO / rel).read_text())
+        keys = flat(data) if isinstance(data, dict) else {}
+        assert not [k for k in keys if k.split(".")[-1] in TIMING_KEYS], rel
+
+
+def test_write_metrics_splits_headline_details_and_timings(tmp_path):
+    metrics = {"rows_in": 5, "rows_out": 4, "dropped": {"a": 1, "b": 0}, "leakage": {"near": 2}, "seconds": 1.5}
+    top = write_metrics(
+        metrics, ("rows_out", "leakage.near"), tmp_path / "m.json", tmp_path / "d/m.json", tmp_path / "t", "stage"
+    )
+    assert top == {"rows_out": 4, "leakage": {"near": 2}}
+    assert json.loads((tmp_path / "m.json").read_text()) == top
+    assert json.loads((tmp_path / "d/m.json").read_text()) == {k: v for k, v in metrics.items() if k != "seconds"}
+    assert json.loads((tmp_path / "t/stage.json").read_text()) == {"seconds": 1.5}
+    with pytest.raises(KeyError, match=r"headline metric 'leakage\.far'"):
+        pick(metrics, ["leakage.far"])
+
+
+def test_plots_render_with_titles_and_data(tmp_path):
+    """Validation curves of every approach overlaid; confusion matrices per approach, normalised per true class."""
+    repo = copy_project(tmp_path)
+    curves = [
+        {"approach": a, "step": s, "macro_f1": f} for a, f in (("full", 0.9), ("adapter", 0.8)) for s in (50, 100)
+    ]
+    (repo / "plots/validation_macro_f1.json").write_text(json.dumps(curves))
+    for approach in ("feature", "full", "adapter"):
+        tsv = Path(repo, "dvclive/train", approach, "plots/metrics/eval/macro_f1.tsv")
+        tsv.parent.mkdir(parents=True)
+        tsv.write_text("step\tmacro_f1\n50\t0.7\n100\t0.8\n")
+    shown = json.loads(dvc(repo, "plots", "show", "--json").stdout)
+    assert not shown.get("errors"), shown.get("errors")
+    data = shown["data"]
+
+    overlay = data["Validation macro-F1 by approach"][0]["content"]
+    assert overlay["encoding"]["color"]["field"] == "approach"
+    assert {(v["approach"], v["step"]) for v in overlay["data"]["values"]} == {
+        (a, s) for a in ("full", "adapter") for s in (50, 100)
+    }
+
+    confusion = data["plots/confusion/full.json"][0]["content"]
+    assert confusion["title"]["text"] == "Confusion matrix of full (share of each true class)"
+    assert "datum.xy_count / datum.sum_y" in json.dumps(confusion)  # normalised by the true class's row
+    rows = json.loads((repo / "plots/confusion/full.json").read_text())
+    assert len(confusion["data"]["values"]) == len(rows)
+    counts = json.loads((repo / "metrics/details/eval/full.json").read_text())["confusion"]
+    assert sum(sum(row.values()) for row in counts.values()) == len(rows)  # the counts stay available
+
+    curve = data["dvclive/train/full/plots/metrics/eval/macro_f1.tsv"][0]["content"]
+    assert [float(v["macro_f1"]) for v in curve["data"]["values"]] == [0.7, 0.8]
