@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml scripts/install_torch.sh scripts/setup_data.sh scripts/
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	scripts/install_torch.sh $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,ray]"
 	scripts/setup_data.sh $(BIN)/python
 	scripts/setup_models.sh $(BIN)/python
 	touch $(STAMP)

@@ -16,6 +16,7 @@ from schemas.clean import CleanParams
 from schemas.collect import CollectParams
 from schemas.compare import CompareParams
 from schemas.curve import CurveParams
+from schemas.engine import EngineParams
 from schemas.gate import Gate, default_gate
 from schemas.ingest import IngestParams
 from schemas.label import LabelParams
@@ -31,6 +32,9 @@ class Params(StrictModel):
     """Everything a Refinery run depends on. Every field is written in params.yaml."""
 
     paths: Paths = Field(default_factory=Paths, description="Inputs and outputs of every stage.")
+    engine: EngineParams = Field(
+        default_factory=EngineParams, description="Where ingest, clean and split run: local or on Ray."
+    )
     ingest: IngestParams = Field(description="ingest stage: raw files to canonical rows.")
     clean: CleanParams = Field(
         default_factory=CleanParams, description="clean stage: normalise, filter, mask PII, remove duplicates."

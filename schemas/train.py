@@ -37,7 +37,12 @@ class TrainParams(StrictModel):
     ] = Field("linear", description="Learning-rate schedule after warm-up (transformers' lr_scheduler_type).")
     warmup_ratio: float = Field(0.06, ge=0, lt=1, description="Share of the steps spent warming up linearly.")
     weight_decay: float = Field(0.01, ge=0, description="AdamW weight decay.")
-    batch_size: int = Field(32, ge=1, le=65_536, description="Train examples per device per step (at most 65536).")
+    batch_size: int = Field(
+        32,
+        ge=1,
+        le=65_536,
+        description="Train examples per process per step (at most 65536); the global batch is this x num_processes.",
+    )
     eval_batch_size: int = Field(
         128, ge=1, le=65_536, description="At most 65536. Examples per forward pass when evaluating or caching."
     )
@@ -69,6 +74,33 @@ class TrainParams(StrictModel):
     mixed_precision: Literal["auto", "no", "bf16", "fp16"] = Field(
         "auto", description="auto: bf16 on GPUs that support it, else fp16 on GPU, none on CPU."
     )
+    launcher: Literal["none", "torchrun", "accelerate"] = Field(
+        "none",
+        description="How train@<approach> starts: none (one process), torchrun or accelerate launch (DDP; "
+        "FSDP or DeepSpeed through accelerate_config).",
+    )
+    num_processes: int = Field(
+        1, ge=1, description="Training processes on this machine (one per GPU; CPU processes use gloo)."
+    )
+    accelerate_config: str | None = Field(
+        None,
+        description="accelerate config file (FSDP, DeepSpeed, mixed precision) for launcher: accelerate; "
+        "null: accelerate's plain multi-process defaults.",
+    )
+
+    @model_validator(mode="after")
+    def _launcher_fits(self) -> TrainParams:
+        if self.launcher == "none" and self.num_processes > 1:
+            raise ValueError(
+                f"train.num_processes is {self.num_processes} but train.launcher is none (one process); "
+                "set train.launcher: torchrun or accelerate, or num_processes: 1"
+            )
+        if self.accelerate_config is not None and self.launcher != "accelerate":
+            raise ValueError(
+                f"train.accelerate_config is set but train.launcher is {self.launcher}; set launcher: accelerate "
+                "or accelerate_config: null"
+            )
+        return self
 
     @model_validator(mode="after")
     def _save_on_eval(self) -> TrainParams:

@@ -5,6 +5,8 @@ spills the kept rows to part files and returns only hashes and LSH band keys. Be
 parent finds exact groups, LSH candidates (verified by true Jaccard), clusters and survivors on those
 small arrays. Pass 2 streams the parts again and writes rows and rejects, both sorted by id.
 `rows_in == rows_out + sum(dropped)` always; every dropped row is in the rejects file with its reason.
+With `engine: ray` pass 1 and the LSH bucketing run on Ray Data (stages/lib/engine/clean.py) with the same
+per-batch code; the outputs are the same bytes.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import json
 import shutil
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from functools import partial
 from pathlib import Path
@@ -26,6 +28,7 @@ import pyarrow.parquet as pq
 
 from schemas import load_params
 from schemas.clean import CleanParams
+from schemas.engine import EngineParams
 from schemas.paths import CleanPaths
 from schemas.rows import ROW_COLUMNS
 from stages.lib.clean import filters, pii
@@ -37,6 +40,8 @@ from stages.lib.core.log import get_logger, progress
 from stages.lib.core.metrics import write_metrics
 from stages.lib.core.parallel import ordered_map
 from stages.lib.core.rejects import reject, rejects_table
+from stages.lib.engine import clean as on_ray
+from stages.lib.engine.session import ray_session
 from stages.lib.text import near_dup, normalize
 
 log = get_logger("clean")
@@ -49,8 +54,12 @@ REASONS = (*filters.REASONS, "exact_dup", "near_dup", "label_conflict")
 _VERIFY_CHUNK = 50_000  # candidate pairs whose texts are held at once during verification
 
 
-def run(cfg: CleanParams, paths: CleanPaths, input_rows: str | Path) -> dict[str, Any]:
+def run(
+    cfg: CleanParams, paths: CleanPaths, input_rows: str | Path, engine: EngineParams | None = None
+) -> dict[str, Any]:
     """Clean the rows in `input_rows`; write rows and rejects atomically; return the metrics.
+
+    `engine` (default local) says where pass 1 and the LSH bucketing run; the outputs do not depend on it.
 
     Raises StageError, before writing anything, when the input is missing or breaks the row contract.
     """
@@ -59,13 +68,22 @@ def run(cfg: CleanParams, paths: CleanPaths, input_rows: str | Path) -> dict[str
     out_dir = Path(paths.rows).parent
     out_dir.mkdir(parents=True, exist_ok=True)
     part_dir = str(scratch_dir(out_dir, ".clean-parts-"))  # journalled: a killed run's parts go at the next start
+    engine = engine or EngineParams()
     try:
         t0 = time.perf_counter()
-        results = _first_pass(cfg, Path(input_rows), source, part_dir, bands, rows)
-        if not results:
-            raise StageError(f"{input_rows} has no rows; nothing to clean (see the ingest metrics and rejects)")
-        t1 = time.perf_counter()
-        dedup_stats, decisions, ids, names = _deduplicate(cfg, results)
+        if engine.kind == "ray":
+            with ray_session(engine.ray.address, engine.ray.num_cpus) as cpus:
+                factory = _cleaner_factory(cfg, part_dir, bands, rows)
+                num_rows = source.metadata.num_rows
+                results = on_ray.first_pass(factory, str(input_rows), num_rows, cfg.batch_size, part_dir, cpus)
+                _check_not_empty(results, input_rows)
+                t1 = time.perf_counter()
+                dedup_stats, decisions, ids, names = _deduplicate(cfg, results, on_ray.candidate_pairs)
+        else:
+            results = _first_pass(cfg, Path(input_rows), source, part_dir, bands, rows)
+            _check_not_empty(results, input_rows)
+            t1 = time.perf_counter()
+            dedup_stats, decisions, ids, names = _deduplicate(cfg, results, near_dup.candidate_pairs)
         t2 = time.perf_counter()
         metrics = _second_pass(paths, results, decisions, ids, names)
         t3 = time.perf_counter()
@@ -107,6 +125,11 @@ def _sorted_batches(source: pq.ParquetFile, batch_size: int, path: str) -> Itera
             raise StageError(f"{path} is not sorted by unique id; the ingest stage writes it so, rerun it")
         last = ids[-1].as_py()
         yield index, batch
+
+
+def _check_not_empty(results: list[BatchResult], input_rows: str | Path) -> None:
+    if not results:
+        raise StageError(f"{input_rows} has no rows; nothing to clean (see the ingest metrics and rejects)")
 
 
 def _lsh_shape(cfg: CleanParams) -> tuple[int, int]:
@@ -174,9 +197,10 @@ def _first_pass(
 
 
 def _deduplicate(
-    cfg: CleanParams, results: list[BatchResult]
+    cfg: CleanParams, results: list[BatchResult], candidate_pairs: Callable[[np.ndarray], np.ndarray]
 ) -> tuple[dict[str, int], Decisions, pa.ChunkedArray, list[str]]:
-    """Exact groups, LSH candidates, verification, clusters and decisions over all kept rows."""
+    """Exact groups, LSH candidates (`candidate_pairs` of the band keys: in-process or on Ray), verification,
+    clusters and decisions over all kept rows."""
     n = sum(len(r.hashes) for r in results)
     hashes = np.concatenate([r.hashes for r in results]) if results else np.empty(0, np.uint64)
     ids = pa.chunked_array([r.ids for r in results], type=pa.string())
@@ -199,7 +223,7 @@ def _deduplicate(
 
     nd = cfg.near_dup
     if nd.enabled and len(reps) > 1:
-        pairs = reps[near_dup.candidate_pairs(_rep_keys(results, reps))]  # the keys are freed right after
+        pairs = reps[candidate_pairs(_rep_keys(results, reps))]  # the keys are freed right after
         stats["candidate_pairs"] = len(pairs)
         if nd.verify and len(pairs):
             sims = np.empty(len(pairs))
@@ -360,7 +384,7 @@ def _log_summary(metrics: dict[str, Any]) -> None:
 
 def main() -> None:
     params = load_params()
-    metrics = run(params.clean, params.paths.clean, input_rows=params.paths.ingest.rows)
+    metrics = run(params.clean, params.paths.clean, input_rows=params.paths.ingest.rows, engine=params.engine)
     p = params.paths.clean
     write_metrics(metrics, HEADLINE, p.metrics, p.details)
 

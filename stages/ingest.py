@@ -6,6 +6,8 @@ source, location and reason; `rows_in == rows_out + sum(dropped)` always.
 
 `python -m stages.ingest --inspect FILE` sniffs a new file and prints a source
 block and `label.classes` ready to paste into params.yaml.
+
+With `engine: ray` the input files are read in parallel on Ray (stages/lib/engine/ingest.py); same bytes out.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 import pyarrow as pa
 
 from schemas import load_params
+from schemas.engine import EngineParams
 from schemas.ingest import IMPLICIT_TEXT_FORMATS, TEXT_JOIN, IngestParams, Source
 from schemas.paths import IngestPaths
 from schemas.rows import ROW_FIELDS
@@ -29,6 +32,8 @@ from stages.lib.core.log import get_logger, progress
 from stages.lib.core.metrics import write_metrics
 from stages.lib.core.rejects import reject, rejects_table, storable
 from stages.lib.core.values import as_text
+from stages.lib.engine import ingest as on_ray
+from stages.lib.engine.session import ray_session
 from stages.lib.ingest.readers import Record, read_source
 
 log = get_logger("ingest")
@@ -53,8 +58,12 @@ REASONS = (
 )
 
 
-def run(cfg: IngestParams, paths: IngestPaths, root: Path = Path(".")) -> dict[str, Any]:
+def run(
+    cfg: IngestParams, paths: IngestPaths, root: Path = Path("."), engine: EngineParams | None = None
+) -> dict[str, Any]:
     """Read all sources, write rows and rejects atomically, return the metrics.
+
+    `engine` (default local) says where the files are read; the outputs do not depend on it.
 
     Raises StageError, before writing anything, when a source is missing, names
     a field that does not exist, or has more bad rows than `max_reject_fraction`.
@@ -62,8 +71,15 @@ def run(cfg: IngestParams, paths: IngestPaths, root: Path = Path(".")) -> dict[s
     rows: list[dict[str, Any]] = []
     rejects: list[dict[str, Any]] = []
     per_source: dict[str, Any] = {}
-    for source in cfg.sources.values():
-        records = list(progress(read_source(source, root), desc=f"read {source.name}", unit="rows"))
+    read_on_ray = None
+    if engine is not None and engine.kind == "ray":
+        with ray_session(engine.ray.address, engine.ray.num_cpus) as cpus:
+            read_on_ray = on_ray.read_sources(list(cfg.sources.values()), root, cpus)
+    for k, source in enumerate(cfg.sources.values()):
+        if read_on_ray is not None:
+            records = read_on_ray[k]
+        else:
+            records = list(progress(read_source(source, root), desc=f"read {source.name}", unit="rows"))
         check_fields(source, records)
         kept, dropped = to_rows(source, records)
         counts = Counter(r["reason"] for r in dropped)
@@ -225,7 +241,7 @@ def main() -> None:
     if len(sys.argv) > 1:
         raise StageError("usage: python -m stages.ingest [--inspect FILE_OR_FOLDER]")
     params = load_params()
-    metrics = run(params.ingest, params.paths.ingest)
+    metrics = run(params.ingest, params.paths.ingest, engine=params.engine)
     write_metrics(metrics, HEADLINE, params.paths.ingest.metrics, params.paths.ingest.details)
 
 

@@ -6,7 +6,8 @@ maybe empty: the corpus for base-model pre-training). Groups (clean's
 `dup_cluster`, plus rows with the same normalised text) never cross splits;
 afterwards every validation/test row is checked for an exact or near
 duplicate in an earlier split and handled by `on_leakage`.
-`rows_in == rows_out + sum(dropped)` always.
+`rows_in == rows_out + sum(dropped)` always. With `engine: ray` the near-duplicate leakage search runs
+on Ray (stages/lib/engine/split.py); same bytes out.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import pyarrow as pa
 
 from schemas import load_params
 from schemas.clean import NearDupParams
+from schemas.engine import EngineParams
 from schemas.paths import SplitPaths
 from schemas.split import SplitParams
 from stages.lib.core.errors import StageError, cli
@@ -27,6 +29,8 @@ from stages.lib.core.io import read_rows, write_parquets
 from stages.lib.core.log import get_logger
 from stages.lib.core.metrics import write_metrics
 from stages.lib.core.rejects import reject, rejects_table
+from stages.lib.engine import split as on_ray
+from stages.lib.engine.session import ray_session
 from stages.lib.split.splitting import (
     SPLITS,
     check_presence,
@@ -46,12 +50,17 @@ REASONS = ("leak_exact", "leak_near")
 
 
 def run(
-    cfg: SplitParams, paths: SplitPaths, rows_path: str | Path, near_dup: NearDupParams | None = None
+    cfg: SplitParams,
+    paths: SplitPaths,
+    rows_path: str | Path,
+    near_dup: NearDupParams | None = None,
+    engine: EngineParams | None = None,
 ) -> dict[str, Any]:
     """Split, check leakage, write the four split files and rejects; return the metrics.
 
     `near_dup` is clean's section: its shingles (unit, ngram, lowercase) define what a near duplicate is,
-    here as in clean.
+    here as in clean. `engine` (default local) says where the near-duplicate leakage search runs; the outputs
+    do not depend on it.
 
     Raises StageError, before writing anything, when a configured column is
     missing, a class is too small for every split, or leakage is found with
@@ -86,7 +95,12 @@ def run(
     check_presence([r["label"] for r in labeled], assigned, expected, cfg.method)
 
     nd = near_dup or NearDupParams()
-    leaks = find_leaks(texts, assigned, cfg.near_threshold, nd.ngram, nd.unit, nd.lowercase)
+    if engine is not None and engine.kind == "ray":
+        with ray_session(engine.ray.address, engine.ray.num_cpus) as cpus:
+            finder = on_ray.pairs_finder(cpus)
+            leaks = find_leaks(texts, assigned, cfg.near_threshold, nd.ngram, nd.unit, nd.lowercase, finder)
+    else:
+        leaks = find_leaks(texts, assigned, cfg.near_threshold, nd.ngram, nd.unit, nd.lowercase)
     kinds = Counter(kind for kind, _, _ in leaks.values())
     if leaks:
         examples = "; ".join(
@@ -173,7 +187,7 @@ def _str(value: Any) -> str | None:
 
 def main() -> None:
     params = load_params()
-    metrics = run(params.split, params.paths.split, params.paths.label.rows, params.clean.near_dup)
+    metrics = run(params.split, params.paths.split, params.paths.label.rows, params.clean.near_dup, params.engine)
     p = params.paths.split
     write_metrics(metrics, HEADLINE, p.metrics, p.details)
 

@@ -155,7 +155,7 @@ def main() -> None:
     metrics = run(
         name, params.approaches[name], params.train, params.model, params.paths.train, params.paths.base_model
     )
-    if metrics:
+    if metrics:  # empty on every process but the first under torchrun/accelerate
         p = params.paths.train
         headline = (f"best_validation.{params.train.early_stopping.metric}",)
         write_metrics(
@@ -166,6 +166,7 @@ def main() -> None:
             params.paths.timings,
             f"train/{name}",
         )
+        log.info("wrote models and metrics of %s", name)
 
 
 if __name__ == "__main__":

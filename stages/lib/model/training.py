@@ -116,19 +116,6 @@ def fit(
 
     checkpoint_dir = Path(checkpoint_dir)
     fingerprint = fingerprint or {}
-    last = None
-    if resume and checkpoint_dir.is_dir() and fingerprint_matches(checkpoint_dir, fingerprint):
-        last = get_last_checkpoint(str(checkpoint_dir))
-    elif checkpoint_dir.exists():
-        log.info("starting afresh: %s holds checkpoints of other params or data (or resume is off)", checkpoint_dir)
-    if last is None:
-        shutil.rmtree(checkpoint_dir, ignore_errors=True)
-    checkpoint_dir.mkdir(parents=True, exist_ok=True)
-    (checkpoint_dir / FINGERPRINT_FILE).write_text(json.dumps(fingerprint, sort_keys=True))
-    resumed_from = int(Path(last).name.split("-")[-1]) if last else None
-    if last:
-        log.info("resuming from %s (step %d)", last, resumed_from)
-
     t = options.train
     metric = t.early_stopping.metric
     # Batches of similar length waste less compute on padding (SMS: half the tokens); cached features have none.
@@ -163,11 +150,29 @@ def fit(
         train_sampling_strategy="group_by_length" if by_length else "random",
         **precision_flags(t.mixed_precision),
     )
+    # Under torchrun/accelerate the arguments join the process group; every process reads the checkpoint
+    # folder before the first one clears it, and only the first one writes or deletes anything there.
+    main = args.process_index == 0
+    last = None
+    if resume and checkpoint_dir.is_dir() and fingerprint_matches(checkpoint_dir, fingerprint):
+        last = get_last_checkpoint(str(checkpoint_dir))
+    elif checkpoint_dir.exists() and main:
+        log.info("starting afresh: %s holds checkpoints of other params or data (or resume is off)", checkpoint_dir)
+    _barrier()
+    if main:
+        if last is None:
+            shutil.rmtree(checkpoint_dir, ignore_errors=True)
+        checkpoint_dir.mkdir(parents=True, exist_ok=True)
+        (checkpoint_dir / FINGERPRINT_FILE).write_text(json.dumps(fingerprint, sort_keys=True))
+    _barrier()
+    resumed_from = int(Path(last).name.split("-")[-1]) if last else None
+    if last and main:
+        log.info("resuming from %s (step %d)", last, resumed_from)
     all_callbacks = list(callbacks)
     if t.early_stopping.patience:
         all_callbacks.append(EarlyStoppingCallback(early_stopping_patience=t.early_stopping.patience))
     live = None
-    if live_dir is not None:
+    if live_dir is not None and main:
         # dvcyaml=None and save_dvc_exp=False: dvclive must never rewrite dvc.yaml nor make experiments;
         # dvc.yaml declares the plots itself.
         live = Live(str(live_dir), dvcyaml=None, save_dvc_exp=False, resume=last is not None)
@@ -190,7 +195,9 @@ def fit(
     best_step = getattr(state, "best_global_step", None)
     if best_step is None and state.best_model_checkpoint:
         best_step = int(Path(state.best_model_checkpoint).name.split("-")[-1])
-    shutil.rmtree(checkpoint_dir, ignore_errors=True)
+    _barrier()  # every process has loaded the best checkpoint before the folder goes
+    if main:
+        shutil.rmtree(checkpoint_dir, ignore_errors=True)
     return FitResult(
         best_metric=None if state.best_metric is None else float(state.best_metric),
         best_step=best_step,
@@ -213,3 +220,10 @@ def drop_timing_curves(live_dir: Path) -> None:
             path.unlink()
     for name in ("metrics.json", "params.yaml"):
         (live_dir / name).unlink(missing_ok=True)
+
+
+def _barrier() -> None:
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from fractions import Fraction
 
 import numpy as np
@@ -235,12 +235,14 @@ def find_leaks(
     ngram: int = 5,
     unit: str = "char",
     lowercase: bool = True,
+    near_pairs: Callable[..., list[tuple[int, int, float]]] = near_duplicate_pairs,
 ) -> dict[int, tuple[str, int, float]]:
     """Rows of validation/test duplicating a row of an earlier split: index -> (kind, other index, similarity).
 
     Earlier means train for validation, train or validation for test. `exact`
     compares normalised-text hashes; `near` is clean's near-duplicate definition
-    (shingle-set Jaccard >= threshold, same shingles), computed exactly.
+    (shingle-set Jaccard >= threshold, same shingles), computed exactly by `near_pairs`
+    (`near_duplicate_pairs` here, or the same search spread over a Ray cluster).
     """
     rank = {s: n for n, s in enumerate(SPLITS)}
     keys = [text_key(t) for t in texts]
@@ -256,9 +258,7 @@ def find_leaks(
         return leaks
     queries = [i for i, s in enumerate(splits) if s != "train" and i not in leaks]
     corpus = [i for i, s in enumerate(splits) if s != "test"]
-    pairs = near_duplicate_pairs(
-        [texts[i] for i in queries], [texts[j] for j in corpus], threshold, ngram, unit, lowercase
-    )
+    pairs = near_pairs([texts[i] for i in queries], [texts[j] for j in corpus], threshold, ngram, unit, lowercase)
     for qi, cj, score in pairs:
         i, j = queries[qi], corpus[cj]
         if rank[splits[j]] < rank[splits[i]] and i not in leaks:

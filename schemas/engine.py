@@ -1,0 +1,30 @@
+"""Where the data stages run: in this process (local) or on a Ray cluster (ray). Outputs are the same bytes."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from schemas.base import StrictModel
+
+
+class RayParams(StrictModel):
+    """How to reach Ray. With no address and no RAY_ADDRESS in the environment, a local Ray starts and stops."""
+
+    address: str | None = Field(
+        None,
+        description="Cluster to join, e.g. 'ray://head:10001' or 'auto'; null: RAY_ADDRESS, else a local Ray.",
+    )
+    num_cpus: int | None = Field(
+        None, ge=1, description="CPUs of the local Ray started when there is no address; null: all of them."
+    )
+
+
+class EngineParams(StrictModel):
+    """Engine of ingest, clean and split. `ray` gives byte-identical outputs to `local` (tested)."""
+
+    kind: Literal["local", "ray"] = Field(
+        "local", description="local: this process (and clean.num_proc forks); ray: Ray Data on a Ray cluster."
+    )
+    ray: RayParams = Field(default_factory=RayParams, description="Used when kind is ray.")
