@@ -6,6 +6,7 @@ source, location and reason; `rows_in == rows_out + sum(dropped)` always.
 
 `python -m stages.ingest --inspect FILE` sniffs a new file and prints a source
 block and `label.classes` ready to paste into params.yaml.
+
 With `engine: ray` the input files are read in parallel on Ray (stages/lib/engine/ingest.py); same bytes out.
 """
 

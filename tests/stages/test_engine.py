@@ -53,7 +53,7 @@ def run_ingest(root: Path, engine: EngineParams) -> tuple[dict, Path]:
     cfg = IngestParams(
         sources={
             "sms": {"path": "sms.tsv", "format": "tsv", "header": False, "columns": ["label", "text"],
-             "quoting": "none", "text_field": "text", "label_field": "label"},
+                    "quoting": "none", "text_field": "text", "label_field": "label"},
             "notes": {"path": "notes/*.jsonl", "format": "jsonl", "text_field": "text", "label_field": "label"},
         }
     )  # fmt: skip

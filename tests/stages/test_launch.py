@@ -77,7 +77,6 @@ def project(root: Path, base: Path) -> Path:
         "metrics_dir": "metrics/train",
         "live_dir": "dvclive/train",
         "checkpoints_dir": "checkpoints",
-        "details_dir": "details/train",
     }
     params["model"] = tiny_model_params(steps=3)
     params["train"] = tiny_train_params(max_steps=8, launcher="torchrun", num_processes=2)
@@ -99,7 +98,7 @@ def test_ddp_two_cpu_processes_train_resume_and_match_one_process(tmp_path):
     done = run([sys.executable, "-m", "stages.launch", "train", "full"], straight)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stderr.count("wrote models and metrics of full") == 1  # the first process only
-    metrics = json.loads((straight / "details/train/full.json").read_text())  # every key; metrics/ has the headline
+    metrics = json.loads((straight / "metrics/details/train/full.json").read_text())
     assert metrics["steps"] == 8 and metrics["resumed_from_step"] is None
     assert (straight / "models/full/refinery.json").is_file()
     assert not (straight / "checkpoints/full").exists()
@@ -115,7 +114,7 @@ def test_ddp_two_cpu_processes_train_resume_and_match_one_process(tmp_path):
     assert (resumed / "checkpoints/full/checkpoint-4").is_dir() and not (resumed / "models/full").exists()
     again = run([sys.executable, "-m", "stages.launch", "train", "full"], resumed)
     assert again.returncode == 0, again.stderr[-3000:]
-    after = json.loads((resumed / "details/train/full.json").read_text())
+    after = json.loads((resumed / "metrics/details/train/full.json").read_text())
     assert after["resumed_from_step"] == 4 and after["steps"] == 8
     assert after["best_validation"] == metrics["best_validation"]
 
