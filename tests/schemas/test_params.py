@@ -47,9 +47,9 @@ def test_committed_params_write_every_field(repo_params):
     def exempt(key: str) -> bool:
         """A source's name is its key; an option its format does not read is left out (FORMAT_OPTIONS)."""
         parts = key.split(".")
-        if parts[:2] != ["ingest", "sources"] or len(parts) != 4:
+        if parts[0] not in ("ingest", "monitor") or parts[1] != "sources" or len(parts) != 4:
             return False
-        fmt = resolved["ingest"]["sources"][parts[2]]["format"]
+        fmt = resolved[parts[0]]["sources"][parts[2]]["format"]
         return parts[3] == "name" or fmt not in FORMAT_OPTIONS.get(parts[3], {fmt: None})
 
     assert [key for key in missing(repo_params, resolved) if not exempt(key)] == []
