@@ -132,7 +132,9 @@ def _base(cfg: CurveParams, model_cfg: ModelParams, paths: CurvePaths, base_path
         tmp.mkdir(parents=True)
         log.info("pre-training the curve's scratch model on %d texts", len(texts))
         build_scratch(texts, model_cfg.scratch, tmp)
-    return Path(paths.base)
+    # Inside a stage the rename into paths.base waits until all the stage's outputs are written (one switch,
+    # see stages/lib/core/io.py): until then the model is in the staged folder.
+    return tmp if tmp.is_dir() else Path(paths.base)
 
 
 def _write_subset(table, rows: list[int], data_dir: Path, folder: Path) -> None:
