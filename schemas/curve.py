@@ -30,6 +30,13 @@ class CurveBootstrap(StrictModel):
 class CurveParams(StrictModel):
     """How many trainings the learning curves cost: approaches x fractions x seeds."""
 
+    enabled: bool = Field(
+        False,
+        description="Off by default: the curves retrain every approach about ten times (about 20 minutes on two "
+        "cores with the scratch model), so a plain `dvc repro` only records that they are off. Turn them on for "
+        "one run with `dvc exp run -S curve.enabled=true curve` (make curve), or here.",
+    )
+
     base: Literal["scratch", "base_model"] = Field(
         "scratch",
         description="scratch: pre-train model.scratch's tiny model for the curves (minutes on two cores); "

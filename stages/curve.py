@@ -59,7 +59,13 @@ def run(
     eval_paths: EvaluatePaths,
     base_paths: BaseModelPaths,
 ) -> dict[str, Any]:
-    """Train every (approach, fraction, seed), fit the curves, write the runs and the report; return the metrics."""
+    """Train every (approach, fraction, seed), fit the curves, write the runs and the report; return the metrics.
+
+    With `curve.enabled: false` it trains nothing and writes outputs that say so (deterministic, so a plain
+    `dvc repro` stays cheap and leaves the committed outputs unchanged).
+    """
+    if not cfg.enabled:
+        return _off(paths)
     import torch
 
     torch.set_num_threads(model_cfg.num_threads)
@@ -116,6 +122,21 @@ def run(
         tmp.write_text(render(runs, metrics, cfg))
     metrics["runs"] = runs
     return metrics
+
+
+def _off(paths: CurvePaths) -> dict[str, Any]:
+    note = (
+        "Learning curves are off (curve.enabled: false). Run them with `make curve`, that is\n"
+        "`dvc exp run -S curve.enabled=true curve` (docs/curve.md).\n"
+    )
+    with atomic_path(paths.base) as tmp:
+        tmp.mkdir(parents=True)
+        (tmp / "README.md").write_text(note)
+    with atomic_path(paths.report) as tmp:
+        tmp.write_text("# Learning curves\n\n" + note)
+    write_json([], paths.runs)
+    log.info("curve.enabled is false: nothing trained")
+    return {"enabled": False, "runs": []}
 
 
 def _base(cfg: CurveParams, model_cfg: ModelParams, paths: CurvePaths, base_paths: BaseModelPaths) -> Path:

@@ -19,6 +19,7 @@ def test_curve_trains_every_size_and_seed_and_reports(tmp_path):
     env = make_env(tmp_path)
     cfg = CurveParams.model_validate(
         {
+            "enabled": True,
             "base": "base_model",
             "approaches": {"feature": {"kind": "feature", "learning_rate": 1e-2}},
             "fractions": [0.34, 0.67, 1.0],
@@ -53,3 +54,20 @@ def test_curve_trains_every_size_and_seed_and_reports(tmp_path):
     assert {p["approach"] for p in plot} == {"feature", "tfidf_logreg"} and len(plot) == 6
     assert Path(paths.report).read_text().startswith("# Learning curves")
     assert not Path(paths.work).exists()
+
+
+def test_curve_off_by_default_trains_nothing_and_says_how_to_run_it(tmp_path):
+    """A plain `dvc repro` must stay cheap: with curve.enabled false nothing trains, and the outputs say so."""
+    paths = CurvePaths(
+        base=str(tmp_path / "curve_base"),
+        metrics=str(tmp_path / "curve.json"),
+        runs=str(tmp_path / "plots/curve.json"),
+        report=str(tmp_path / "curve.md"),
+        work=str(tmp_path / "work"),
+    )
+    # None for every input: the stage must not even read them
+    metrics = curve.run(CurveParams(), None, None, TfidfBaseline(), paths, None, None, None)
+    assert metrics == {"enabled": False, "runs": []}
+    assert "dvc exp run -S curve.enabled=true curve" in (tmp_path / "curve.md").read_text()
+    assert (tmp_path / "plots/curve.json").read_text().strip() == "[]"
+    assert (tmp_path / "curve_base/README.md").is_file()
