@@ -224,22 +224,6 @@ class IngestParams(StrictModel):
     def _names_from_keys(cls, data: Any) -> Any:
         """Each source's name is its key; a list (the old layout) gets a message saying how to rewrite it."""
         return name_sources(data, "ingest.sources")
-        sources = data["sources"]
-        if isinstance(sources, list):
-            raise ValueError(
-                "ingest.sources is a mapping from a name to a source, not a list: write "
-                "`sources: {my_data: {path: data/raw/my.csv, format: csv, ...}}` (one key per source)"
-            )
-        if isinstance(sources, dict):
-            named = {}
-            for key, source in sources.items():
-                if isinstance(source, dict):
-                    if source.get("name") not in (None, "", key):
-                        raise ValueError(f"ingest.sources.{key}: the name is the key; remove `name: {source['name']}`")
-                    source = {**source, "name": str(key)}
-                named[key] = source
-            data = {**data, "sources": named}
-        return data
 
 
 def name_sources(data: Any, where: str) -> Any:
