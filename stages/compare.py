@@ -26,7 +26,7 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from schemas import load_params
-from schemas.compare import CompareParams, TfidfBaseline
+from schemas.compare import CompareParams
 from schemas.paths import ComparePaths, EvaluatePaths, TrainPaths
 from stages.lib.compare.intervals import interval, paired_difference
 from stages.lib.core.errors import StageError, cli
@@ -35,7 +35,7 @@ from stages.lib.core.log import get_logger
 from stages.lib.core.metrics import read_timings, write_metrics, write_timings
 from stages.lib.model.evaluation import classification_report
 from stages.lib.model.textclf import read_split
-from stages.lib.model.tfidf import tfidf_logreg
+from stages.lib.model.tfidf import baseline_pipeline
 
 log = get_logger("compare")
 
@@ -153,7 +153,7 @@ def tfidf_baseline(
     """Train the TF-IDF + logistic regression baseline on the labelled train rows; score the labelled test rows."""
     _, texts, labels = read_split(train_path)
     pairs = [(t, y) for t, y in zip(texts, labels) if y is not None]
-    pipeline = tfidf_pipeline(cfg.baseline)
+    pipeline = baseline_pipeline(cfg.baseline)
     start = time.perf_counter()
     pipeline.fit([t for t, _ in pairs], [y for _, y in pairs])
     train_seconds = time.perf_counter() - start
@@ -174,20 +174,6 @@ def tfidf_baseline(
         "predict_seconds_per_1000": round(1000 * predict_seconds / max(len(test_texts), 1), 4),
     }
     return row, predicted, timing
-
-
-def tfidf_pipeline(b: TfidfBaseline):
-    return tfidf_logreg(
-        word_ngrams=b.word_ngrams,
-        char_ngrams=b.char_ngrams,
-        min_df=b.min_df,
-        max_features=b.max_features,
-        sublinear_tf=b.sublinear_tf,
-        lowercase=b.lowercase,
-        c=b.c,
-        class_weight=b.class_weight,
-        seed=b.seed,
-    )
 
 
 def majority_baseline(train_path: str | Path, actual: list[str]) -> dict[str, Any]:

@@ -40,7 +40,7 @@ from stages.lib.model.data import prepare_data
 from stages.lib.model.inference import predict_proba
 from stages.lib.model.pretrain import build_scratch
 from stages.lib.model.textclf import count_params, load_backbone, peak_memory_mb, read_split
-from stages.lib.model.tfidf import tfidf_logreg
+from stages.lib.model.tfidf import baseline_pipeline
 from stages.lib.model.training import TrainOptions, seed_everything
 
 log = get_logger("curve")
@@ -167,18 +167,7 @@ def _write_subset(table, rows: list[int], data_dir: Path, folder: Path) -> None:
 def _tfidf_run(baseline, table, rows, test_texts, test_labels, scored, fraction, k) -> dict[str, Any]:
     texts, labels = table.column("text").to_pylist(), table.column("label").to_pylist()
     pairs = [(texts[i], labels[i]) for i in rows if labels[i] is not None]
-    b = baseline
-    pipe = tfidf_logreg(
-        word_ngrams=b.word_ngrams,
-        char_ngrams=b.char_ngrams,
-        min_df=b.min_df,
-        max_features=b.max_features,
-        sublinear_tf=b.sublinear_tf,
-        lowercase=b.lowercase,
-        c=b.c,
-        class_weight=b.class_weight,
-        seed=b.seed,
-    )
+    pipe = baseline_pipeline(baseline)
     start = time.perf_counter()
     pipe.fit([t for t, _ in pairs], [y for _, y in pairs])
     seconds = time.perf_counter() - start

@@ -10,6 +10,8 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion, Pipeline
 
+from schemas.compare import TfidfBaseline
+
 
 def tfidf_logreg(
     *,
@@ -59,3 +61,18 @@ def tfidf_logreg(
         C=c, class_weight=class_weight, max_iter=max_iter, solver="liblinear", random_state=seed
     )
     return Pipeline([("features", features), ("classifier", classifier)])
+
+
+def baseline_pipeline(b: TfidfBaseline) -> Pipeline:
+    """The baseline as `compare.baseline` configures it (compare's row and curve's line)."""
+    return tfidf_logreg(
+        word_ngrams=b.word_ngrams,
+        char_ngrams=b.char_ngrams,
+        min_df=b.min_df,
+        max_features=b.max_features,
+        sublinear_tf=b.sublinear_tf,
+        lowercase=b.lowercase,
+        c=b.c,
+        class_weight=b.class_weight,
+        seed=b.seed,
+    )
