@@ -45,6 +45,8 @@ ROBOTS_MAX_BYTES = 512_000  # RFC 9309: parse at least 500 KiB
 SITEMAP_MAX_BYTES = 50 * 1024 * 1024  # the sitemaps.org limit, uncompressed
 MAX_SITEMAPS = 1000  # sitemap files read from one index, nested ones included
 CHUNK = 16 * 1024
+# one wording whichever clock notices first (the body reader or the watchdog), so the manifest does not depend on it
+TIMEOUT_DETAIL = "no complete answer within timeout_s (a total deadline)"
 
 # Why a page was not kept. `robots` is counted apart (skipped, not failed).
 FAIL_REASONS = (
@@ -331,7 +333,7 @@ class Crawler:
             _current.watch = None
             watch.cancel()
         if watch.expired:  # whatever was parsed from a cut-off answer (headers ended early, half a body) is void
-            hop.reason, hop.detail = "timeout", "no complete answer within timeout_s (a total deadline)"
+            hop.reason, hop.detail = "timeout", TIMEOUT_DETAIL
             hop.body = hop.content_hash = hop.location = None
         return hop
 
@@ -528,7 +530,7 @@ def _read_body(
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
-                return "timeout", "body not read within timeout_s (a total deadline)"
+                return "timeout", TIMEOUT_DETAIL
             if sock is not None:
                 sock.settimeout(left)
             chunk = response.raw.read1(CHUNK, decode_content=True)
@@ -539,7 +541,7 @@ def _read_body(
                 del body[limit + 1 :]  # what arrived past the limit depends on timing; the record must not
                 return "too_large", f"body cut off after {limit} bytes"
     except (urllib3.exceptions.TimeoutError, TimeoutError):
-        return "timeout", "body not read within timeout_s (a total deadline)"
+        return "timeout", TIMEOUT_DETAIL
     except (urllib3.exceptions.HTTPError, requests.RequestException, OSError) as exc:
         return ("timeout" if "timed out" in str(exc).lower() else "connection_error"), _short(exc)
 
