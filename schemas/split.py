@@ -32,14 +32,18 @@ class SplitFractions(StrictModel):
 class SplitParams(StrictModel):
     """Split labeled rows without leakage: grouped, stratified, then checked for duplicates across splits."""
 
-    method: Literal["random", "column", "time"] = Field(
+    method: Literal["random", "hash", "column", "time"] = Field(
         "random",
         description="`random`: seeded, grouped by `group_by`, stratified by label when `stratify`; "
+        "`hash`: each group's split from a seeded hash of its smallest row id, so rows keep their split when "
+        "data is added or labels are corrected (shares exact in expectation only, not stratified); "
         "`column`: a predefined split column of the source (`column`); `time`: oldest rows train, newest test "
         "(`time_column`).",
     )
-    fractions: SplitFractions = Field(default_factory=SplitFractions, description="Shares per split (random, time).")
-    seed: int = Field(42, description="Seed of the random split; same seed and rows, same split.")
+    fractions: SplitFractions = Field(
+        default_factory=SplitFractions, description="Shares per split (random, hash, time)."
+    )
+    seed: int = Field(42, description="Seed of the random and hash splits; same seed and rows, same split.")
     stratify: bool = Field(True, description="Keep each class's share about equal in every split (random).")
     group_by: str | None = Field(
         "dup_cluster",

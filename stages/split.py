@@ -37,6 +37,7 @@ from stages.lib.split.splitting import (
     column_split,
     find_leaks,
     group_ids,
+    hash_split,
     random_split,
     time_split,
 )
@@ -89,6 +90,8 @@ def run(
         assigned = time_split(
             [_str(r.get(cfg.time_column)) for r in labeled], [r["id"] for r in labeled], fractions, cfg.time_column
         )
+    elif cfg.method == "hash":
+        assigned = hash_split([r["id"] for r in labeled], groups, fractions, cfg.seed)
     else:
         assigned = random_split([r["label"] for r in labeled], groups, fractions, cfg.seed, cfg.stratify)
     expected = [s for s in SPLITS if fractions[s] > 0]

@@ -178,6 +178,48 @@ def test_seed_decides_and_outputs_are_byte_identical(tmp_path):
     assert where(parts) != where(other)
 
 
+# ---------------------------------------------------------------- hash: a row's split does not depend on the others
+
+
+def test_hash_split_keeps_every_row_in_place_when_labels_change_or_rows_come_and_go(tmp_path):
+    """The refine loop's round: corrected labels and new rows move no existing row; random (stratified) does."""
+    labels = ["spam" if n % 7 == 0 else "ham" for n in range(600)]
+    _, parts = split(tmp_path, labeled_rows(labels), group_by=None, method="hash")
+    before = where(parts)
+    relabelled = ["ham" if lab == "spam" and n % 3 == 0 else lab for n, lab in enumerate(labels)]  # 29 corrected
+    grown = relabelled + ["spam", "ham"] * 50  # and 100 new rows
+    _, parts = split(tmp_path, labeled_rows(grown)[100:], group_by=None, method="hash")  # and 100 gone
+    after = where(parts)
+    assert {i: after[i] for i in before if i in after} == {i: before[i] for i in before if i in after}
+    assert len(after) == 600
+    _, parts = split(tmp_path, labeled_rows(labels), group_by=None, method="random")
+    stratified_before = where(parts)
+    _, parts = split(tmp_path, labeled_rows(relabelled), group_by=None, method="random")
+    assert where(parts) != stratified_before  # what `hash` is for
+
+
+def test_hash_split_keeps_groups_whole_and_the_shares_in_expectation(tmp_path):
+    labels = ["ham", "spam", "ham", "ham"] * 500
+    rows = labeled_rows(labels)
+    for n, row in enumerate(rows):
+        row["dup_cluster"] = f"c{n // 4}"
+    metrics, parts = split(tmp_path, rows, method="hash")
+    got = where(parts)
+    for c in range(500):
+        assert len({got[f"id{n:04d}"] for n in range(4 * c, 4 * c + 4)}) == 1, f"cluster c{c} crosses splits"
+    shares = {s: metrics["splits"][s]["rows"] / 2000 for s in ("train", "validation", "test")}
+    # 500 groups: a binomial share of 0.1 has a standard deviation of 0.013
+    assert shares == pytest.approx({"train": 0.8, "validation": 0.1, "test": 0.1}, abs=0.05)
+    _, other = split(tmp_path, rows, method="hash", seed=7)
+    assert where(other) != got
+
+
+def test_hash_split_with_a_class_missing_from_test_names_the_fix(tmp_path):
+    rows = labeled_rows(["ham"] * 40 + ["spam"])
+    with pytest.raises(StageError, match=r"method hash puts no row of class\(es\) \['spam'\] in .*use method random"):
+        split(tmp_path, rows, group_by=None, method="hash")
+
+
 def test_missing_columns_and_bad_split_values_fail_clearly(tmp_path):
     rows = labeled_rows(["ham", "spam"] * 10)
     for row in rows:
@@ -211,7 +253,7 @@ def test_no_labeled_rows_fails_clearly(tmp_path):
 # ---------------------------------------------------------------- the same presence checks for every method
 
 
-@pytest.mark.parametrize("method", ["random", "column", "time"])
+@pytest.mark.parametrize("method", ["random", "hash", "column", "time"])
 def test_a_single_class_fails_for_every_method(tmp_path, method):
     n = 20
     rows = labeled_rows(

@@ -1,15 +1,18 @@
 """Assigning rows to train/validation/test without leakage, and finding the leaks that remain.
 
-Plain functions on lists and arrays. The random split cuts the rows into `d`
-folds with scikit-learn's StratifiedGroupKFold (or GroupKFold without
+Plain functions on lists and arrays. The random split cuts the groups of rows
+into `d` folds with scikit-learn's StratifiedKFold (KFold without
 stratification), where `d` is the smallest number of equal folds the
 fractions are whole multiples of (0.8/0.1/0.1 -> 10 folds: 8 train, 1
 validation, 1 test), so groups never cross splits and each fold keeps the
-class shares.
+class shares. The hash split gives each group the split its seeded hash
+falls in, so a row's split does not depend on the other rows (stable from
+one round of new data or corrected labels to the next).
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -125,6 +128,29 @@ def random_split(
     return out
 
 
+def hash_split(ids: Sequence[str], groups: np.ndarray, fractions: dict[str, float], seed: int) -> list[str]:
+    """Split name per row from a seeded hash of its group's smallest row id: stable across rounds.
+
+    A row keeps its split when other rows are added, removed or relabelled; only a change of its own group (a
+    new near duplicate with a smaller id joining it) can move it. The shares are those of `fractions` in
+    expectation, not exactly, and classes are not stratified.
+    """
+    first: dict[int, str] = {}
+    for g, row_id in zip(groups.tolist(), ids):
+        if g not in first or row_id < first[g]:
+            first[g] = row_id
+    test_cut = fractions["test"]
+    validation_cut = test_cut + fractions["validation"]
+
+    def split_of(key: str) -> str:
+        digest = hashlib.blake2b(f"{seed}:{key}".encode(), digest_size=8).digest()
+        u = int.from_bytes(digest, "big") / 2**64
+        return "test" if u < test_cut else "validation" if u < validation_cut else "train"
+
+    of_group = {g: split_of(key) for g, key in first.items()}
+    return [of_group[g] for g in groups.tolist()]
+
+
 def check_presence(labels: Sequence[str], assigned: Sequence[str], expected: Sequence[str], method: str) -> None:
     """The checks every split method passes: two classes at least, every expected split non-empty, every
     class in every expected split. StageError naming what is missing and the fix."""
@@ -149,6 +175,7 @@ def check_presence(labels: Sequence[str], assigned: Sequence[str], expected: Seq
         )
     fixes = {
         "random": "label more of them",
+        "hash": "label more of them, or use method random (stratified)",
         "time": "label more of them across the whole period, or use method random (stratified)",
         "column": "give some of their rows this split in the split column, or use method random",
     }
