@@ -174,13 +174,22 @@ def run(cfg: AuditParams, paths: AuditPaths, split_dir: str | Path, base_dir: st
         "rows": len(rows),
         "estimated_error_rate": round(result.error_rate, 6),
         "noise_rate": {c: round(float(v), 6) for c, v in zip(classes, result.noise_rate)},
+        "max_noise_rate": round(float(result.noise_rate.max()), 6) if len(classes) else 0.0,
         "issues": {k: kinds.get(k, 0) for k in KINDS},
         "flagged_rows": len({r["id"] for r in issues}),
     }
 
 
-# What `dvc metrics show` lists; the counts by kind are in metrics/details/audit.json.
-HEADLINE = ("estimated_error_rate", "noise_rate", "flagged_rows")
+# What `dvc metrics show` lists; the counts by kind are in metrics/details/audit.json. The rate of each class is
+# headline up to PER_CLASS_HEADLINE classes; with more (77 would be 77 columns of `dvc metrics show`) the worst
+# class's rate is, and the per-class rates stay in the details file.
+HEADLINE = ("estimated_error_rate", "flagged_rows")
+PER_CLASS_HEADLINE = 10
+
+
+def headline(metrics: dict[str, Any]) -> tuple[str, ...]:
+    """HEADLINE plus `noise_rate.<class>`, or `max_noise_rate` past PER_CLASS_HEADLINE classes."""
+    return HEADLINE + (("noise_rate",) if len(metrics["noise_rate"]) <= PER_CLASS_HEADLINE else ("max_noise_rate",))
 
 
 def _r(values: Any) -> Any:
@@ -191,7 +200,7 @@ def main() -> None:
     params = load_params()
     metrics = run(params.audit, params.paths.audit, params.paths.split.dir, params.paths.base_model.out)
     p = params.paths.audit
-    write_metrics(metrics, HEADLINE, p.metrics, p.counts)
+    write_metrics(metrics, headline(metrics), p.metrics, p.counts)
 
 
 if __name__ == "__main__":
