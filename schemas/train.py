@@ -68,6 +68,14 @@ class TrainParams(StrictModel):
         True, description="Weight the loss with the balance stage's class_weights.json (when it holds weights)."
     )
     seed: int = Field(42, description="Seed of head initialisation, dropout and batch order.")
+    seeds: int = Field(
+        1,
+        ge=1,
+        le=20,
+        description="Trainings per approach, with seeds seed, seed+1, ... (at most 20). The first seed's model is "
+        "the one saved and evaluated; the others give the spread of the best validation metric and count failed "
+        "runs (at or below the majority class on validation; Mosbach et al. 2021). Each seed costs one training.",
+    )
     resume: bool = Field(
         True, description="Continue an interrupted run from its last checkpoint (same params and data only)."
     )

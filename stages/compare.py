@@ -130,6 +130,8 @@ def _approach(
         raise StageError(f"approach '{name}': {', '.join(missing)} not found; run train@{name} and evaluate@{name}")
     trained, evaluated = json.loads(train_file.read_text()), json.loads(eval_file.read_text())
     row = {k: evaluated.get(k) for k in QUALITY} | {k: trained.get(k) for k in COST}
+    if "seeds" in trained:  # train.seeds > 1: the spread of the validation metric over seeds
+        row["seeds"] = trained["seeds"]
     table = pq.read_table(predictions, columns=["id", "predicted"])
     by_id = dict(zip(table.column("id").to_pylist(), table.column("predicted").to_pylist()))
     absent = [i for i in ids if i not in by_id]
@@ -291,6 +293,7 @@ def render(
         f"- | {_f(majority['mcc'])} | - | 0 |" + (" 0 | - | - |" if timed else "")
     )
     lines.append("")
+    lines += seed_lines(ranked, rows)
     if timed:
         lines.append(
             "Peak MB: peak GPU memory allocated, or the training process's peak resident memory on CPU (libraries "
@@ -305,6 +308,27 @@ def render(
         )
     lines.append("")
     return "\n".join(lines)
+
+
+def seed_lines(ranked: list[str], rows: dict[str, dict[str, Any]]) -> list[str]:
+    """The spread over seeds (train.seeds > 1) of each approach's best validation metric, with failed runs."""
+    spread = [(n, rows[n]["seeds"]) for n in ranked if rows[n].get("seeds")]
+    if not spread:
+        return []
+    lines = [
+        "Spread over training seeds (train.seeds): the best validation score of each seed's run; the table above "
+        "is the first seed's model. Failed: runs at or below the majority class on validation (Mosbach et al. "
+        "2021).",
+        "",
+        "| approach | seeds | validation metric | mean | std | min | max | failed runs |",
+        "|---|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for n, s in spread:
+        lines.append(
+            f"| {n} | {', '.join(str(x) for x in s['seeds'])} | {s['metric']} | {_f(s['mean'])} | {_f(s['std'])} | "
+            f"{_f(s['min'])} | {_f(s['max'])} | {s['failed']} of {len(s['seeds'])} |"
+        )
+    return [*lines, ""]
 
 
 def _ci(row: dict[str, Any], metric: str) -> str:

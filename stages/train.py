@@ -102,6 +102,9 @@ def run(
         fingerprint,
         callbacks,
     )
+    spread = None
+    if train.seeds > 1:
+        spread = seed_spread(name, approach, train, model_cfg, paths, base_dir, module, data, fit, fingerprint)
     seconds = time.perf_counter() - start
     if not is_main_process():
         return {}  # under accelerate/torchrun only the first process writes outputs
@@ -132,7 +135,77 @@ def run(
         "validation_rows": len(data.val_rows),
         "resumed_from_step": fit.resumed_from_step,
         "dropped": data.dropped,
+    } | ({"seeds": spread} if spread is not None else {})
+
+
+def seed_spread(
+    name: str,
+    approach: Any,
+    train: TrainParams,
+    model_cfg: ModelParams,
+    paths: TrainPaths,
+    base_dir: Path,
+    module: Any,
+    data: Any,
+    first: Any,
+    fingerprint: dict[str, Any],
+) -> dict[str, Any]:
+    """Train `train.seeds - 1` more times (seeds seed+1, ...) and summarise the best validation metric of all
+    the runs: mean, standard deviation, range, and the runs at or below the majority class (failed).
+
+    The extra runs keep no model and write no learning curves; each has its own checkpoint folder, so an
+    interrupted run resumes where it stopped.
+    """
+    import numpy as np
+
+    metric = train.early_stopping.metric
+    values = [float("nan") if first.best_metric is None else first.best_metric]
+    for seed in range(train.seed + 1, train.seed + train.seeds):
+        run_train = train.model_copy(update={"seed": seed})
+        seed_everything(seed, model_cfg.num_threads)
+        model = module.build(approach, load_backbone(base_dir, model_cfg.trust_remote_code), len(data.labels))
+        fit = module.train(
+            approach,
+            model,
+            data,
+            options_for(approach, run_train, model_cfg.num_threads),
+            Path(paths.checkpoints_dir) / f"{name}-seed{seed}",
+            None,
+            train.resume,
+            fingerprint | {"seed": seed},
+        )
+        values.append(float("nan") if fit.best_metric is None else fit.best_metric)
+        log.info("%s, seed %d: best validation %s %.4f", name, seed, metric, values[-1])
+    majority = majority_score(data, metric)
+    worse = (lambda v: v >= majority) if metric == "loss" else (lambda v: v <= majority)
+    array = np.asarray(values, dtype=float)
+    return {
+        "seeds": list(range(train.seed, train.seed + train.seeds)),
+        "metric": metric,
+        "values": [round(v, 6) for v in values],
+        "mean": round(float(array.mean()), 6),
+        "std": round(float(array.std(ddof=1)), 6),
+        "min": round(float(array.min()), 6),
+        "max": round(float(array.max()), 6),
+        "majority_class": None if majority is None else round(majority, 6),
+        "failed": 0 if majority is None else sum(1 for v in values if worse(v)),
     }
+
+
+def majority_score(data: Any, metric: str) -> float | None:
+    """The validation `metric` of always predicting the most frequent train label (None for loss)."""
+    if metric == "loss":
+        return None
+    from collections import Counter
+
+    from sklearn.metrics import accuracy_score, f1_score
+
+    most = Counter(r["labels"] for r in data.train_rows).most_common(1)[0][0]
+    actual = [r["labels"] for r in data.val_rows]
+    predicted = [most] * len(actual)
+    if metric == "accuracy":
+        return float(accuracy_score(actual, predicted))
+    return float(f1_score(actual, predicted, average="macro", zero_division=0))
 
 
 def is_main_process() -> bool:

@@ -106,6 +106,19 @@ def test_a_run_at_the_majority_baseline_is_flagged_failed(tmp_path):
     assert "broken (failed: at or below the majority class)" in Path(paths.report).read_text()
 
 
+def test_the_spread_over_seeds_is_reported_when_train_had_several(tmp_path):
+    paths, train, evaluate = setup(tmp_path, {"full": 0, "adapter": 2})
+    details = Path(train.details_dir) / "full.json"
+    spread = {"seeds": [42, 43, 44], "metric": "macro_f1", "values": [0.9, 0.4, 0.8], "mean": 0.7, "std": 0.264575}
+    spread |= {"min": 0.4, "max": 0.9, "majority_class": 0.4, "failed": 1}
+    details.write_text(json.dumps(json.loads(details.read_text()) | {"seeds": spread}))
+    metrics = run(["full", "adapter"], FAST, paths, train, evaluate)
+    assert metrics["approaches"]["full"]["seeds"] == spread and "seeds" not in metrics["approaches"]["adapter"]
+    report = Path(paths.report).read_text()
+    assert "| full | 42, 43, 44 | macro_f1 | 0.7000 | 0.2646 | 0.4000 | 0.9000 | 1 of 3 |" in report
+    assert "| adapter | " not in report.split("Spread over training seeds")[1]
+
+
 def test_no_approach_better_than_tfidf_recommends_the_baseline(tmp_path):
     paths, train, evaluate = setup(tmp_path, {"full": 3})
     metrics = run(["full"], FAST, paths, train, evaluate)

@@ -138,6 +138,29 @@ def test_two_runs_with_one_seed_give_identical_metrics_and_weights(env):
         assert a.read_bytes() == b.read_bytes(), name
 
 
+def test_seeds_give_the_spread_and_keep_the_first_seeds_model(env):
+    """train.seeds: 3 trains three times; the saved model is the one seeds: 1 saves, the spread covers all three."""
+    cfg = approach("full", learning_rate=1e-2)  # high enough that some seeds collapse to one class
+    one = train_stage.run("s", cfg, env.train_params(), env.model, env.paths_under("seeds-1"), env.base)
+    three = train_stage.run("s", cfg, env.train_params(seeds=3), env.model, env.paths_under("seeds-3"), env.base)
+    for name in ("head.safetensors", "backbone/model.safetensors"):
+        a = Path(env.paths_under("seeds-1").models_dir) / "s" / name
+        b = Path(env.paths_under("seeds-3").models_dir) / "s" / name
+        assert a.read_bytes() == b.read_bytes(), name
+    assert "seeds" not in one
+    spread = three["seeds"]
+    seed = env.train_params().seed
+    assert spread["seeds"] == [seed, seed + 1, seed + 2] and spread["metric"] == "macro_f1"
+    assert spread["values"][0] == pytest.approx(one["best_validation"]["macro_f1"], abs=1e-6)
+    assert spread["min"] <= spread["mean"] <= spread["max"] and spread["std"] >= 0
+    assert len(set(spread["values"])) > 1  # other seeds, other runs
+    # always ham (20 of 30 train rows) on validation's 8 ham and 4 spam: F1 ham 2 * (8/12) / (8/12 + 1), spam 0
+    assert spread["majority_class"] == pytest.approx((2 * (8 / 12) / (8 / 12 + 1)) / 2, abs=1e-6)
+    assert spread["failed"] == sum(v <= spread["majority_class"] for v in spread["values"])
+    assert 0 < spread["failed"] < 3  # a collapsed run is told apart from the ones that learnt
+    assert not list(Path(env.paths_under("seeds-3").checkpoints_dir).iterdir())  # extra runs' checkpoints gone
+
+
 class Interrupt(TrainerCallback):
     """Stops the process-like run right after the checkpoint at `step` was written."""
 
