@@ -47,6 +47,9 @@ log = get_logger("curve")
 
 TFIDF = "tfidf_logreg"
 EXTRAPOLATION_LIMIT = 2.0  # beyond twice the largest train set seen, a fitted curve is a guess
+# Beyond a hundred times the data seen, the rows a fit asks for are not a number to act on (a nearly flat fit
+# once asked for 10^22): they are reported as "more than" this bound.
+ESTIMATE_LIMIT = 100.0
 
 
 def run(
@@ -278,12 +281,14 @@ def analyse(runs: list[dict[str, Any]], cfg: CurveParams, majority_f1: float) ->
         b = cfg.bootstrap
         low, high = powerlaw.exponent_interval(n, err, n_resamples=b.n_resamples, confidence=b.confidence, seed=b.seed)
         needed = f.rows_for(1 - cfg.target_macro_f1)
+        beyond = needed is not None and needed > ESTIMATE_LIMIT * largest
         entry |= {
             "fit": {"a": round(f.a, 6), "b": round(f.b, 6), "c": round(f.c, 6)},
             "b_interval": [round(low, 4), round(high, 4)],
             "macro_f1_ceiling": round(1 - f.c, 6),
-            "rows_for_target": None if needed is None else round(needed),
+            "rows_for_target": None if needed is None or beyond else round(needed),
             "rows_for_target_extrapolated": needed is not None and needed > EXTRAPOLATION_LIMIT * largest,
+            "rows_for_target_beyond": round(ESTIMATE_LIMIT * largest) if beyond else None,
             "check": _check(n, err, largest),
         }
         out["approaches"][name] = entry
@@ -369,7 +374,9 @@ def render(runs: list[dict[str, Any]], metrics: dict[str, Any], cfg: CurveParams
             continue
         need = e["rows_for_target"]
         need_s = "not reached (ceiling below target)" if need is None else f"{need:,}"
-        if e["rows_for_target_extrapolated"]:
+        if e.get("rows_for_target_beyond"):
+            need_s = f"more than {e['rows_for_target_beyond']:,} ({ESTIMATE_LIMIT:g}x the data seen; not estimated)"
+        elif e["rows_for_target_extrapolated"]:
             need_s += f" (extrapolated beyond {EXTRAPOLATION_LIMIT:g}x the data seen: uncertain)"
         check = e["check"]
         check_s = "-" if not check else f"{check['predicted_macro_f1']:.4f} / {check['actual_macro_f1']:.4f}"

@@ -71,3 +71,22 @@ def test_curve_off_by_default_trains_nothing_and_says_how_to_run_it(tmp_path):
     assert "dvc exp run -S curve.enabled=true curve" in (tmp_path / "curve.md").read_text()
     assert (tmp_path / "plots/curve.json").read_text().strip() == "[]"
     assert (tmp_path / "curve_base/README.md").is_file()
+
+
+def test_rows_needed_far_beyond_the_data_seen_are_not_estimated():
+    """A curve that has nearly stopped improving asks for an absurd number of rows for the target: past 100x the
+    data seen the report says "more than" that bound; a curve that gets there soon gets its number."""
+    cfg = CurveParams.model_validate({"target_macro_f1": 0.97})
+
+    def runs(name: str, error: list[float]) -> list[dict]:
+        return [curve._run_row(name, n / 800, 0, n, 1 - e, 1.0, None, 10) for n, e in zip((100, 200, 400, 800), error)]
+
+    slow = [0.2 * n**-0.1 for n in (100, 200, 400, 800)]  # error 0.2 n^-0.1 reaches 0.03 at 1.7e8 rows
+    fast = [0.3 * n**-0.4 for n in (100, 200, 400, 800)]  # error 0.3 n^-0.4 reaches 0.03 at 316 rows
+    metrics = curve.analyse(runs("slow", slow) + runs("fast", fast), cfg, majority_f1=0.45)
+    s, f = metrics["approaches"]["slow"], metrics["approaches"]["fast"]
+    assert s["rows_for_target_beyond"] == 80_000 and s["rows_for_target"] is None
+    assert f["rows_for_target_beyond"] is None and f["rows_for_target"] == pytest.approx(316, abs=3)
+    report = curve.render(runs("slow", slow) + runs("fast", fast), metrics, cfg)
+    assert "| fast | " in report and "| 316 |" in report
+    assert "more than 80,000 (100x the data seen; not estimated)" in report
