@@ -21,6 +21,14 @@ from .refine_helpers import write_answers
 SMS = "data/sample/sms_spam_collection/SMSSpamCollection"
 
 
+def splits_of(repo) -> dict[str, str]:
+    return {
+        i: name
+        for name in ("train", "validation", "test")
+        for i in pq.read_table(repo / f"data/split/{name}.parquet", columns=["id"]).column("id").to_pylist()
+    }
+
+
 @pytest.mark.slow
 def test_one_review_round_corrects_the_answered_rows_and_reruns_label_onward(tmp_path):
     repo = copy_project(tmp_path)
@@ -31,6 +39,9 @@ def test_one_review_round_corrects_the_answered_rows_and_reruns_label_onward(tmp
     truth_by_text = {}
     for label, text in pairs:
         truth_by_text.setdefault(text, label)
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["split"]["method"] = "hash"  # the documented setting for rounds: corrected labels move no row
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     sh(["git", "add", "-A"], repo)
     sh(["git", "commit", "-qm", "noisy sample"], repo)
     first = dvc(repo, "repro", "review").stdout
@@ -38,6 +49,7 @@ def test_one_review_round_corrects_the_answered_rows_and_reruns_label_onward(tmp
     sh(["git", "add", "-A"], repo)
     sh(["git", "commit", "-qm", "round 0"], repo)
     before = json.loads((repo / "metrics/audit.json").read_text())
+    split_before = splits_of(repo)
 
     # the annotator answers the issues queue with the true labels
     rows = pq.read_table(repo / "data/labeled/rows.parquet", columns=["id", "text_raw", "label"]).to_pylist()
@@ -64,6 +76,7 @@ def test_one_review_round_corrects_the_answered_rows_and_reruns_label_onward(tmp
     ran = {s for s in ("ingest", "clean", "label", "split", "audit", "review") if f"Running stage '{s}'" in second}
     assert ran == {"label", "split", "audit", "review"}, second
 
+    assert splits_of(repo) == split_before  # every row stayed in its split: the rounds compare on the same test
     history = pq.read_table(repo / "data/labeled/history.parquet").to_pylist()
     wrong = {i for i in task_ids if i in truth and truth[i] != current[i]}
     assert {h["id"] for h in history} == wrong  # exactly the answered rows whose label was wrong
