@@ -198,6 +198,11 @@ class ComparePaths(PathsModel):
         "plots/validation_macro_f1.json",
         description="Validation macro-F1 by step of every approach, overlaid in one plot.",
     )
+    baseline_model: str = Field(
+        "models/tfidf_logreg",
+        description="The fitted TF-IDF baseline (terms, idf, coefficients; no pickle), for "
+        "`predict --approach tfidf_logreg`.",
+    )
 
 
 class CurvePaths(StrictModel):

@@ -7,7 +7,8 @@ regression; `compare.baseline`) on the same train split; bootstraps the test
 rows for a confidence interval of each macro-F1 and accuracy and for the paired
 difference of each approach to the baseline, with a verdict. Writes
 metrics/compare.json (headline), metrics/details/compare.json,
-reports/comparison.md (a one-sentence recommendation, then one table),
+reports/comparison.md (a one-sentence recommendation, then one table), the fitted
+baseline (models/tfidf_logreg/: terms, idf and coefficients, no pickle; `predict --approach tfidf_logreg`),
 plots/compare.json and plots/validation_macro_f1.json (every approach's
 validation curve, overlaid). Training time, peak memory and inference time vary
 with the machine, so they stay out of git and DVC: the same table with those
@@ -35,14 +36,15 @@ from stages.lib.core.log import get_logger
 from stages.lib.core.metrics import read_timings, write_metrics, write_timings
 from stages.lib.model.evaluation import classification_report
 from stages.lib.model.textclf import read_split
-from stages.lib.model.tfidf import baseline_pipeline
+from stages.lib.model.tfidf import NAME as TFIDF_NAME
+from stages.lib.model.tfidf import baseline_pipeline, save_baseline
 
 log = get_logger("compare")
 
 QUALITY = ("macro_f1", "accuracy", "weighted_f1", "mcc", "ece")
 # Training time, peak memory and inference time are read from reports/timings/ (not versioned), see _timings.
 COST = ("trainable_params", "trainable_fraction")
-TFIDF = "tfidf_logreg"
+TFIDF = TFIDF_NAME
 MAJORITY = "majority_class"
 INTERVALS = ("macro_f1", "accuracy")
 
@@ -68,7 +70,7 @@ def run(
     for name in approaches:
         rows[name], predicted[name] = _approach(name, train_paths, eval_paths, [test_ids[i] for i in scored])
     timings = {n: _timings(n, timings_dir) for n in approaches}
-    tfidf, predicted[TFIDF], timings[TFIDF] = tfidf_baseline(
+    tfidf, predicted[TFIDF], timings[TFIDF], pipelines = tfidf_baseline(
         cfg, Path(train_paths.data_dir) / "train.parquet", test_texts, test_labels
     )
     majority = majority_baseline(Path(train_paths.data_dir) / "train.parquet", actual)
@@ -106,6 +108,8 @@ def run(
             )
     with atomic_path(paths.report) as tmp:
         tmp.write_text(report)
+    with atomic_path(paths.baseline_model) as tmp:
+        save_baseline(pipelines[TFIDF], cfg.baseline, tmp)
     if timings_dir is not None:
         with atomic_path(Path(timings_dir) / "comparison.md") as tmp:
             tmp.write_text(report_timed)
@@ -151,8 +155,9 @@ def _timings(name: str, timings_dir: str | Path | None) -> dict[str, Any]:
 
 def tfidf_baseline(
     cfg: CompareParams, train_path: str | Path, test_texts: list[str], test_labels: list[str | None]
-) -> tuple[dict[str, Any], list[str], dict[str, Any]]:
-    """Train the TF-IDF + logistic regression baseline on the labelled train rows; score the labelled test rows."""
+) -> tuple[dict[str, Any], list[str], dict[str, Any], dict[str, Any]]:
+    """Train the TF-IDF + logistic regression baseline on the labelled train rows; score the labelled test rows.
+    Returns its row, its test predictions, its timings and {TFIDF: the fitted pipeline}."""
     _, texts, labels = read_split(train_path)
     pairs = [(t, y) for t, y in zip(texts, labels) if y is not None]
     pipeline = baseline_pipeline(cfg.baseline)
@@ -175,7 +180,7 @@ def tfidf_baseline(
         "train_seconds": round(train_seconds, 2),
         "predict_seconds_per_1000": round(1000 * predict_seconds / max(len(test_texts), 1), 4),
     }
-    return row, predicted, timing
+    return row, predicted, timing, {TFIDF: pipeline}
 
 
 def majority_baseline(train_path: str | Path, actual: list[str]) -> dict[str, Any]:

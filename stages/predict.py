@@ -2,6 +2,7 @@
 
     python -m stages.predict --approach full new_messages.csv predictions.csv
     python -m stages.predict --approach full --source sms_spam --format text lines.txt out.jsonl
+    python -m stages.predict --approach tfidf_logreg new_messages.csv predictions.csv   # compare's baseline
 
 INPUT is read with the settings of one of `ingest.sources` (the first unless
 --source names one; --format overrides its format), so a file shaped like the
@@ -22,6 +23,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import torch
@@ -34,6 +36,8 @@ from stages.lib.core.io import atomic_path, write_parquet
 from stages.lib.core.log import get_logger
 from stages.lib.ingest.readers import read_source
 from stages.lib.model.inference import load_trained, predict_proba
+from stages.lib.model.tfidf import NAME as TFIDF
+from stages.lib.model.tfidf import load_baseline
 from stages.lib.text import normalize
 
 log = get_logger("predict")
@@ -63,14 +67,7 @@ def run(
             f"({len(rejects) / len(records):.1%} > ingest.max_reject_fraction={params.ingest.max_reject_fraction}); "
             f"reasons {dict(counts)}. Check --format and the source's delimiter, quoting and encoding."
         )
-    model_dir = Path(params.paths.train.models_dir) / approach
-    try:
-        model, tokenizer, meta = load_trained(model_dir, params.paths.base_model.out, params.model.trust_remote_code)
-    except FileNotFoundError as exc:
-        raise StageError(str(exc)) from None
-    with torch.no_grad():
-        probs = predict_proba(model, tokenizer, texts, meta["max_length"], batch_size)
-    labels: list[str] = meta["labels"]
+    probs, labels = predict_texts(approach, texts, params, batch_size)
     table = pa.table(
         {
             "location": pa.array(locations, pa.string()),
@@ -89,6 +86,21 @@ def run(
         "%s: %d rows predicted with %s, %d rejected %s", input_path, len(texts), approach, len(rejects), dict(counts)
     )
     return {"rows_in": len(records), "rows_out": len(texts), "dropped": dict(sorted(counts.items()))}
+
+
+def predict_texts(approach: str, texts: list[str], params: Any, batch_size: int) -> tuple[Any, list[str]]:
+    """(class probabilities per text, the labels in column order) from a trained approach or the TF-IDF baseline."""
+    if approach == TFIDF:
+        pipeline, meta = load_baseline(params.paths.compare.baseline_model)
+        return (pipeline.predict_proba(texts) if texts else np.zeros((0, len(meta["labels"])))), meta["labels"]
+    model_dir = Path(params.paths.train.models_dir) / approach
+    try:
+        model, tokenizer, meta = load_trained(model_dir, params.paths.base_model.out, params.model.trust_remote_code)
+    except FileNotFoundError as exc:
+        raise StageError(str(exc)) from None
+    with torch.no_grad():
+        probs = predict_proba(model, tokenizer, texts, meta["max_length"], batch_size)
+    return probs, meta["labels"]
 
 
 def rows_from(source: Source, records: list, clean: Any) -> tuple[list[str], list[str], list[dict[str, Any]]]:
@@ -142,15 +154,22 @@ def pick_source(sources: Any, name: str | None) -> Source:
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m stages.predict", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--approach", required=True, help="an entry of params.yaml approaches (models/<approach>/)")
+    parser.add_argument(
+        "--approach",
+        required=True,
+        help=f"an entry of params.yaml approaches (models/<approach>/), or {TFIDF} (compare's fitted baseline)",
+    )
     parser.add_argument("--source", default=None, help="the ingest source whose read settings apply (default: first)")
     parser.add_argument("--format", default=None, help="override the source's format (csv, tsv, jsonl, text...)")
     parser.add_argument("input", type=Path)
     parser.add_argument("output", type=Path)
     args = parser.parse_args()
     params = load_params(check_peft=True)
-    if args.approach not in params.approaches:
-        raise StageError(f"approach '{args.approach}' is not in params.yaml approaches: {', '.join(params.approaches)}")
+    if args.approach not in params.approaches and args.approach != TFIDF:
+        raise StageError(
+            f"approach '{args.approach}' is not in params.yaml approaches: {', '.join(params.approaches)} "
+            f"(or {TFIDF}, the baseline compare fits)"
+        )
     source = pick_source(params.ingest.sources, args.source)
     if args.format:
         source = Source.model_validate(source.model_dump() | {"format": args.format})

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -14,6 +15,8 @@ from schemas.paths import ComparePaths, EvaluatePaths, TrainPaths
 from stages.compare import run
 from stages.lib.core.errors import StageError
 from stages.lib.model.evaluation import classification_report
+from stages.lib.model.textclf import read_split
+from stages.lib.model.tfidf import baseline_pipeline, load_baseline
 from tests.finetune_fixtures import write_split
 
 FAST = CompareParams.model_validate({"bootstrap": {"n_resamples": 200}})
@@ -57,6 +60,7 @@ def setup(root: Path, wrong: dict[str, int]) -> tuple[ComparePaths, TrainPaths, 
         report=str(root / "comparison.md"),
         plot=str(root / "plots/compare.json"),
         curves=str(root / "plots/validation_macro_f1.json"),
+        baseline_model=str(root / "models/tfidf_logreg"),
     )
     return paths, train, evaluate
 
@@ -117,6 +121,24 @@ def test_the_spread_over_seeds_is_reported_when_train_had_several(tmp_path):
     report = Path(paths.report).read_text()
     assert "| full | 42, 43, 44 | macro_f1 | 0.7000 | 0.2646 | 0.4000 | 0.9000 | 1 of 3 |" in report
     assert "| adapter | " not in report.split("Spread over training seeds")[1]
+
+
+def test_the_fitted_baseline_is_saved_as_data_and_reloads_to_the_same_probabilities(tmp_path):
+    paths, train, evaluate = setup(tmp_path, {"full": 0})
+    run(["full"], FAST, paths, train, evaluate)
+    first = {f.name: f.read_bytes() for f in Path(paths.baseline_model).iterdir()}
+    assert set(first) == {"refinery.json", "weights.safetensors"}  # no pickle anywhere
+    pipeline, meta = load_baseline(paths.baseline_model)
+    _, texts, _ = read_split(evaluate.test)
+    _, train_texts, train_labels = read_split(Path(train.data_dir) / "train.parquet")
+    pairs = [(t, y) for t, y in zip(train_texts, train_labels) if y is not None]
+    fitted = baseline_pipeline(FAST.baseline).fit([t for t, _ in pairs], [y for _, y in pairs])
+    assert meta["labels"] == ["ham", "spam"]
+    assert np.array_equal(pipeline.predict_proba(texts), fitted.predict_proba(texts))
+    run(["full"], FAST, paths, train, evaluate)  # a rerun writes the same bytes: DVC's hash stays put
+    assert {f.name: f.read_bytes() for f in Path(paths.baseline_model).iterdir()} == first
+    with pytest.raises(StageError, match=r"holds no fitted baseline: run the compare stage first"):
+        load_baseline(tmp_path / "nothing")
 
 
 def test_no_approach_better_than_tfidf_recommends_the_baseline(tmp_path):

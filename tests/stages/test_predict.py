@@ -64,3 +64,27 @@ def test_an_untrained_approach_names_the_stage_to_run(env, tmp_path):
     text = Source(name="t", path="x", format="text")
     with pytest.raises(StageError, match=r"run train@<approach>"):
         predict.run("nothing", text, src, tmp_path / "o.parquet", params_for(env))
+
+
+def test_the_tfidf_baseline_predicts_without_a_trained_approach(env, tmp_path):
+    """compare's recommendation is often the baseline: predict serves it from compare's saved pipeline."""
+    from stages.lib.model.tfidf import baseline_pipeline, save_baseline
+
+    texts = ["win a free prize call now", "free cash prize text win", "see you at lunch", "are we meeting today"]
+    baseline = load_params(REPO / "params.yaml").compare.baseline
+    save_baseline(baseline_pipeline(baseline).fit(texts, ["spam", "spam", "ham", "ham"]), baseline, tmp_path / "tfidf")
+    params = params_for(env)
+    params = params.model_copy(
+        update={
+            "paths": params.paths.model_copy(
+                update={"compare": params.paths.compare.model_copy(update={"baseline_model": str(tmp_path / "tfidf")})}
+            )
+        }
+    )
+    src = tmp_path / "new.csv"
+    src.write_text("message\nWIN a FREE prize now\nlunch today?\n")
+    counts = predict.run("tfidf_logreg", CSV, src, tmp_path / "out.csv", params)
+    assert counts == {"rows_in": 2, "rows_out": 2, "dropped": {}}
+    rows = pacsv.read_csv(tmp_path / "out.csv").to_pylist()
+    assert [r["predicted"] for r in rows] == ["spam", "ham"]
+    assert all(abs(r["prob_ham"] + r["prob_spam"] - 1) < 1e-9 for r in rows)
