@@ -33,6 +33,7 @@ def fake_outputs(root: Path) -> None:
         "plots/validation_macro_f1.json",
         "reports/comparison.md",
         "plots/compare.json",
+        "models/tfidf_logreg/refinery.json",
     ]
     for name in APPROACHES:
         files += [
