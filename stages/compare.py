@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
+from sklearn.pipeline import Pipeline
 
 from schemas import load_params
 from schemas.compare import CompareParams
@@ -34,7 +35,7 @@ from stages.lib.core.errors import StageError, cli
 from stages.lib.core.io import atomic_path, write_json
 from stages.lib.core.log import get_logger
 from stages.lib.core.metrics import read_timings, write_metrics, write_timings
-from stages.lib.model.evaluation import classification_report
+from stages.lib.model.evaluation import classification_report, rounded
 from stages.lib.model.textclf import read_split
 from stages.lib.model.tfidf import NAME as TFIDF_NAME
 from stages.lib.model.tfidf import baseline_pipeline, save_baseline
@@ -70,7 +71,7 @@ def run(
     for name in approaches:
         rows[name], predicted[name] = _approach(name, train_paths, eval_paths, [test_ids[i] for i in scored])
     timings = {n: _timings(n, timings_dir) for n in approaches}
-    tfidf, predicted[TFIDF], timings[TFIDF], pipelines = tfidf_baseline(
+    tfidf, predicted[TFIDF], timings[TFIDF], fitted = tfidf_baseline(
         cfg, Path(train_paths.data_dir) / "train.parquet", test_texts, test_labels
     )
     majority = majority_baseline(Path(train_paths.data_dir) / "train.parquet", actual)
@@ -78,9 +79,9 @@ def run(
     boot = cfg.bootstrap
     options = {"n_resamples": boot.n_resamples, "confidence": boot.confidence, "seed": boot.seed}
     for name, row in [*rows.items(), (TFIDF, tfidf), (MAJORITY, majority)]:
-        row["ci"] = {m: _rounded(interval(actual, predicted[name], m, **options)) for m in INTERVALS}
+        row["ci"] = {m: rounded(interval(actual, predicted[name], m, **options)) for m in INTERVALS}
     for name, row in rows.items():
-        row["vs_tfidf"] = _rounded(paired_difference(actual, predicted[name], predicted[TFIDF], "macro_f1", **options))
+        row["vs_tfidf"] = rounded(paired_difference(actual, predicted[name], predicted[TFIDF], "macro_f1", **options))
         row["failed"] = row["macro_f1"] <= majority["macro_f1"]  # Mosbach et al. 2021: a degenerate run
     metric = cfg.metric
     ranked = sorted(rows, key=lambda n: (-(rows[n][metric] or 0.0), n))
@@ -109,7 +110,7 @@ def run(
     with atomic_path(paths.report) as tmp:
         tmp.write_text(report)
     with atomic_path(paths.baseline_model) as tmp:
-        save_baseline(pipelines[TFIDF], cfg.baseline, tmp)
+        save_baseline(fitted, cfg.baseline, tmp)
     if timings_dir is not None:
         with atomic_path(Path(timings_dir) / "comparison.md") as tmp:
             tmp.write_text(report_timed)
@@ -155,9 +156,9 @@ def _timings(name: str, timings_dir: str | Path | None) -> dict[str, Any]:
 
 def tfidf_baseline(
     cfg: CompareParams, train_path: str | Path, test_texts: list[str], test_labels: list[str | None]
-) -> tuple[dict[str, Any], list[str], dict[str, Any], dict[str, Any]]:
+) -> tuple[dict[str, Any], list[str], dict[str, Any], Pipeline]:
     """Train the TF-IDF + logistic regression baseline on the labelled train rows; score the labelled test rows.
-    Returns its row, its test predictions, its timings and {TFIDF: the fitted pipeline}."""
+    Returns its row, its test predictions, its timings and the fitted pipeline."""
     _, texts, labels = read_split(train_path)
     pairs = [(t, y) for t, y in zip(texts, labels) if y is not None]
     pipeline = baseline_pipeline(cfg.baseline)
@@ -180,7 +181,7 @@ def tfidf_baseline(
         "train_seconds": round(train_seconds, 2),
         "predict_seconds_per_1000": round(1000 * predict_seconds / max(len(test_texts), 1), 4),
     }
-    return row, predicted, timing, {TFIDF: pipeline}
+    return row, predicted, timing, pipeline
 
 
 def majority_baseline(train_path: str | Path, actual: list[str]) -> dict[str, Any]:
@@ -371,14 +372,6 @@ def validation_curves(approaches: list[str], live_dir: Path, metric: str) -> lis
             values = dict(zip(columns, line.split("\t"), strict=True))
             points.append({"approach": name, "step": int(values["step"]), metric: float(values[metric])})
     return points
-
-
-def _rounded(value: Any) -> Any:
-    if isinstance(value, float):
-        return round(value, 6)
-    if isinstance(value, dict):
-        return {k: _rounded(v) for k, v in value.items()}
-    return value
 
 
 def main() -> None:

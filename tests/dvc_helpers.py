@@ -55,3 +55,14 @@ def copy_project(dest: Path) -> Path:
 
 def dvc(dest: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
     return sh([dvc_bin(), *args], dest, check=check)
+
+
+def flat(data: dict, prefix: str = "") -> dict:
+    """Nested metrics as DVC names them: {"a": {"b": 1}} -> {"a.b": 1}."""
+    out = {}
+    for key, value in data.items():
+        if isinstance(value, dict):
+            out |= flat(value, f"{prefix}{key}.")
+        else:
+            out[f"{prefix}{key}"] = value
+    return out

@@ -15,7 +15,7 @@ import yaml
 
 from stages.lib.text.wordnet import write_wordnet_stamp
 
-from .dvc_helpers import copy_project, dvc, sh
+from .dvc_helpers import copy_project, dvc, flat, sh
 from .finetune_fixtures import HAM, SPAM, tiny_model_params, tiny_train_params
 
 
@@ -92,13 +92,3 @@ def named_runs(node):
         for value in node.values():
             if isinstance(value, (list, dict)):
                 yield from named_runs(value)
-
-
-def flat(data, prefix=""):
-    out = {}
-    for key, value in data.items():
-        if isinstance(value, dict):
-            out |= flat(value, f"{prefix}{key}.")
-        else:
-            out[f"{prefix}{key}"] = value
-    return out

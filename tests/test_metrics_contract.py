@@ -11,17 +11,7 @@ import pytest
 from stages.lib.core.metrics import TIMING_KEYS, pick, write_metrics
 
 from .conftest import REPO
-from .dvc_helpers import copy_project, dvc, sh
-
-
-def flat(data: dict, prefix: str = "") -> dict:
-    out = {}
-    for key, value in data.items():
-        if isinstance(value, dict):
-            out |= flat(value, f"{prefix}{key}.")
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
+from .dvc_helpers import copy_project, dvc, flat, sh
 
 
 def test_dvc_metrics_show_fits_a_screen_on_the_demo():

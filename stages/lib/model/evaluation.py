@@ -49,12 +49,13 @@ def classification_report(
     if probs is not None:
         correct = np.array([a == b for a, b in zip(actual, predicted)], dtype=float)
         report["ece"] = expected_calibration_error(probs, correct)
-    return _rounded(report)
+    return rounded(report)
 
 
-def _rounded(value: Any) -> Any:
+def rounded(value: Any) -> Any:
+    """Floats rounded to 6 digits, through nested dicts: the precision every metrics file is written with."""
     if isinstance(value, float):
         return round(value, 6)
     if isinstance(value, dict):
-        return {k: _rounded(v) for k, v in value.items()}
+        return {k: rounded(v) for k, v in value.items()}
     return value

@@ -41,30 +41,11 @@ def tfidf_logreg(
     `char_wb` n-grams keep "FREE!!" and "fr33" close to "free"; the word n-grams keep phrases such as "call now".
     liblinear is deterministic for a given seed and fast on a few thousand short texts.
     """
+    settings = {"min_df": min_df, "max_features": max_features, "sublinear_tf": sublinear_tf, "lowercase": lowercase}
     features = FeatureUnion(
         [
-            (
-                "word",
-                TfidfVectorizer(
-                    analyzer="word",
-                    ngram_range=tuple(word_ngrams),
-                    min_df=min_df,
-                    max_features=max_features,
-                    sublinear_tf=sublinear_tf,
-                    lowercase=lowercase,
-                ),
-            ),
-            (
-                "char",
-                TfidfVectorizer(
-                    analyzer="char_wb",
-                    ngram_range=tuple(char_ngrams),
-                    min_df=min_df,
-                    max_features=max_features,
-                    sublinear_tf=sublinear_tf,
-                    lowercase=lowercase,
-                ),
-            ),
+            ("word", TfidfVectorizer(analyzer="word", ngram_range=tuple(word_ngrams), **settings)),
+            ("char", TfidfVectorizer(analyzer="char_wb", ngram_range=tuple(char_ngrams), **settings)),
         ]
     )
     classifier = LogisticRegression(
