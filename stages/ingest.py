@@ -22,7 +22,7 @@ import pyarrow as pa
 
 from schemas import load_params
 from schemas.engine import EngineParams
-from schemas.ingest import IMPLICIT_TEXT_FORMATS, TEXT_JOIN, IngestParams, Source
+from schemas.ingest import IMPLICIT_TEXT_FORMATS, IngestParams, Source
 from schemas.paths import IngestPaths
 from schemas.rows import ROW_FIELDS
 from stages.lib.core.errors import StageError, cli
@@ -35,6 +35,7 @@ from stages.lib.core.values import as_text
 from stages.lib.engine import ingest as on_ray
 from stages.lib.engine.session import ray_session
 from stages.lib.ingest.readers import Record, read_source
+from stages.lib.text.prepare import select_text
 
 log = get_logger("ingest")
 
@@ -147,7 +148,7 @@ def to_rows(source: Source, records: list[Record]) -> tuple[list[dict[str, Any]]
     dropped: list[dict[str, Any]] = []
     seen_keys: Counter[str] = Counter()
     label_field = "label" if source.format == "text_dir" and source.label_from_dir else source.label_field
-    text_fields = ["text"] if source.format in IMPLICIT_TEXT_FORMATS else source.text_fields
+    text_fields = source.text_fields
 
     def drop(record: Record, reason: str, detail: str | None = None) -> None:
         raw = record.raw if record.raw is not None else json.dumps(record.fields, ensure_ascii=False, default=str)
@@ -162,24 +163,13 @@ def to_rows(source: Source, records: list[Record]) -> tuple[list[dict[str, Any]]
             drop(record, record.reason)
             continue
         fields = record.fields or {}
-        absent = [f for f in text_fields if f not in fields]
-        if absent:
-            drop(record, "missing_text", f"no field '{absent[0]}'")
-            continue
-        parts = [fields[f] for f in text_fields]
-        odd = [p for p in parts if p is not None and not isinstance(p, str)]
-        if odd:
-            # a number, boolean, NaN or object kept as "12345", "True", "nan" would be a made-up text
-            drop(record, "text_not_string", f"{type(odd[0]).__name__} {_short(odd[0])}")
-            continue
-        # Several text fields (subject, body) are joined with a blank line; an empty one is left out.
-        text = TEXT_JOIN.join(p for p in parts if p and p.strip()) if len(parts) > 1 else (parts[0] or "")
-        if not text.strip():
-            drop(record, "empty_text")
+        text, why = select_text(fields, text_fields)
+        if text is None:
+            drop(record, *why)
             continue
         label = as_text(fields.get(label_field)) if label_field else None
         kept_values = {name: as_text(fields.get(name)) for name in source.keep_fields}
-        bad = _first_unencodable({"text": text, "label": label, **kept_values})
+        bad = _first_unencodable({"label": label, **kept_values})
         if bad is not None:
             drop(record, "invalid_unicode", f"field '{bad}' holds a lone surrogate (e.g. a JSON escape \\ud800)")
             continue
@@ -221,11 +211,6 @@ def _first_unencodable(values: dict[str, str | None]) -> str | None:
             except UnicodeEncodeError:
                 return name
     return None
-
-
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _counts(rows_in: int, rows_out: int, dropped: Counter[str]) -> dict[str, Any]:
