@@ -1,7 +1,8 @@
 """monitor: does a new batch of text look like what the model was trained on?
 
-Reads every file of `monitor.sources` (ingest's formats and readers),
-normalised with clean.normalize, and compares it with split's train rows:
+Reads every file of `monitor.sources` (ingest's formats and readers), made
+into model text by the one text path (clean.normalize and clean.pii, as the
+training rows were), and compares it with split's train rows:
 a domain classifier (cross-validated ROC AUC with a permutation p-value: the
 drift flag), text descriptors (length, out-of-vocabulary share, language mix)
 and the predictions of the audit's TF-IDF model (class distribution, KS test on
@@ -21,7 +22,7 @@ import pyarrow as pa
 
 from schemas import load_params
 from schemas.audit import AuditParams
-from schemas.clean import NormalizeParams
+from schemas.clean import CleanParams
 from schemas.ingest import Source
 from schemas.monitor import MonitorParams
 from schemas.paths import MonitorPaths
@@ -32,12 +33,12 @@ from stages.lib.core.errors import StageError, cli
 from stages.lib.core.io import atomic_path, read_rows, write_json, write_table
 from stages.lib.core.log import get_logger
 from stages.lib.core.metrics import write_metrics
-from stages.lib.core.rejects import reject, rejects_table
+from stages.lib.core.rejects import rejects_table
 from stages.lib.ingest.readers import read_source, resolve_files
 from stages.lib.monitor import drift
 from stages.lib.review import exports
 from stages.lib.review.queues import params_hash
-from stages.lib.text import normalize
+from stages.lib.text.prepare import build_text_prep, prepare_records
 
 log = get_logger("monitor")
 
@@ -56,29 +57,26 @@ SCORED = pa.schema(
 
 
 def read_batch(
-    sources: dict[str, Source], norm: NormalizeParams, root: Path
+    sources: dict[str, Source], clean: CleanParams, root: Path
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int]:
-    """Incoming rows (id, text, source, location), rejects, and the number of records read."""
-    steps = normalize.build_steps(**norm.model_dump())
+    """Incoming rows (id, text, source, location), rejects, and the number of records read.
+
+    Each record becomes model text through the one text path (fields, `clean.normalize`, `clean.pii`), so the
+    batch is compared with train rows made the same way.
+    """
+    prep = build_text_prep(normalize=clean.normalize.model_dump(), pii=clean.pii.model_dump())
     rows, rejects, read = [], [], 0
     for source in sources.values():
         try:
             resolve_files(source, root)
         except StageError:
             continue  # nothing arrived for this source
+        records = list(read_source(source, root))
+        read += len(records)
+        kept, dropped = prepare_records(records, source.name, source.text_fields, prep, "monitor")
+        rejects.extend(dropped)
         seen: Counter[str] = Counter()
-        for rec in read_source(source, root):
-            read += 1
-            text = None if rec.fields is None else rec.fields.get(source.text_field, rec.fields.get("text"))
-            reason = rec.reason or (None if isinstance(text, str) else "missing_text")
-            if reason is None:
-                text = normalize.normalize(text, steps)[0]
-                reason = None if text.strip() else "empty_text"
-            if reason:
-                rejects.append(
-                    reject("monitor", reason, source=source.name, location=rec.location, detail=rec.detail, raw=rec.raw)
-                )
-                continue
+        for rec, text in kept:
             seen[text] += 1
             row_id = ids.row_id(source.name, ids.content_key(text, None, seen[text]))
             rows.append({"id": row_id, "text": text, "source": source.name, "location": rec.location})
@@ -90,7 +88,7 @@ def run(
     cfg: MonitorParams,
     paths: MonitorPaths,
     split_dir: str | Path,
-    norm: NormalizeParams,
+    clean: CleanParams,
     audit: AuditParams,
     review: ReviewParams,
     root: Path = Path("."),
@@ -99,7 +97,7 @@ def run(
 
     Raises StageError when split's train or validation file is missing.
     """
-    rows, rejects, read = read_batch(cfg.sources, norm, root)
+    rows, rejects, read = read_batch(cfg.sources, clean, root)
     dropped = Counter(r["reason"] for r in rejects)
     base = {"batch": bool(rows), "rows_in": read, "rows_out": len(rows), "dropped": dict(sorted(dropped.items()))}
     if not rows:
@@ -211,7 +209,7 @@ def _write(
 def main() -> None:
     params = load_params()
     p = params.paths
-    metrics = run(params.monitor, p.monitor, p.split.dir, params.clean.normalize, params.audit, params.review)
+    metrics = run(params.monitor, p.monitor, p.split.dir, params.clean, params.audit, params.review)
     headline = ("batch", "drift", "rows_out") + (("domain_auc", "domain_p_value") if metrics["batch"] else ())
     write_metrics(metrics, headline, p.monitor.metrics, p.monitor.details)
 

@@ -14,7 +14,7 @@ import hashlib
 import json
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ from stages.lib.model.approaches import KINDS
 from stages.lib.model.data import prepare_data
 from stages.lib.model.textclf import META_FILE, count_params, hidden_size, load_backbone, peak_memory_mb
 from stages.lib.model.training import TrainOptions, precision_flags, seed_everything
+from stages.lib.text.prepare import text_fingerprint
 
 log = get_logger("train")
 
@@ -52,8 +53,13 @@ def run(
     paths: TrainPaths,
     base_paths: BaseModelPaths,
     callbacks: Sequence[Any] = (),
+    text: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Train approach `name`, write models/<name>/ atomically, return the metrics."""
+    """Train approach `name`, write models/<name>/ atomically, return the metrics.
+
+    `text` is the fingerprint of the text settings the training rows were made with
+    (`stages.lib.text.prepare.text_fingerprint`); the model folder records it, and predict refuses other settings.
+    """
     options = options_for(approach, train, model_cfg.num_threads)
     try:
         precision_flags(train.mixed_precision)
@@ -119,6 +125,7 @@ def run(
             "layer": model.layer,
             "head": {"in_features": hidden_size(backbone), **approach.head.model_dump(exclude={"type"})},
             "max_length": data.max_length,
+            "text": text,
         }
         (tmp / META_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
     metric = train.early_stopping.metric
@@ -225,8 +232,15 @@ def main() -> None:
     name = sys.argv[1]
     if name not in params.approaches:
         raise StageError(f"approach '{name}' is not in params.yaml approaches: {', '.join(params.approaches)}")
+    text = text_fingerprint(params.clean.normalize.model_dump(), params.clean.pii.model_dump())
     metrics = run(
-        name, params.approaches[name], params.train, params.model, params.paths.train, params.paths.base_model
+        name,
+        params.approaches[name],
+        params.train,
+        params.model,
+        params.paths.train,
+        params.paths.base_model,
+        text=text,
     )
     if metrics:  # empty on every process but the first under torchrun/accelerate
         p = params.paths.train

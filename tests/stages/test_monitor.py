@@ -9,7 +9,7 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from schemas.audit import AuditParams
-from schemas.clean import NormalizeParams
+from schemas.clean import CleanParams
 from schemas.monitor import MonitorParams
 from schemas.paths import MonitorPaths
 from schemas.review import ReviewParams
@@ -66,7 +66,7 @@ def run(tmp_path: Path, **cfg) -> dict:
         MonitorParams(permutations=100, **cfg),
         paths(tmp_path),
         split,
-        NormalizeParams(),
+        CleanParams(),
         AuditParams(),
         ReviewParams(),
         root=tmp_path,

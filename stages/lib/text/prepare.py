@@ -12,11 +12,14 @@ its own settings through `check_fingerprint` before predicting, so a changed set
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import json
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
+from stages.lib.core.errors import StageError
+from stages.lib.core.rejects import reject
 from stages.lib.text import normalize as norm
 from stages.lib.text import pii as pii_masking
 
@@ -159,6 +162,43 @@ def check_fingerprint(recorded: Mapping[str, Any], current: Mapping[str, Any], m
     return [
         f"{name} {libraries.get(name)} -> {v}" for name, v in current["libraries"].items() if libraries.get(name) != v
     ]
+
+
+def check_model_text(recorded: Mapping[str, Any] | None, current: Mapping[str, Any], model: str) -> list[str]:
+    """`check_fingerprint` for a model folder's recorded text settings (`meta["text"]`), as a StageError.
+
+    Returns warnings for the log: libraries at other versions, or a folder that records no settings (written
+    before they were recorded, so skew cannot be checked).
+    """
+    if recorded is None:
+        return [f"{model} records no text settings (trained before they were recorded): skew is not checked"]
+    try:
+        changed = check_fingerprint(recorded, current, model)
+    except ValueError as exc:
+        raise StageError(str(exc)) from None
+    return [f"{model} was trained with other text libraries ({'; '.join(changed)})"] if changed else []
+
+
+def prepare_records(
+    records: Iterable[Any], source: str, text_fields: Sequence[str], prep: TextPrep, stage: str
+) -> tuple[list[tuple[Any, str]], list[dict[str, Any]]]:
+    """([(record, model text)], reject records) of a reader's records (`stages.lib.ingest.readers.Record`).
+
+    An unreadable record keeps its reader's reason; a readable one is rejected for the reasons of
+    `TextPrep.record`, with its raw line (or its fields as JSON) so nothing is lost.
+    """
+    kept: list[tuple[Any, str]] = []
+    rejects: list[dict[str, Any]] = []
+    for record in records:
+        text, why = (None, (record.reason, None)) if record.reason else prep.record(record.fields, text_fields)
+        if text is None:
+            assert why is not None
+            raw = record.raw if record.raw is not None else json.dumps(record.fields, ensure_ascii=False, default=str)
+            detail = why[1] or record.detail
+            rejects.append(reject(stage, why[0], source=source, location=record.location, detail=detail, raw=raw))
+            continue
+        kept.append((record, text))
+    return kept, rejects
 
 
 def _flat(tree: Mapping[str, Any], keys: Sequence[str]) -> dict[str, Any]:
