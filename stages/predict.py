@@ -42,7 +42,8 @@ from stages.lib.ingest.sources import pick_source, with_format
 from stages.lib.model.inference import load_trained, predict_proba
 from stages.lib.model.tfidf import NAME as TFIDF
 from stages.lib.model.tfidf import load_baseline
-from stages.lib.text.prepare import build_text_prep, check_model_text, prepare_records
+from stages.lib.text.fingerprint import check_model_text
+from stages.lib.text.prepare import build_text_prep, prepare_records
 
 log = get_logger("predict")
 

@@ -30,7 +30,7 @@ from stages.lib.model.approaches import KINDS
 from stages.lib.model.data import prepare_data
 from stages.lib.model.textclf import META_FILE, count_params, hidden_size, load_backbone, peak_memory_mb
 from stages.lib.model.training import TrainOptions, precision_flags, seed_everything
-from stages.lib.text.prepare import text_fingerprint
+from stages.lib.text.fingerprint import text_fingerprint
 
 log = get_logger("train")
 
@@ -58,7 +58,7 @@ def run(
     """Train approach `name`, write models/<name>/ atomically, return the metrics.
 
     `text` is the fingerprint of the text settings the training rows were made with
-    (`stages.lib.text.prepare.text_fingerprint`); the model folder records it, and predict refuses other settings.
+    (`stages.lib.text.fingerprint.text_fingerprint`); the model folder records it, and predict refuses other settings.
     """
     options = options_for(approach, train, model_cfg.num_threads)
     try:

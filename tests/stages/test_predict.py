@@ -15,7 +15,7 @@ from schemas.ingest import Source
 from stages import predict, train
 from stages.lib.core.errors import StageError
 from stages.lib.ingest.sources import with_format
-from stages.lib.text.prepare import text_fingerprint
+from stages.lib.text.fingerprint import text_fingerprint
 from tests.finetune_env import Env, approach, make_env
 
 REPO = Path(__file__).resolve().parents[2]

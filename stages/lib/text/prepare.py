@@ -6,8 +6,8 @@ same `clean.normalize` and `clean.pii` settings, so the text a model is asked ab
 text it would have been trained on. clean's quality filters run between normalising and masking but never
 change a text, so they are not part of this path.
 
-A trained model records `TextPrep.fingerprint` (the settings and `TEXT_VERSION`); predict compares it with
-its own settings through `check_fingerprint` before predicting, so a changed setting cannot skew silently.
+A trained model records `TextPrep.fingerprint` (stages/lib/text/fingerprint.py); predict compares it with its
+own settings before predicting, so a changed setting cannot skew silently.
 """
 
 from __future__ import annotations
@@ -15,24 +15,15 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-from stages.lib.core.errors import StageError
 from stages.lib.core.rejects import reject
 from stages.lib.text import normalize as norm
 from stages.lib.text import pii as pii_masking
+from stages.lib.text.fingerprint import text_fingerprint
 
 # Several text fields (subject, body) are joined with a blank line between them; an empty one is left out.
 TEXT_JOIN = "\n\n"
-
-# Bump when a change to this path's code (or to normalize.py / pii.py) changes its output for some input:
-# a model trained before the change then refuses to predict with the new code instead of skewing silently.
-TEXT_VERSION = 1
-
-# Libraries whose upgrades can change the text (ftfy's repairs, phonenumbers' numbering plans): recorded
-# beside the settings and reported when they differ, without refusing (a patch release rarely matters).
-_LIBRARIES = ("ftfy", "phonenumbers")
 
 Reject = tuple[str, str | None]  # (reason, detail)
 
@@ -123,62 +114,6 @@ def build_text_prep(normalize: Mapping[str, Any], pii: Mapping[str, Any]) -> Tex
     )
 
 
-def text_fingerprint(normalize: Mapping[str, Any], pii: Mapping[str, Any]) -> dict[str, Any]:
-    """What a model folder records about the text it was trained on: settings, code version, libraries."""
-    return {
-        "version": TEXT_VERSION,
-        "normalize": dict(sorted(normalize.items())),
-        "pii": {kind: dict(sorted(v.items())) for kind, v in sorted(pii.items())},
-        "libraries": {name: _version(name) for name in _LIBRARIES},
-    }
-
-
-def _version(package: str) -> str | None:
-    try:
-        return version(package)
-    except PackageNotFoundError:
-        return None
-
-
-def check_fingerprint(recorded: Mapping[str, Any], current: Mapping[str, Any], model: str) -> list[str]:
-    """Raise ValueError, in one line, when `current` text settings differ from those `model` was trained with.
-
-    The message names the first differing setting by its params key, both values and the two fixes. Returns
-    the libraries whose versions differ (a warning for the caller to log, not a refusal).
-    """
-    if recorded.get("version") != current["version"]:
-        raise ValueError(
-            f"{model} was trained with text code version {recorded.get('version')}, this code is version "
-            f"{current['version']}: the text it sees would differ from its training text; retrain it (dvc repro)"
-        )
-    for key, value in _flat(current, ("normalize", "pii")).items():
-        was = _flat(recorded, ("normalize", "pii")).get(key, "<not recorded>")
-        if was != value:
-            raise ValueError(
-                f"clean.{key} is {_show(value)} in params.yaml but {model} was trained with {_show(was)}: set "
-                f"clean.{key}: {_show(was)} back to predict with this model, or retrain it (dvc repro)"
-            )
-    libraries = recorded.get("libraries", {})
-    return [
-        f"{name} {libraries.get(name)} -> {v}" for name, v in current["libraries"].items() if libraries.get(name) != v
-    ]
-
-
-def check_model_text(recorded: Mapping[str, Any] | None, current: Mapping[str, Any], model: str) -> list[str]:
-    """`check_fingerprint` for a model folder's recorded text settings (`meta["text"]`), as a StageError.
-
-    Returns warnings for the log: libraries at other versions, or a folder that records no settings (written
-    before they were recorded, so skew cannot be checked).
-    """
-    if recorded is None:
-        return [f"{model} records no text settings (trained before they were recorded): skew is not checked"]
-    try:
-        changed = check_fingerprint(recorded, current, model)
-    except ValueError as exc:
-        raise StageError(str(exc)) from None
-    return [f"{model} was trained with other text libraries ({'; '.join(changed)})"] if changed else []
-
-
 def prepare_records(
     records: Iterable[Any], source: str, text_fields: Sequence[str], prep: TextPrep, stage: str
 ) -> tuple[list[tuple[Any, str]], list[dict[str, Any]]]:
@@ -199,22 +134,3 @@ def prepare_records(
             continue
         kept.append((record, text))
     return kept, rejects
-
-
-def _flat(tree: Mapping[str, Any], keys: Sequence[str]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-
-    def walk(prefix: str, value: Any) -> None:
-        if isinstance(value, Mapping):
-            for k, v in value.items():
-                walk(f"{prefix}.{k}", v)
-        else:
-            out[prefix] = value
-
-    for key in keys:
-        walk(key, tree.get(key, {}))
-    return out
-
-
-def _show(value: Any) -> str:
-    return "null" if value is None else repr(value) if isinstance(value, str) else str(value).lower()
