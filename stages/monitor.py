@@ -18,70 +18,23 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
 
 from schemas import load_params
 from schemas.audit import AuditParams
 from schemas.clean import CleanParams
-from schemas.ingest import Source
 from schemas.monitor import MonitorParams
 from schemas.paths import MonitorPaths
 from schemas.review import ReviewParams
 from stages.lib.audit.model import classifier, tfidf
-from stages.lib.core import ids
-from stages.lib.core.errors import StageError, cli
-from stages.lib.core.io import atomic_path, read_rows, write_json, write_table
+from stages.lib.core.errors import cli
+from stages.lib.core.io import write_json
 from stages.lib.core.log import get_logger
 from stages.lib.core.metrics import write_metrics
-from stages.lib.core.rejects import rejects_table
-from stages.lib.ingest.readers import read_source, resolve_files
 from stages.lib.monitor import drift
-from stages.lib.review import exports
-from stages.lib.review.queues import params_hash
-from stages.lib.text.prepare import build_text_prep, prepare_records
+from stages.lib.monitor.batch import labelled, read_batch
+from stages.lib.monitor.output import worst, write_outputs
 
 log = get_logger("monitor")
-
-SCORED = pa.schema(
-    [
-        pa.field("id", pa.string()),
-        pa.field("text", pa.string()),
-        pa.field("source", pa.string()),
-        pa.field("location", pa.string()),
-        pa.field("drift_score", pa.float64()),
-        pa.field("predicted", pa.string()),
-        pa.field("confidence", pa.float64()),
-        pa.field("entropy", pa.float64()),
-    ]
-)
-
-
-def read_batch(
-    sources: dict[str, Source], clean: CleanParams, root: Path
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int]:
-    """Incoming rows (id, text, source, location), rejects, and the number of records read.
-
-    Each record becomes model text through the one text path (fields, `clean.normalize`, `clean.pii`), so the
-    batch is compared with train rows made the same way.
-    """
-    prep = build_text_prep(normalize=clean.normalize.model_dump(), pii=clean.pii.model_dump())
-    rows, rejects, read = [], [], 0
-    for source in sources.values():
-        try:
-            resolve_files(source, root)
-        except StageError:
-            continue  # nothing arrived for this source
-        records = list(read_source(source, root))
-        read += len(records)
-        kept, dropped = prepare_records(records, source.name, source.text_fields, prep, "monitor")
-        rejects.extend(dropped)
-        seen: Counter[str] = Counter()
-        for rec, text in kept:
-            seen[text] += 1
-            row_id = ids.row_id(source.name, ids.content_key(text, None, seen[text]))
-            rows.append({"id": row_id, "text": text, "source": source.name, "location": rec.location})
-    rows.sort(key=lambda r: r["id"])
-    return rows, rejects, read
 
 
 def run(
@@ -102,10 +55,10 @@ def run(
     base = {"batch": bool(rows), "rows_in": read, "rows_out": len(rows), "dropped": dict(sorted(dropped.items()))}
     if not rows:
         log.info("no incoming batch in %s: nothing to compare", paths.incoming)
-        _write(paths, [], rejects, [], review, audit)
+        write_outputs(paths, [], rejects, [], review, audit)
         write_json([], paths.plot)
         return {**base, "drift": False}
-    train, valid = (_labelled(Path(split_dir) / f"{n}.parquet") for n in ("train", "validation"))
+    train, valid = (labelled(Path(split_dir) / f"{n}.parquet") for n in ("train", "validation"))
     texts = [r["text"] for r in rows]
     dom = drift.domain_test([r["text"] for r in train], texts, cfg.folds, cfg.permutations, cfg.max_rows, cfg.seed)
 
@@ -137,7 +90,7 @@ def run(
         for n, r in enumerate(rows)
     ]
     tasks = worst(scored, cfg.review_budget)
-    _write(paths, scored, rejects, tasks, review, audit)
+    write_outputs(paths, scored, rejects, tasks, review, audit)
     shifts = {
         "length_chars": round(float(np.mean(len_new) - np.mean(len_ref)), 3),
         "length_ks": round(ks_len, 6),
@@ -163,47 +116,6 @@ def run(
             "batch": round(float(p_new.max(axis=1).mean()), 6),
         },
     }
-
-
-def worst(scored: list[dict[str, Any]], budget: int) -> list[dict[str, Any]]:
-    """Half the budget to the most drifted rows, the rest to the least confident; each row once."""
-    by_drift = sorted(scored, key=lambda r: (-r["drift_score"], r["id"]))
-    by_doubt = sorted(scored, key=lambda r: (-r["entropy"], r["id"]))
-    picked, seen = [], set()
-    for pool, share in ((by_drift, budget // 2), (by_doubt, budget)):
-        for r in pool:
-            if len(picked) >= share:
-                break
-            if r["id"] not in seen:
-                seen.add(r["id"])
-                reason = f"drift={r['drift_score']:.3f}" if pool is by_drift else f"entropy={r['entropy']:.3f}"
-                picked.append(
-                    {**r, "label": None, "suggested_label": r["predicted"], "score": r["confidence"], "reason": reason}
-                )
-    return picked
-
-
-def _labelled(path: Path) -> list[dict[str, Any]]:
-    if not path.is_file():
-        raise StageError(f"monitor: {path} is missing; run dvc repro split")
-    return sorted(
-        (r for r in read_rows(path).select(["id", "text", "label"]).to_pylist() if r["label"]), key=lambda r: r["id"]
-    )
-
-
-def _write(
-    paths: MonitorPaths,
-    scored: list[dict[str, Any]],
-    rejects: list[dict[str, Any]],
-    tasks: list[dict[str, Any]],
-    review: ReviewParams,
-    audit: AuditParams,
-) -> None:
-    with atomic_path(paths.dir) as tmp:
-        tmp.mkdir(parents=True)
-        write_table(pa.Table.from_pylist(scored, schema=SCORED), tmp / "scored.parquet")
-        write_table(rejects_table(rejects), tmp / "rejects.parquet")
-        exports.write_queue(tmp / "review", tasks, review.formats, review.question, params_hash(audit, review))
 
 
 def main() -> None:

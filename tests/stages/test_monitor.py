@@ -17,6 +17,7 @@ from schemas.paths import MonitorPaths
 from schemas.review import ReviewParams
 from stages import monitor as stage
 from stages.lib.monitor import drift
+from stages.lib.monitor.batch import read_batch
 
 from .test_audit import sms_rows, write_split
 
@@ -117,6 +118,8 @@ def test_the_batch_is_masked_like_the_training_rows_and_joins_several_fields(tmp
     )
     source = Source(name="mail", path="data/incoming/*.jsonl", format="jsonl", text_field=["subject", "body"])
     clean = load_params(REPO / "params.yaml").clean  # phone.region GB, as the shipped training rows were made
-    rows, rejects, read = stage.read_batch({"mail": source}, clean, tmp_path)
+    rows, rejects, read = read_batch({"mail": source}, clean, tmp_path)
     assert read == 2 and [r["text"] for r in rows] == ["Call <PHONE>\n\nor mail <EMAIL> & win"]
-    assert [(r["stage"], r["reason"], r["location"]) for r in rejects] == [("monitor", "empty_text", "data/incoming/a.jsonl:2")]
+    assert [(r["stage"], r["reason"], r["location"]) for r in rejects] == [
+        ("monitor", "empty_text", "data/incoming/a.jsonl:2")
+    ]
