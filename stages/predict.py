@@ -13,7 +13,8 @@ PII-masked with `clean.normalize` and `clean.pii`); predict refuses to run when
 those settings differ from the ones the model recorded at training. OUTPUT (.csv, .jsonl or
 .parquet) gets one row per readable input: location, text, predicted label,
 confidence and prob_<label> for every class. Unreadable rows follow the ingest
-contract: counted by reason, written to OUTPUT's `.rejects.jsonl` beside it,
+contract: counted by reason, written to OUTPUT's `.rejects.jsonl` beside it
+(only when there are some, or to empty the file a previous run left),
 and the command fails (writing nothing) when their share exceeds
 `ingest.max_reject_fraction`.
 """
@@ -35,7 +36,7 @@ import torch
 from schemas import load_params
 from schemas.ingest import Source
 from stages.lib.core.errors import StageError, cli
-from stages.lib.core.io import atomic_path, write_parquet
+from stages.lib.core.io import atomic_path, together, write_parquet
 from stages.lib.core.log import get_logger
 from stages.lib.ingest.readers import read_source
 from stages.lib.ingest.sources import pick_source, with_format
@@ -84,10 +85,12 @@ def run(
             **{f"prob_{label}": pa.array([float(p[j]) for p in probs], pa.float64()) for j, label in enumerate(labels)},
         }
     )
-    write_table(table, output_path)
     rejects_path = output_path.with_name(output_path.stem + ".rejects.jsonl")
-    with atomic_path(rejects_path) as tmp:
-        tmp.write_text("".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in rejects))
+    with together():
+        write_table(table, output_path)
+        if rejects or rejects_path.exists():  # no empty file per clean run; an old one is emptied, never left stale
+            with atomic_path(rejects_path) as tmp:
+                tmp.write_text("".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in rejects))
     counts = Counter(r["reason"] for r in rejects)
     log.info(
         "%s: %d rows predicted with %s, %d rejected %s", input_path, len(texts), approach, len(rejects), dict(counts)
@@ -155,7 +158,7 @@ def main() -> None:
     source = pick_source(params.ingest.sources, args.source)
     if args.format:
         source = with_format(source, args.format)
-    if not args.input.is_file():
+    if not args.input.exists():  # a file, or a folder for text_dir and hf_disk
         raise StageError(f"{args.input} not found")
     run(args.approach, source, args.input.resolve(), args.output, params)
 

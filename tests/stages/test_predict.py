@@ -55,6 +55,16 @@ def test_predicts_every_readable_row_with_probabilities_and_rejects_the_rest(env
     assert all(abs(r["prob_ham"] + r["prob_spam"] - 1) < 1e-5 for r in table)
     rejects = [json.loads(line) for line in (tmp_path / "out.rejects.jsonl").read_text().splitlines()]
     assert [(r["stage"], r["reason"], r["location"]) for r in rejects] == [("predict", "empty_text", "new.csv:3")]
+    src.write_text("message\nhello there\n")  # a clean run empties the old rejects rather than leave them stale
+    predict.run("feature", CSV, src, out, params_for(env))
+    assert (tmp_path / "out.rejects.jsonl").read_text() == ""
+
+
+def test_a_clean_run_writes_no_rejects_file(env, tmp_path):
+    src = tmp_path / "new.csv"
+    src.write_text("message\nhello there\n")
+    predict.run("feature", CSV, src, tmp_path / "out.csv", params_for(env))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["new.csv", "out.csv"]
 
 
 def test_national_phone_numbers_are_masked_with_cleans_region(env, tmp_path):
