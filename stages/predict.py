@@ -4,18 +4,13 @@
     python -m stages.predict --approach full --format text lines.txt out.jsonl   # one message per line
     python -m stages.predict --approach tfidf_logreg new_messages.csv predictions.csv   # compare's baseline
 
-INPUT is read with the settings of one of `ingest.sources` (the first unless
---source names one; --format reads another format, dropping the options only the
-source's own format reads), so a file shaped like the training data needs no
-options. Each record becomes model text through the one text path the training
-rows took (stages/lib/text/prepare.py: its text fields joined, normalised and
-PII-masked with `clean.normalize` and `clean.pii`); predict refuses to run when
-those settings differ from the ones the model recorded at training. OUTPUT (.csv, .jsonl or
-.parquet) gets one row per readable input: location, text, predicted label,
-confidence and prob_<label> for every class. Unreadable rows follow the ingest
-contract: counted by reason, written to OUTPUT's `.rejects.jsonl` beside it
-(only when there are some, or to empty the file a previous run left),
-and the command fails (writing nothing) when their share exceeds
+INPUT is read with the settings of one of `ingest.sources` (the first, or --source NAME; --format reads
+another format, dropping the options only the source's own format reads). Each record becomes model text
+through the text path the training rows took (stages/lib/text/prepare.py, with `clean.normalize` and
+`clean.pii`); predict refuses settings other than those the model folder recorded. OUTPUT (.csv, .jsonl or
+.parquet) gets one row per readable input: location, text, predicted label, confidence and prob_<label> per
+class. Unreadable rows follow the ingest contract: counted by reason, written to OUTPUT's `.rejects.jsonl`
+(when there are some, or to empty an old one), and nothing is written when their share exceeds
 `ingest.max_reject_fraction`.
 """
 
