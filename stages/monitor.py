@@ -26,7 +26,6 @@ from schemas.ingest import Source
 from schemas.monitor import MonitorParams
 from schemas.paths import MonitorPaths
 from schemas.review import ReviewParams
-from stages.lib.audit.model import classifier, tfidf
 from stages.lib.core import ids
 from stages.lib.core.errors import StageError, cli
 from stages.lib.core.io import atomic_path, read_rows, write_json, write_table
@@ -34,6 +33,7 @@ from stages.lib.core.log import get_logger
 from stages.lib.core.metrics import write_metrics
 from stages.lib.core.rejects import reject, rejects_table
 from stages.lib.ingest.readers import read_source, resolve_files
+from stages.lib.model.tfidf import classifier, vectorizer
 from stages.lib.monitor import drift
 from stages.lib.review import exports
 from stages.lib.review.queues import params_hash
@@ -109,7 +109,15 @@ def run(
         return {**base, "drift": False}
     train, valid = (_labelled(Path(split_dir) / f"{n}.parquet") for n in ("train", "validation"))
     texts = [r["text"] for r in rows]
-    dom = drift.domain_test([r["text"] for r in train], texts, cfg.folds, cfg.permutations, cfg.max_rows, cfg.seed)
+    dom = drift.domain_test(
+        [r["text"] for r in train],
+        texts,
+        vectorizer(**cfg.domain_features.model_dump()),
+        cfg.folds,
+        cfg.permutations,
+        cfg.max_rows,
+        cfg.seed,
+    )
 
     vocab = {t for r in train for t in drift.tokens(r["text"])}
     rng = np.random.default_rng(cfg.seed)
@@ -117,9 +125,8 @@ def run(
     len_ref, len_new = [len(r["text"]) for r in train], [len(t) for t in texts]
     lang_tv = drift.total_variation(drift.language_mix(ref_lang), drift.language_mix(texts[: cfg.max_rows]))
 
-    t = audit.tfidf
-    vec = tfidf(t.max_features, t.ngram_max, t.min_df, t.sublinear_tf)
-    clf = classifier(audit.c, audit.class_weight, cfg.seed).fit(
+    vec = vectorizer(**audit.tfidf.model_dump())
+    clf = classifier(**audit.classifier.model_dump() | {"seed": cfg.seed}).fit(
         vec.fit_transform([r["text"] for r in train]), [r["label"] for r in train]
     )
     p_val, p_new = clf.predict_proba(vec.transform([r["text"] for r in valid])), clf.predict_proba(vec.transform(texts))
