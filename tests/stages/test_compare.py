@@ -162,3 +162,30 @@ def test_missing_approach_outputs_name_the_stage_to_run(tmp_path):
     paths, train, evaluate = setup(tmp_path, {"full": 0})
     with pytest.raises(StageError, match="run train@lora and evaluate@lora"):
         run(["full", "lora"], FAST, paths, train, evaluate, tmp_path / "data")
+
+
+def test_both_baselines_are_fitted_on_the_split_rows_not_the_augmented_ones(tmp_path):
+    """Augment and balance multiplied spam in the training folder (spam outnumbers ham there); the majority
+    class and the TF-IDF baseline still come from the split's train rows, where ham is the majority."""
+    paths, train, evaluate = setup(tmp_path, {"full": 0})
+    balanced = tmp_path / "balanced"
+    write_split(balanced)
+    rows = pq.read_table(balanced / "train.parquet").to_pylist()
+    copies = [
+        r | {"id": f"{r['id']}-copy{k}", "text": f"{r['text']} augmentedcopy"}
+        for r in rows
+        if r["label"] == "spam"
+        for k in range(3)
+    ]
+    pq.write_table(pa.Table.from_pylist(rows + copies), balanced / "train.parquet")
+    train = train.model_copy(update={"data_dir": str(balanced)})
+    split = tmp_path / "split"
+    write_split(split)
+    metrics = run(["full"], FAST, paths, train, evaluate, split)
+    assert metrics["baseline"]["label"] == "ham"  # 20 ham to 10 spam in the split; 40 spam to 20 ham augmented
+    assert metrics["baseline"]["accuracy"] == pytest.approx(8 / 12, abs=1e-6)
+    report = Path(paths.report).read_text()
+    assert "Both baselines are fitted on the split's train rows before augment and balance" in report
+    pipeline, _ = load_baseline(paths.baseline_model)
+    terms = pipeline.named_steps["features"].transformer_list[0][1].vocabulary_
+    assert "augmentedcopy" not in terms and "free" in terms  # the augmented rows' text never reached it
