@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from stages.lib.compare.intervals import paired_difference
+from stages.lib.model.tfidf import NAME as TFIDF
 
-TFIDF = "tfidf_logreg"  # stages.lib.model.tfidf.NAME
 MAJORITY = "majority_class"
 # Said under the table: which rows the two baselines were fitted on.
 BASELINE_ROWS = (
