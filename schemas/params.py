@@ -115,7 +115,7 @@ def class_setting_problems(params: Params, counts: dict[str, int | None] | None)
         return []
     classes = sorted(counts)
     problems = []
-    if len(classes) < 2:
+    if len(classes) < 2 and all(n is not None for n in counts.values()):  # the data's classes, not label.classes
         problems.append(f"the labelled rows hold {len(classes)} class(es) {classes}; a classifier needs two or more")
     problems += solver_problems("compare.baseline.classifier", params.compare.baseline.classifier.solver, classes)
     problems += solver_problems("audit.classifier", params.audit.classifier.solver, classes)
