@@ -8,6 +8,7 @@ from pydantic import Field, model_validator
 
 from schemas.base import StrictModel
 from schemas.ingest import Source, name_sources
+from schemas.tfidf import TfidfFeatures
 
 
 def _default_sources() -> dict[str, Source]:
@@ -30,6 +31,10 @@ class MonitorParams(StrictModel):
     alpha: float = Field(0.01, gt=0, lt=1, description="Drift is flagged when the domain classifier's p < alpha.")
     max_rows: int = Field(
         2000, ge=10, description="Rows per side in the domain classifier (random sample), to bound its cost."
+    )
+    domain_features: TfidfFeatures = Field(
+        default_factory=lambda: TfidfFeatures(word_ngrams=(1, 1), char_ngrams=None, max_features=20000),
+        description="TF-IDF features of the domain classifier (fitted on both sides, no domain label seen).",
     )
     review_budget: int = Field(50, ge=0, description="Most drifted / least confident rows exported as tasks.")
     seed: int = Field(42, description="Sampling, folds and permutations.")

@@ -25,11 +25,11 @@ from schemas.clean import CleanParams
 from schemas.monitor import MonitorParams
 from schemas.paths import MonitorPaths
 from schemas.review import ReviewParams
-from stages.lib.audit.model import classifier, tfidf
 from stages.lib.core.errors import cli
 from stages.lib.core.io import write_json
 from stages.lib.core.log import get_logger
 from stages.lib.core.metrics import write_metrics
+from stages.lib.model.tfidf import classifier, vectorizer
 from stages.lib.monitor import drift
 from stages.lib.monitor.batch import labelled, read_batch
 from stages.lib.monitor.output import worst, write_outputs
@@ -60,7 +60,15 @@ def run(
         return {**base, "drift": False}
     train, valid = (labelled(Path(split_dir) / f"{n}.parquet") for n in ("train", "validation"))
     texts = [r["text"] for r in rows]
-    dom = drift.domain_test([r["text"] for r in train], texts, cfg.folds, cfg.permutations, cfg.max_rows, cfg.seed)
+    dom = drift.domain_test(
+        [r["text"] for r in train],
+        texts,
+        vectorizer(**cfg.domain_features.model_dump()),
+        cfg.folds,
+        cfg.permutations,
+        cfg.max_rows,
+        cfg.seed,
+    )
 
     vocab = {t for r in train for t in drift.tokens(r["text"])}
     rng = np.random.default_rng(cfg.seed)
@@ -68,9 +76,8 @@ def run(
     len_ref, len_new = [len(r["text"]) for r in train], [len(t) for t in texts]
     lang_tv = drift.total_variation(drift.language_mix(ref_lang), drift.language_mix(texts[: cfg.max_rows]))
 
-    t = audit.tfidf
-    vec = tfidf(t.max_features, t.ngram_max, t.min_df, t.sublinear_tf)
-    clf = classifier(audit.c, audit.class_weight, cfg.seed).fit(
+    vec = vectorizer(**audit.tfidf.model_dump())
+    clf = classifier(**audit.classifier.model_dump() | {"seed": cfg.seed}).fit(
         vec.fit_transform([r["text"] for r in train]), [r["label"] for r in train]
     )
     p_val, p_new = clf.predict_proba(vec.transform([r["text"] for r in valid])), clf.predict_proba(vec.transform(texts))

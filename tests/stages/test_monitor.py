@@ -16,6 +16,7 @@ from schemas.monitor import MonitorParams
 from schemas.paths import MonitorPaths
 from schemas.review import ReviewParams
 from stages import monitor as stage
+from stages.lib.model.tfidf import vectorizer
 from stages.lib.monitor import drift
 from stages.lib.monitor.batch import read_batch
 
@@ -36,9 +37,13 @@ def shifted(texts: list[str], seed: int) -> list[str]:
     return [t + " " + " ".join(rng.choice(NEW_WORDS, 2)) if rng.random() < 0.5 else t for t in texts]
 
 
+def domain_vectorizer():
+    return vectorizer(**MonitorParams().domain_features.model_dump())
+
+
 def test_planted_vocabulary_shift_is_flagged():
     reference, batch = messages(600), shifted(messages(300, skip=600), seed=0)
-    res = drift.domain_test(reference, batch, folds=5, permutations=100, max_rows=2000, seed=0)
+    res = drift.domain_test(reference, batch, domain_vectorizer(), folds=5, permutations=100, max_rows=2000, seed=0)
     assert res["auc"] > 0.6 and res["p_value"] < 0.01
     vocab = {t for text in reference for t in drift.tokens(text)}
     assert drift.oov_share(batch, vocab) > drift.oov_share(messages(300, skip=900), vocab)
@@ -50,7 +55,7 @@ def test_a_random_resplit_is_not_flagged_in_at_least_9_of_10_seeds():
     for seed in range(10):
         order = np.random.default_rng(seed).permutation(len(pool))
         ref, new = [pool[i] for i in order[:300]], [pool[i] for i in order[300:]]
-        res = drift.domain_test(ref, new, folds=5, permutations=100, max_rows=2000, seed=seed)
+        res = drift.domain_test(ref, new, domain_vectorizer(), folds=5, permutations=100, max_rows=2000, seed=seed)
         flagged += res["p_value"] < MonitorParams().alpha
     assert flagged <= 1
 
