@@ -34,7 +34,7 @@ from stages.lib.balance.sampling import (
     tfidf,
 )
 from stages.lib.core.errors import cli
-from stages.lib.core.ids import row_id
+from stages.lib.core.ids import copy_key, row_id
 from stages.lib.core.io import write_json
 from stages.lib.core.log import get_logger
 from stages.lib.core.metrics import write_metrics
@@ -170,7 +170,7 @@ def map_back(
         origin = row["origin_id"] or row["id"]
         copy = {
             **row,
-            "id": row_id(row["source"], f"copy\x1f{row['id']}\x1f{seen[i] - 1}"),
+            "id": row_id(row["source"], copy_key(row["id"], seen[i] - 1)),
             "origin_id": origin,
             "aug_op": f"{row['aug_op']}+{strategy}" if row["aug_op"] else strategy,
         }

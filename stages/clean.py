@@ -35,6 +35,7 @@ from stages.lib.clean import filters, pii
 from stages.lib.clean.batch import BatchCleaner, BatchResult, read_ipc
 from stages.lib.clean.clusters import KEEP, LABEL_CONFLICT, STATUS_REASON, Decisions, decide
 from stages.lib.core.errors import StageError, cli
+from stages.lib.core.ids import check_sorted_ids
 from stages.lib.core.io import atomic_path, parquet_writer, scratch_dir, together
 from stages.lib.core.log import get_logger, progress
 from stages.lib.core.metrics import write_metrics
@@ -117,13 +118,7 @@ def _sorted_batches(source: pq.ParquetFile, batch_size: int, path: str) -> Itera
     """
     last = None
     for index, batch in enumerate(source.iter_batches(batch_size=batch_size)):
-        ids = batch.column("id")
-        if len(ids) == 0:
-            continue
-        inside = len(ids) < 2 or pc.all(pc.greater(ids[1:], ids[:-1])).as_py()
-        if not inside or (last is not None and ids[0].as_py() <= last):
-            raise StageError(f"{path} is not sorted by unique id; the ingest stage writes it so, rerun it")
-        last = ids[-1].as_py()
+        last = check_sorted_ids(batch.column("id"), last, path)
         yield index, batch
 
 

@@ -26,7 +26,7 @@ from schemas.ingest import IMPLICIT_TEXT_FORMATS, TEXT_JOIN, IngestParams, Sourc
 from schemas.paths import IngestPaths
 from schemas.rows import ROW_FIELDS
 from stages.lib.core.errors import StageError, cli
-from stages.lib.core.ids import content_key, row_id
+from stages.lib.core.ids import content_key, row_id, source_id_key
 from stages.lib.core.io import write_parquets
 from stages.lib.core.log import get_logger, progress
 from stages.lib.core.metrics import write_metrics
@@ -191,7 +191,7 @@ def to_rows(source: Source, records: list[Record]) -> tuple[list[dict[str, Any]]
             if _first_unencodable({source.id_field: own_id}) is not None:
                 drop(record, "invalid_unicode", f"field '{source.id_field}' holds a lone surrogate")
                 continue
-            key = f"id:{own_id}"
+            key = source_id_key(own_id)
             if seen_keys[key]:
                 drop(record, "duplicate_id", f"{source.id_field}={own_id} seen before")
                 continue

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from stages.lib.core.errors import StageError
+from stages.lib.core.exceptions import StageError
 
 
 def repo_root() -> Path:

@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from schemas.rows import ROW_COLUMNS
 from stages.lib.core import rejects
-from stages.lib.core.errors import StageError
+from stages.lib.core.exceptions import StageError
 from stages.lib.core.io import atomic_path, read_rows, write_table
 
 SPLITS = ("train", "validation", "test", "unlabeled")
