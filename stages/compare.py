@@ -63,7 +63,7 @@ def run(
     With `timings_dir`, also writes `<timings_dir>/comparison.md`: the same table with each approach's training
     time, peak memory and inference time from its last run on this machine.
     """
-    test_ids, test_texts, test_labels = read_split(eval_paths.test)
+    test_ids, test_texts, test_labels = read_split(train_paths.split("test"))
     scored = [i for i, label in enumerate(test_labels) if label is not None]
     actual = [test_labels[i] for i in scored]
     rows: dict[str, dict[str, Any]] = {}

@@ -44,9 +44,9 @@ def test_no_row_id_key_is_spelled_outside_ids():
         if path.name == "ids.py" and path.parent.name == "core":
             continue
         for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Constant) and isinstance(node.value, str):
-                if node.value in ("\x1f", "id:") or node.value.startswith(("copy\x1f", "aug\x1f")):
-                    offenders.append(f"{path.relative_to(REPO)}:{node.lineno}")
+            text = node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None
+            if text is not None and (text in ("\x1f", "id:") or text.startswith(("copy\x1f", "aug\x1f"))):
+                offenders.append(f"{path.relative_to(REPO)}:{node.lineno}")
     assert offenders == []
 
 
