@@ -60,7 +60,7 @@ def run(
 
     torch.set_num_threads(model_cfg.num_threads)
     data_dir = Path(train_paths.data_dir)
-    table = pq.read_table(data_dir / "train.parquet")
+    table = pq.read_table(train_paths.split("train"))
     labels = table.column("label").to_pylist()
     if cfg.group_by is not None and cfg.group_by not in table.column_names:
         raise StageError(f"curve.group_by: {cfg.group_by} is not a column of {data_dir}/train.parquet")

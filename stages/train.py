@@ -51,7 +51,7 @@ def run(
         "approach": approach.model_dump(mode="json"),
         "train": train.model_dump(mode="json", exclude={"resume"}),
         "model": model_cfg.model_dump(mode="json"),
-        "data": digest([data_dir / "train.parquet", data_dir / "validation.parquet", Path(paths.class_weights)]),
+        "data": digest([Path(paths.split("train")), Path(paths.split("validation")), Path(paths.class_weights)]),
     }
     start = time.perf_counter()
     checkpoints = Path(paths.checkpoints_dir)

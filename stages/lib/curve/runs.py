@@ -18,6 +18,7 @@ from sklearn.metrics import f1_score
 from schemas.compare import TfidfBaseline
 from schemas.model import ModelParams
 from schemas.train import TrainParams
+from stages.lib.core.folders import split_file
 from stages.lib.model.inference import predict_proba
 from stages.lib.model.textclf import count_params, peak_memory_mb
 from stages.lib.model.tfidf import baseline_pipeline
@@ -29,8 +30,8 @@ TFIDF = "tfidf_logreg"
 def write_subset(table: pa.Table, rows: list[int], data_dir: Path, folder: Path) -> None:
     """A data folder of the subset: its train rows and the full validation split (copied byte for byte)."""
     folder.mkdir(parents=True, exist_ok=True)
-    pq.write_table(table.take(rows), folder / "train.parquet")
-    shutil.copyfile(data_dir / "validation.parquet", folder / "validation.parquet")
+    pq.write_table(table.take(rows), split_file(str(folder), "train"))
+    shutil.copyfile(split_file(str(data_dir), "validation"), split_file(str(folder), "validation"))
 
 
 def tfidf_run(
