@@ -19,9 +19,9 @@ class MonitorParams(StrictModel):
 
     sources: dict[str, Source] = Field(
         default_factory=_default_sources,
-        description="Incoming batches, read like ingest sources (same formats and options) and normalised with "
-        "clean.normalize, keyed by name like ingest.sources. No file present = no batch: the stage writes a "
-        "`no batch` result.",
+        description="Incoming batches, read like ingest sources (same formats and options) and made into model "
+        "text with clean.normalize and clean.pii (as the training rows were), keyed by name like ingest.sources. "
+        "No file present = no batch: the stage writes a `no batch` result.",
     )
     folds: int = Field(5, ge=2, le=20, description="Folds of the domain classifier's cross-validated ROC AUC.")
     permutations: int = Field(

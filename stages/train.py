@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ from stages.lib.core.metrics import write_metrics
 from stages.lib.model.textclf import count_params, peak_memory_mb
 from stages.lib.model.train_one import digest, is_main_process, load_data, save_trained, seed_spread, train_one
 from stages.lib.model.training import precision_flags
+from stages.lib.text.fingerprint import text_fingerprint
 
 log = get_logger("train")
 
@@ -39,8 +40,13 @@ def run(
     paths: TrainPaths,
     base_paths: BaseModelPaths,
     callbacks: Sequence[Any] = (),
+    text: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Train approach `name`, write models/<name>/ atomically, return the metrics."""
+    """Train approach `name`, write models/<name>/ atomically, return the metrics.
+
+    `text` is the fingerprint of the text settings the training rows were made with
+    (`stages.lib.text.fingerprint.text_fingerprint`); the model folder records it, and predict refuses other settings.
+    """
     try:
         precision_flags(train.mixed_precision)
     except ValueError as exc:
@@ -71,7 +77,7 @@ def run(
         return {}  # under accelerate/torchrun only the first process writes outputs
     with atomic_path(Path(paths.models_dir) / name) as tmp:
         tmp.mkdir(parents=True)
-        save_trained(name, approach, trained, data, tmp)
+        save_trained(name, approach, trained, data, tmp, text)
     trainable, total = count_params(trained.model)
     return {
         "trainable_params": trainable,
@@ -112,18 +118,17 @@ def main() -> None:
     name = sys.argv[1]
     if name not in params.approaches:
         raise StageError(f"approach '{name}' is not in params.yaml approaches: {', '.join(params.approaches)}")
-    metrics = run(
-        name, params.approaches[name], params.train, params.model, params.paths.train, params.paths.base_model
-    )
+    text = text_fingerprint(params.clean.normalize.model_dump(), params.clean.pii.model_dump())
+    p = params.paths
+    metrics = run(name, params.approaches[name], params.train, params.model, p.train, p.base_model, text=text)
     if metrics:  # empty on every process but the first under torchrun/accelerate
-        p = params.paths.train
         headline = (f"best_validation.{params.train.early_stopping.metric}",)
         write_metrics(
             metrics,
             headline,
-            Path(p.metrics_dir) / f"{name}.json",
-            Path(p.details_dir) / f"{name}.json",
-            params.paths.timings,
+            Path(p.train.metrics_dir) / f"{name}.json",
+            Path(p.train.details_dir) / f"{name}.json",
+            p.timings,
             f"train/{name}",
         )
         log.info("wrote models and metrics of %s", name)

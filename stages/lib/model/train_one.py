@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -136,9 +136,11 @@ def seed_spread(
     }
 
 
-def save_trained(name: str, approach: Any, trained: Trained, data: Data, out_dir: Path) -> None:
+def save_trained(
+    name: str, approach: Any, trained: Trained, data: Data, out_dir: Path, text: Mapping[str, Any] | None
+) -> None:
     """Write what evaluate and predict load into `out_dir` (an empty folder): the approach's weights and the
-    meta file (labels, pooling, head, max_length)."""
+    meta file (labels, pooling, head, max_length, and `text`, the fingerprint of the text settings)."""
     model = trained.model
     KINDS[approach.kind].save(model, approach, out_dir)
     meta = {
@@ -149,6 +151,7 @@ def save_trained(name: str, approach: Any, trained: Trained, data: Data, out_dir
         "layer": model.layer,
         "head": {"in_features": trained.hidden_size, **approach.head.model_dump(exclude={"type"})},
         "max_length": data.max_length,
+        "text": text,
     }
     (out_dir / META_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
 
