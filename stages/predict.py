@@ -34,6 +34,7 @@ from stages.lib.clean import pii
 from stages.lib.core.errors import StageError, cli
 from stages.lib.core.io import atomic_path, write_parquet
 from stages.lib.core.log import get_logger
+from stages.lib.core.spreadsheet import neutralise_table
 from stages.lib.ingest.readers import read_source
 from stages.lib.model.inference import load_trained, predict_proba
 from stages.lib.model.tfidf import NAME as TFIDF
@@ -137,7 +138,7 @@ def write_table(table: pa.Table, path: Path) -> None:
         return
     with atomic_path(path) as tmp:
         if path.suffix == ".csv":
-            pacsv.write_csv(table, tmp)
+            pacsv.write_csv(neutralise_table(table), tmp)  # untrusted text: no spreadsheet formulas
         else:
             tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in table.to_pylist()))
 
