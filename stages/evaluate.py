@@ -27,6 +27,7 @@ from stages.lib.core.metrics import write_metrics
 from stages.lib.model.approaches import KINDS
 from stages.lib.model.approaches.common import read_meta
 from stages.lib.model.evaluation import classification_report
+from stages.lib.model.manifest import verify_model_folder
 from stages.lib.model.textclf import batched_forward, encode, load_tokenizer, read_split, softmax_np
 
 log = get_logger("evaluate")
@@ -48,6 +49,8 @@ def run(
     model_dir, base_dir = Path(train_paths.models_dir) / name, Path(base_paths.out)
     if not (model_dir / "refinery.json").is_file():
         raise StageError(f"{model_dir} holds no trained model; run train@{name} first")
+    verify_model_folder(model_dir, f"run dvc repro train@{name}")
+    verify_model_folder(base_dir, "run dvc repro base_model")
     meta = read_meta(model_dir)
     model = KINDS[meta["kind"]].load(model_dir, base_dir, meta, model_cfg.trust_remote_code)
     tokenizer = load_tokenizer(base_dir, model_cfg.trust_remote_code)

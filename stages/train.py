@@ -28,6 +28,7 @@ from stages.lib.core.log import get_logger
 from stages.lib.core.metrics import write_metrics
 from stages.lib.model.approaches import KINDS
 from stages.lib.model.data import prepare_data
+from stages.lib.model.manifest import write_manifest
 from stages.lib.model.textclf import META_FILE, count_params, hidden_size, load_backbone, peak_memory_mb
 from stages.lib.model.training import TrainOptions, precision_flags, seed_everything
 
@@ -121,6 +122,7 @@ def run(
             "max_length": data.max_length,
         }
         (tmp / META_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+        write_manifest(tmp)  # last: predict and evaluate verify it before loading
     metric = train.early_stopping.metric
     return {
         "trainable_params": trainable,
