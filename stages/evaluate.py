@@ -49,7 +49,7 @@ def run(
     model_dir, base_dir = Path(train_paths.models_dir) / name, Path(base_paths.out)
     if not (model_dir / "refinery.json").is_file():
         raise StageError(f"{model_dir} holds no trained model; run train@{name} first")
-    verify_model_folder(model_dir, f"run dvc repro train@{name}")
+    verify_model_folder(model_dir, f"run dvc repro train@{name}", KINDS)
     verify_model_folder(base_dir, "run dvc repro base_model")
     meta = read_meta(model_dir)
     model = KINDS[meta["kind"]].load(model_dir, base_dir, meta, model_cfg.trust_remote_code)

@@ -25,7 +25,7 @@ def load_trained(model_dir: str | Path, base_dir: str | Path, trust_remote_code:
     model_dir, base_dir = Path(model_dir), Path(base_dir)
     if not (model_dir / META_FILE).is_file():
         raise FileNotFoundError(f"{model_dir} holds no trained model ({META_FILE} missing); run train@<approach>")
-    verify_model_folder(model_dir, f"run dvc repro train@{model_dir.name}")
+    verify_model_folder(model_dir, f"run dvc repro train@{model_dir.name}", KINDS)
     verify_model_folder(base_dir, "run dvc repro base_model")
     meta = read_meta(model_dir)
     model = KINDS[meta["kind"]].load(model_dir, base_dir, meta, trust_remote_code)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import os
 import struct
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from stages.lib.model.packaged import sha256_of
 
 MANIFEST_FILE = "manifest.json"
 META_FILE = "refinery.json"  # the same name textclf and tfidf write
+BASELINE_FILE = "weights.safetensors"  # compare's TF-IDF baseline (tfidf.ARRAYS_FILE)
 TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "vocab.json", "spiece.model", "tokenizer.model")
 MAX_HEADER = 100 * 2**20  # safetensors refuses headers above 100 MB too
 
@@ -41,10 +42,11 @@ def write_manifest(folder: str | Path) -> None:
     (folder / MANIFEST_FILE).write_text(text, encoding="utf-8")
 
 
-def verify_model_folder(folder: str | Path, fix: str) -> dict[str, Any] | None:
+def verify_model_folder(folder: str | Path, fix: str, kinds: Collection[str] = ()) -> dict[str, Any] | None:
     """Check a saved model folder before anything loads it; return its `refinery.json` (None for a base model).
 
-    `fix` says how to rebuild the folder ("run dvc repro train@full"). Raises StageError, one line naming the
+    `fix` says how to rebuild the folder ("run dvc repro train@full"); `kinds` are the `kind` values the
+    caller can load (the approaches, or compare's baseline). Raises StageError, one line naming the
     file, when: the folder or a file is missing; a symlink leads outside the repository; `manifest.json` is
     missing or lists other files than the folder holds; a JSON file does not parse; a safetensors file is
     truncated or its header is broken; `refinery.json` names an unknown `kind` or labels that do not match
@@ -68,7 +70,7 @@ def verify_model_folder(folder: str | Path, fix: str) -> dict[str, Any] | None:
     for rel, path in found.items():
         if rel.endswith(".json"):
             _load_json(path, fix)
-    meta = _check_meta(folder, headers, fix) if META_FILE in found else None
+    meta = _check_meta(folder, headers, fix, kinds) if META_FILE in found else None
     if meta is None:
         _check_base(folder, found, fix)
     for rel, path in found.items():
@@ -183,26 +185,23 @@ def _check_base(folder: Path, found: dict[str, Path], fix: str) -> None:
         )
 
 
-def _check_meta(folder: Path, headers: dict[str, dict[str, Any]], fix: str) -> dict[str, Any]:
+def _check_meta(folder: Path, headers: dict[str, dict[str, Any]], fix: str, kinds: Collection[str]) -> dict[str, Any]:
     """refinery.json of a trained approach or of compare's baseline: a known kind, labels that fit the weights."""
-    from stages.lib.model.approaches import KINDS
-    from stages.lib.model.tfidf import NAME as TFIDF
-
     path = folder / META_FILE
     meta = _load_json(path, fix)
     if not isinstance(meta, dict):
         raise StageError(f"{path} must hold a JSON object; {fix}")
     kind = meta.get("kind")
-    if not isinstance(kind, str) or (kind not in KINDS and kind != TFIDF):
-        known = ", ".join([*sorted(KINDS), TFIDF])
+    if not isinstance(kind, str) or kind not in kinds:
+        known = ", ".join(sorted(kinds))
         raise StageError(f"{path}: unknown kind {kind!r} (known: {known}); {fix}")
     labels = meta.get("labels")
     if not isinstance(labels, list) or len(labels) < 2 or not all(isinstance(x, str) for x in labels):
         raise StageError(f"{path}: `labels` must be a list of at least two label names; {fix}")
     if len(set(labels)) != len(labels):
         raise StageError(f"{path}: `labels` repeats a name; {fix}")
-    if kind == TFIDF:
-        _check_baseline(path, meta, headers.get("weights.safetensors"), fix)
+    if "head.safetensors" not in headers and BASELINE_FILE in headers:  # compare's TF-IDF baseline
+        _check_baseline(path, meta, headers[BASELINE_FILE], fix)
     else:
         _check_head(path, meta, headers.get("head.safetensors"), fix)
     return meta
@@ -235,10 +234,8 @@ def _check_head(path: Path, meta: dict[str, Any], tensors: dict[str, Any] | None
         )
 
 
-def _check_baseline(path: Path, meta: dict[str, Any], tensors: dict[str, Any] | None, fix: str) -> None:
+def _check_baseline(path: Path, meta: dict[str, Any], tensors: dict[str, Any], fix: str) -> None:
     """idf lengths match the terms, and the coefficients have one row per class (one for two classes)."""
-    if tensors is None:
-        raise StageError(f"{path.parent / 'weights.safetensors'} is missing; {fix}")
     terms = meta.get("terms")
     if not isinstance(terms, dict) or not all(isinstance(v, list) for v in terms.values()):
         raise StageError(f"{path}: `terms` must map each vectorizer to its list of terms; {fix}")

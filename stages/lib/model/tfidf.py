@@ -102,7 +102,7 @@ def load_baseline(folder: str | Path) -> tuple[Pipeline, dict[str, Any]]:
     folder = Path(folder)
     if not (folder / ARRAYS_FILE).is_file() or not (folder / META_FILE).is_file():
         raise StageError(f"{folder} holds no fitted baseline: run the compare stage first (dvc repro compare)")
-    verify_model_folder(folder, "run dvc repro compare")
+    verify_model_folder(folder, "run dvc repro compare", (NAME,))
     meta = json.loads((folder / META_FILE).read_text(encoding="utf-8"))
     arrays = load_file(str(folder / ARRAYS_FILE))
     pipeline = baseline_pipeline(TfidfBaseline.model_validate(meta["baseline"]))

@@ -58,7 +58,7 @@ def test_saved_folders_carry_a_manifest_that_verifies(env, copy):
     assert {"tokenizer.json", "model.safetensors", "config.json"} <= set(
         json.loads((base / MANIFEST_FILE).read_text())["files"]
     )
-    assert verify_model_folder(model, "fix")["kind"] == "full"
+    assert verify_model_folder(model, "fix", ["full"])["kind"] == "full"
     assert verify_model_folder(base, "fix") is None
     before = (model / MANIFEST_FILE).read_bytes()
     write_manifest(model)
