@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from schemas.base import StrictModel
+from schemas.base import Seed, StrictModel
 
 IssueKind = Literal["label_issue", "outlier", "duplicate_conflict"]
 
@@ -14,9 +14,14 @@ IssueKind = Literal["label_issue", "outlier", "duplicate_conflict"]
 class TfidfFeatures(StrictModel):
     """TF-IDF over word n-grams (fitted on the training folds only)."""
 
-    max_features: int | None = Field(20000, ge=1, description="Vocabulary cap (most frequent n-grams); null = all.")
+    max_features: int | None = Field(
+        20000,
+        ge=1,
+        le=10_000_000,
+        description="Vocabulary cap (most frequent n-grams; at most 10 million); null = all.",
+    )
     ngram_max: int = Field(2, ge=1, le=5, description="Longest word n-gram.")
-    min_df: int = Field(1, ge=1, description="Drop n-grams seen in fewer rows.")
+    min_df: int = Field(1, ge=1, le=1_000_000, description="Drop n-grams seen in fewer rows (at most 1 million).")
     sublinear_tf: bool = Field(True, description="1 + log(tf): a repeated word counts less than linearly.")
 
 
@@ -34,8 +39,8 @@ class AuditParams(StrictModel):
         "embeddings of models/base (frozen) + logistic regression; needs the base_model stage.",
     )
     tfidf: TfidfFeatures = Field(default_factory=TfidfFeatures, description="TF-IDF options (features: tfidf).")
-    max_length: int = Field(64, ge=8, description="features: base: tokens per text.")
-    c: float = Field(10.0, gt=0, description="Inverse L2 strength of the logistic regression.")
+    max_length: int = Field(64, ge=8, le=32_768, description="features: base: tokens per text (at most 32768).")
+    c: float = Field(10.0, gt=0, le=1e6, description="Inverse L2 strength of the logistic regression (at most 1e6).")
     class_weight: Literal["balanced"] | None = Field(
         None, description="`balanced` reweights classes by inverse frequency; null = every row weighs the same."
     )
@@ -56,4 +61,4 @@ class AuditParams(StrictModel):
     duplicate_conflicts: bool = Field(
         True, description="Flag rows of one `dup_cluster` that carry different labels (`duplicate_conflict`)."
     )
-    seed: int = Field(42, description="Fold assignment and model seed.")
+    seed: Seed = Field(42, description="Fold assignment and model seed.")

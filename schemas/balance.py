@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from schemas.base import StrictModel
+from schemas.base import Seed, StrictModel
 from schemas.textops import Operation, check_operations
 
 # The samplers, by what imbalanced-learn does with `sampling_strategy` for each.
@@ -51,7 +51,7 @@ class Features(StrictModel):
         20000, ge=1, le=10_000_000, description="At most 10 million. Vocabulary size cap; null = no cap."
     )
     ngram_max: int = Field(2, ge=1, le=5, description="Use word n-grams from 1 to this length.")
-    min_df: int = Field(1, ge=1, description="Ignore terms in fewer rows than this.")
+    min_df: int = Field(1, ge=1, le=1_000_000, description="Ignore terms in fewer rows than this (at most 1 million).")
     sublinear_tf: bool = Field(True, description="1 + log(tf): long messages do not dominate the distances.")
 
 
@@ -104,7 +104,7 @@ class BalanceParams(StrictModel):
     )
     features: Features = Field(default_factory=Features, description="TF-IDF features for neighbour-based samplers.")
     synthetic: Synthetic = Field(default_factory=Synthetic, description="Settings of the `synthetic` strategy.")
-    seed: int = Field(42, description="random_state of the samplers and seed of the synthetic rows.")
+    seed: Seed = Field(42, description="random_state of the samplers and seed of the synthetic rows.")
 
     @field_validator("sampling_strategy")
     @classmethod

@@ -17,7 +17,10 @@ class RayParams(StrictModel):
         description="Cluster to join, e.g. 'ray://head:10001' or 'auto'; null: RAY_ADDRESS, else a local Ray.",
     )
     num_cpus: int | None = Field(
-        None, ge=1, description="CPUs of the local Ray started when there is no address; null: all of them."
+        None,
+        ge=1,
+        le=4096,
+        description="CPUs of the local Ray started when there is no address (at most 4096); null: all of them.",
     )
 
 
