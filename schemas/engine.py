@@ -22,6 +22,13 @@ class RayParams(StrictModel):
         le=4096,
         description="CPUs of the local Ray started when there is no address (at most 4096); null: all of them.",
     )
+    connect_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        le=600,
+        description="Seconds to wait for the cluster at `address` (or RAY_ADDRESS) to answer before failing with a "
+        "clear error; Ray itself retries for minutes. At most 600.",
+    )
 
 
 class EngineParams(StrictModel):
