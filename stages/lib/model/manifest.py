@@ -176,9 +176,15 @@ def _check_base(folder: Path, found: dict[str, Path], fix: str) -> None:
         raise StageError(f"{folder / 'config.json'} is missing; {fix}")
     if not any("/" not in rel and rel.endswith(".safetensors") for rel in found):
         raise StageError(f"{folder} holds no *.safetensors weights; {fix}")
-    if not any(rel in found for rel in TOKENIZER_FILES) and not any(
-        r.endswith(".model") and "/" not in r for r in found
-    ):
+    require_vocabulary(folder, fix)
+
+
+def require_vocabulary(folder: str | Path, fix: str) -> None:
+    """Refuse a tokenizer folder without a vocabulary file: transformers would load a BERT tokenizer with an
+    empty vocabulary (every word `[UNK]`) and carry on. Cheap, so every load of a base model's tokenizer calls it.
+    """
+    folder = Path(folder)
+    if not any((folder / name).is_file() for name in TOKENIZER_FILES) and not any(folder.glob("*.model")):
         raise StageError(
             f"{folder / 'tokenizer.json'} is missing (no vocab.txt, vocab.json or *.model either): the tokenizer "
             f"would load with an empty vocabulary and predict one class for everything; {fix}"

@@ -170,3 +170,14 @@ def test_tfidf_baseline_gets_a_manifest_and_is_verified(tmp_path):
     weights.write_bytes(weights.read_bytes()[:50])
     with pytest.raises(StageError, match=r"weights\.safetensors is truncated"):
         load_baseline(folder)
+
+
+def test_every_tokenizer_load_needs_a_vocabulary(copy):
+    """train, audit and curve load the base tokenizer too: without a vocabulary file they stop, naming it."""
+    from stages.lib.model.textclf import load_tokenizer
+
+    _, base = copy
+    assert len(load_tokenizer(base)) > 10
+    (base / "tokenizer.json").unlink()
+    with pytest.raises(StageError, match=r"base/tokenizer\.json is missing \(no vocab\.txt, vocab\.json or \*\.model"):
+        load_tokenizer(base)
