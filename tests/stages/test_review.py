@@ -210,3 +210,84 @@ def test_fuzz_any_text_survives_tasks_csv_and_the_label_reader(tmp_path_factory,
     exports.write_queue(root / "data/r", [task], ["csv"], "label", "v")
     got = _read(root, "csv", "data/r/tasks.csv", join="text", key="text", question="current_label")
     assert [(a.key, a.labels) for a in got] == [(text, [text] if text.strip() else [])]
+
+
+# Runs `python -m stages.review` but dies with SIGKILL right after its first output is renamed into place.
+KILLER = """
+import os, signal, sys, runpy
+real_replace = os.replace
+def replace(src, dst, *args, **kwargs):
+    real_replace(src, dst, *args, **kwargs)
+    if ".refinery" not in str(dst):
+        os.kill(os.getpid(), signal.SIGKILL)
+os.replace = replace
+sys.argv = ["stages/review.py"]
+runpy.run_module("stages.review", run_name="__main__")
+"""
+REVIEW_OUTPUTS = ("metrics/review.json", "metrics/details/review.json")
+
+
+def _review_project(folder: Path, budget: int) -> Path:
+    import yaml
+
+    from ..conftest import REPO
+
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params["audit"]["folds"] = 3
+    params["review"]["issues"]["budget"] = budget
+    params["review"]["active"]["budget"] = budget
+    folder.mkdir(exist_ok=True)
+    (folder / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    if not (folder / "data/audit/issues.parquet").is_file():
+        rows = sms_rows(300)
+        for r in rows[200:240]:
+            r["split"], r["label"] = "unlabeled", None
+        split = write_split(folder / "data/split", rows)
+        a = AuditPaths(
+            issues=str(folder / "data/audit/issues.parquet"),
+            details=str(folder / "a/d.json"),
+            metrics=str(folder / "a/m.json"),
+            plot=str(folder / "a/p.json"),
+        )
+        audit.run(AuditParams(folds=3), a, split)
+    return folder
+
+
+def _review_outputs(folder: Path) -> dict[str, bytes]:
+    files = {n: (folder / n).read_bytes() for n in REVIEW_OUTPUTS}
+    files |= {str(p.relative_to(folder)): p.read_bytes() for p in sorted((folder / "data/review").rglob("*.*"))}
+    return files
+
+
+def _run_review(folder: Path, *prefix: str):
+    import os
+    import subprocess
+    import sys
+
+    from ..conftest import REPO
+
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    cmd = [sys.executable, *(prefix or ("-m", "stages.review"))]
+    return subprocess.run(cmd, cwd=folder, env=env, capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.slow
+def test_sigkill_between_the_renames_leaves_all_old_or_all_new(tmp_path):
+    """review writes a folder and two metrics files: a kill after the first rename is rolled forward."""
+    import signal
+
+    expected = _review_project(tmp_path / "expected", budget=6)
+    assert _run_review(expected).returncode == 0
+    work = _review_project(tmp_path / "work", budget=3)
+    first = _run_review(work)
+    assert first.returncode == 0, first.stderr
+    old = _review_outputs(work)
+    _review_project(work, budget=6)
+    killed = _run_review(work, "-c", KILLER)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert _review_outputs(work) != old and list((work / ".refinery").glob("*.json"))  # a mixed pair, a journal
+    (work / "params.yaml").write_text("review: [")  # not even YAML: the repair runs first
+    failed = _run_review(work)
+    assert failed.returncode == 1
+    assert _review_outputs(work) == _review_outputs(expected)  # rolled forward: all new, byte for byte
+    assert not list((work / ".refinery").glob("*.json"))
