@@ -224,3 +224,14 @@ def test_monitor_permutations_must_be_able_to_reach_alpha(params_data, permutati
         validate_params(params_data, check_peft=False)
     params_data["monitor"].update(permutations=100, alpha=0.01)
     validate_params(params_data, check_peft=False)
+
+
+def test_audit_length_fits_the_scratch_model(params_data):
+    params_data["model"]["source"] = "scratch"
+    params_data["model"]["name_or_path"] = None
+    params_data["model"]["sha256"] = None
+    params_data["audit"].update(features="base", max_length=4096)
+    with pytest.raises(ParamsError, match=r"audit\.max_length \(4096\) exceeds model\.scratch\.max_length \(128\)"):
+        validate_params(params_data, check_peft=False)
+    params_data["audit"]["features"] = "tfidf"  # the length is not used
+    validate_params(params_data, check_peft=False)
