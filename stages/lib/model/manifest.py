@@ -117,7 +117,13 @@ def _check_links(folder: Path, fix: str) -> None:
     for top, dirs, names in os.walk(folder):  # not following links: each one is checked where it is
         for name in dirs + names:
             path = Path(top) / name
-            if path.is_symlink() and not path.resolve().is_relative_to(resolved):
+            if not path.is_symlink():
+                continue
+            try:
+                target = path.resolve(strict=True)
+            except (OSError, RuntimeError):  # dangling, or a loop
+                raise StageError(f"{path} is a broken symlink; remove it or {fix}") from None
+            if not target.is_relative_to(resolved):
                 inside_repo(path, what, fix=link_fix)
 
 

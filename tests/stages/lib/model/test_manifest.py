@@ -181,3 +181,11 @@ def test_every_tokenizer_load_needs_a_vocabulary(copy):
     (base / "tokenizer.json").unlink()
     with pytest.raises(StageError, match=r"base/tokenizer\.json is missing \(no vocab\.txt, vocab\.json or \*\.model"):
         load_tokenizer(base)
+
+
+def test_a_broken_symlink_is_named(copy):
+    model, base = copy
+    (model / "head.safetensors").unlink()
+    (model / "head.safetensors").symlink_to(model / "nowhere.safetensors")
+    with pytest.raises(StageError, match=r"full/head\.safetensors is a broken symlink; remove it or run dvc repro"):
+        load_trained(model, base)
