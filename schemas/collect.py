@@ -49,8 +49,9 @@ class CollectSource(StrictModel):
     max_pages: int | None = Field(
         None,
         ge=1,
+        le=100_000_000,
         description="Keep only the first N pages after include/exclude, in the order listed (sitemap order for a "
-        "sitemap); null keeps all.",
+        "sitemap); null keeps all. At most 100 million.",
     )
 
     @field_validator("urls")
