@@ -56,34 +56,60 @@ def load_params(path: str | Path = "params.yaml", check_peft: bool = False) -> P
     return validate_params(raw, source=str(path), check_peft=check_peft)
 
 
-# A params file is a few hundred nodes; anchors are rare. These limits leave a wide margin and stop a YAML
-# "billion laughs" document (a 600-byte file expanding to millions of nodes) before OmegaConf expands it.
+# A params file is about a thousand nodes, nested six deep, in 20 KB; anchors are rare. These limits leave a
+# wide margin and stop, before OmegaConf's pure-Python parser sees the file: a YAML "billion laughs" (a
+# 600-byte file expanding to millions of nodes), a file nested thousands deep (PyYAML's scanner is quadratic
+# in the nesting: 40 KB of `[[[[...` took 97 s), and a file so large that parsing it takes minutes.
+MAX_YAML_BYTES = 1 << 20
+MAX_YAML_DEPTH = 50
 MAX_YAML_ALIASES = 100
-MAX_YAML_NODES = 100_000
+MAX_YAML_NODES = 50_000
 
 
 def check_yaml_size(path: Path) -> None:
-    """Refuse a YAML file with more than MAX_YAML_ALIASES aliases or more than MAX_YAML_NODES nodes once expanded.
+    """Refuse a YAML file over MAX_YAML_BYTES, nested deeper than MAX_YAML_DEPTH, with more than MAX_YAML_ALIASES
+    aliases, or with more than MAX_YAML_NODES nodes once its aliases are expanded.
 
-    PyYAML composes an alias as a reference to the anchored node, so counting here is cheap; OmegaConf and
-    pydantic would copy every reference, which is where an alias bomb costs minutes and gigabytes.
+    One pass over the parser's events (libyaml's C parser when PyYAML has it) stops at the first limit, so the
+    check takes time linear in the file; only a file within the depth limit is composed into nodes, where an
+    alias is a reference to the anchored node and counting it is cheap (OmegaConf and pydantic would copy every
+    reference: that is where an alias bomb costs minutes and gigabytes).
     Raises ParamsError naming the limit; a file PyYAML cannot parse is left to the normal load for its message.
     """
     import yaml
 
-    text = path.read_text(encoding="utf-8", errors="replace")
+    data = path.read_bytes()
+    if len(data) > MAX_YAML_BYTES:
+        raise ParamsError(
+            str(path), [f"{len(data):,} bytes; a params file may hold at most {MAX_YAML_BYTES:,}: move data out of it"]
+        )
+    text = data.decode("utf-8", errors="replace")
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    aliases = depth = nodes = 0
     try:
-        aliases = sum(isinstance(event, yaml.AliasEvent) for event in yaml.parse(text, Loader=yaml.SafeLoader))
-        root = yaml.compose(text, Loader=yaml.SafeLoader) if aliases <= MAX_YAML_ALIASES else None
-    except yaml.YAMLError:
+        for event in yaml.parse(text, Loader=loader):
+            if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+                depth += 1
+                if depth > MAX_YAML_DEPTH:
+                    raise ParamsError(str(path), [f"YAML nested more than {MAX_YAML_DEPTH} levels deep; flatten it"])
+            elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+                depth -= 1
+            aliases += isinstance(event, yaml.AliasEvent)
+            nodes += isinstance(event, yaml.NodeEvent)
+            if nodes > MAX_YAML_NODES:
+                break
+        root = yaml.compose(text, Loader=loader) if aliases <= MAX_YAML_ALIASES and nodes <= MAX_YAML_NODES else None
+    except yaml.YAMLError as exc:
+        if "nesting depth" in str(exc):  # libyaml's own limit, met before ours in a flow collection
+            raise ParamsError(str(path), [f"YAML nested more than {MAX_YAML_DEPTH} levels deep; flatten it"]) from None
         return
-    except RecursionError:
-        raise ParamsError(str(path), ["YAML nested too deeply to read; flatten it"]) from None
     if aliases > MAX_YAML_ALIASES:
         raise ParamsError(
             str(path),
             [f"{aliases} YAML aliases (*name); at most {MAX_YAML_ALIASES} are allowed: write the values out instead"],
         )
+    if root is None:
+        raise ParamsError(str(path), [f"more than {MAX_YAML_NODES:,} YAML nodes; move data out of the params file"])
     sizes: dict[int, int] = {}
 
     def expanded(node: yaml.Node) -> int:
@@ -95,10 +121,7 @@ def check_yaml_size(path: Path) -> None:
             sizes[id(node)] = 1 + sum(expanded(child) for child in children)
         return sizes[id(node)]
 
-    try:
-        nodes = expanded(root) if root is not None else 0
-    except RecursionError:
-        raise ParamsError(str(path), ["YAML nested too deeply to read; flatten it"]) from None
+    nodes = expanded(root)  # recursion bounded by MAX_YAML_DEPTH
     if nodes > MAX_YAML_NODES:
         raise ParamsError(
             str(path),

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from schemas.base import StrictModel
+from schemas.base import Seed, StrictModel
 from schemas.tfidf import LogisticRegressionSettings, TfidfFeatures
 
 IssueKind = Literal["label_issue", "outlier", "duplicate_conflict"]
@@ -30,7 +30,7 @@ class AuditParams(StrictModel):
         description="TF-IDF features (features: tfidf), fitted on the training folds only; review's and monitor's "
         "models use them too.",
     )
-    max_length: int = Field(64, ge=8, description="features: base: tokens per text.")
+    max_length: int = Field(64, ge=8, le=32_768, description="features: base: tokens per text (at most 32768).")
     classifier: LogisticRegressionSettings = Field(
         default_factory=lambda: LogisticRegressionSettings(solver="saga", c=10.0, class_weight=None, max_iter=2000),
         description="The logistic regression on either features (review's and monitor's models too). saga: same "
@@ -53,4 +53,4 @@ class AuditParams(StrictModel):
     duplicate_conflicts: bool = Field(
         True, description="Flag rows of one `dup_cluster` that carry different labels (`duplicate_conflict`)."
     )
-    seed: int = Field(42, description="Fold assignment (the model's seed is classifier.seed).")
+    seed: Seed = Field(42, description="Fold assignment (the model's seed is classifier.seed).")

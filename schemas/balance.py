@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from schemas.base import StrictModel
+from schemas.base import Seed, StrictModel
 from schemas.textops import Operation, check_operations
 from schemas.tfidf import SKLEARN_TOKENS, TfidfFeatures
 from stages.lib.balance.kinds import CLEAN, NO_RESAMPLING, OVER, UNDER, sampler_kind
@@ -20,8 +20,6 @@ STRINGS = {
     "under": ("auto", "majority", "not minority", "not majority", "all"),
     "clean": ("auto", "majority", "not minority", "not majority", "all"),
 }
-
-
 
 
 class Synthetic(StrictModel):
@@ -76,7 +74,7 @@ class BalanceParams(StrictModel):
         description="TF-IDF features on which the neighbour-based samplers measure distances.",
     )
     synthetic: Synthetic = Field(default_factory=Synthetic, description="Settings of the `synthetic` strategy.")
-    seed: int = Field(42, description="random_state of the samplers and seed of the synthetic rows.")
+    seed: Seed = Field(42, description="random_state of the samplers and seed of the synthetic rows.")
 
     @field_validator("sampling_strategy")
     @classmethod

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import re
 from pathlib import PurePosixPath
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
+
+# numpy's and scikit-learn's seeds are 32-bit unsigned: 2**32 or -1 validated before, then crashed mid-run.
+SEED_MAX = 2**32 - 1
+Seed = Annotated[int, Field(ge=0, le=SEED_MAX)]
 
 
 class StrictModel(BaseModel):
@@ -13,9 +18,11 @@ class StrictModel(BaseModel):
 
     `extra="forbid"` turns a typo such as `ingest.sorces` into an error that
     names the closest valid key, instead of a silently ignored setting.
+    `allow_inf_nan=False`: `.inf` or `.nan` in a float setting (a delay, a rate, a tolerance) passes a `ge`
+    bound and then overflows or never ends, so every float must be finite.
     """
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False, allow_inf_nan=False)
 
 
 def check_inside_repo(value: str, fix: str) -> str:

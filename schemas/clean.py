@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from schemas.base import StrictModel, check_regexes
+from schemas.base import Seed, StrictModel, check_regexes
 
 
 class NormalizeParams(StrictModel):
@@ -218,7 +218,7 @@ class NearDupParams(StrictModel):
         description="Check every LSH candidate pair by its true Jaccard similarity and keep only pairs >= threshold, "
         "so LSH false positives are not removed. Needs `threshold`.",
     )
-    seed: int = Field(42, description="Seed of the MinHash permutations.")
+    seed: Seed = Field(42, description="Seed of the MinHash permutations.")
 
     @model_validator(mode="after")
     def _bands_or_threshold(self) -> NearDupParams:

@@ -49,8 +49,9 @@ class CollectSource(StrictModel):
     max_pages: int | None = Field(
         None,
         ge=1,
+        le=100_000_000,
         description="Keep only the first N pages after include/exclude, in the order listed (sitemap order for a "
-        "sitemap); null keeps all.",
+        "sitemap); null keeps all. At most 100 million.",
     )
 
     @field_validator("urls")
@@ -127,8 +128,9 @@ class CollectParams(StrictModel):
     delay_s: float = Field(
         1.0,
         ge=0.0,
+        le=3600.0,
         description="Least time between the starts of two requests to the same host (a robots.txt Crawl-delay "
-        "or Request-rate that asks for more wins).",
+        "or Request-rate that asks for more wins). At most 3600.",
     )
     per_host_concurrency: int = Field(
         1, ge=1, le=16, description="Most requests in flight to one host at once (at most 16: stay polite)."
@@ -150,13 +152,18 @@ class CollectParams(StrictModel):
         description="Retries after a timeout, a connection error, a 429 or a 500/502/503/504 (at most 20).",
     )
     backoff_s: float = Field(
-        1.0, ge=0.0, description="Wait before the first retry; doubles on each further retry (exponential backoff)."
+        1.0,
+        ge=0.0,
+        le=600.0,
+        description="Wait before the first retry; doubles on each further retry, each wait capped by max_wait_s "
+        "(exponential backoff; at most 600).",
     )
     max_wait_s: float = Field(
         60.0,
         ge=0.0,
+        le=3600.0,
         description="Longest single wait between retries. A Retry-After asking for more fails the page as "
-        "rate_limited rather than waiting less than the server asked.",
+        "rate_limited rather than waiting less than the server asked. At most 3600 (an hour).",
     )
     max_bytes: int = Field(
         5_000_000,

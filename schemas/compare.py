@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
-from schemas.base import StrictModel
+from schemas.base import Seed, StrictModel
 from schemas.tfidf import SKLEARN_TOKENS, LogisticRegressionSettings, TfidfFeatures
 
 QualityMetric = Literal["accuracy", "macro_f1", "weighted_f1", "mcc"]
@@ -61,7 +61,7 @@ class Bootstrap(StrictModel):
 
     n_resamples: int = Field(2000, ge=100, le=100_000, description="Resamples of the test rows (at most 100000).")
     confidence: float = Field(0.95, gt=0.5, lt=1, description="Confidence level of every interval.")
-    seed: int = Field(42, description="Seed of the resampling (same resamples for every approach).")
+    seed: Seed = Field(42, description="Seed of the resampling (same resamples for every approach).")
 
 
 class CompareParams(StrictModel):

@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from schemas.approaches import Approaches
-from schemas.base import StrictModel
+from schemas.base import Seed, StrictModel
 
 
 def _scratch_approaches() -> dict:
@@ -24,7 +24,7 @@ class CurveBootstrap(StrictModel):
         description="Refits on resampled runs for the interval of the exponent b (at most 10000).",
     )
     confidence: float = Field(0.95, gt=0.5, lt=1, description="Confidence level of the interval.")
-    seed: int = Field(42, description="Seed of the resampling.")
+    seed: Seed = Field(42, description="Seed of the resampling.")
 
 
 class CurveParams(StrictModel):

@@ -17,7 +17,17 @@ class RayParams(StrictModel):
         description="Cluster to join, e.g. 'ray://head:10001' or 'auto'; null: RAY_ADDRESS, else a local Ray.",
     )
     num_cpus: int | None = Field(
-        None, ge=1, description="CPUs of the local Ray started when there is no address; null: all of them."
+        None,
+        ge=1,
+        le=4096,
+        description="CPUs of the local Ray started when there is no address (at most 4096); null: all of them.",
+    )
+    connect_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        le=600,
+        description="Seconds to wait for the cluster at `address` (or RAY_ADDRESS) to answer before failing with a "
+        "clear error; Ray itself retries for minutes. At most 600.",
     )
 
 

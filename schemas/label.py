@@ -61,8 +61,10 @@ class LabelImport(StrictModel):
     round: int | None = Field(
         None,
         ge=1,
+        le=1_000_000,
         description="Review round this export answers (the review stage's tasks): its labels are corrections, "
-        "applied by label.corrections and recorded in the label history with this round. null = an ordinary import.",
+        "applied by label.corrections and recorded in the label history with this round. null = an ordinary import. "
+        "At most 1 million.",
     )
     question: str | None = Field(
         None,

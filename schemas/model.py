@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from schemas.base import StrictModel
+from schemas.base import Seed, StrictModel
 
 
 class ScratchModel(StrictModel):
@@ -18,7 +18,12 @@ class ScratchModel(StrictModel):
         le=1_000_000,
         description="At most 1 million. Byte-level BPE vocabulary size, special tokens included.",
     )
-    min_frequency: int = Field(2, ge=1, description="A merge must occur this often in the corpus to be learnt.")
+    min_frequency: int = Field(
+        2,
+        ge=1,
+        le=1_000_000,
+        description="A merge must occur this often in the corpus to be learnt (at most 1 million).",
+    )
     lowercase: bool = Field(False, description="Lower-case text before tokenizing (loses CAPS, a spam signal).")
     hidden_size: int = Field(
         128, ge=8, le=8192, description="Width of every layer (at most 8192: a scratch model on CPU)."
@@ -33,11 +38,13 @@ class ScratchModel(StrictModel):
     )
     steps: int = Field(400, ge=1, le=10_000_000, description="Masked-LM optimisation steps (at most 10 million).")
     batch_size: int = Field(32, ge=1, le=65_536, description="Sequences per masked-LM step (at most 65536).")
-    learning_rate: float = Field(1e-3, gt=0, description="Peak AdamW learning rate (linear warm-up then decay).")
-    warmup_steps: int = Field(40, ge=0, description="Linear warm-up steps.")
-    weight_decay: float = Field(0.01, ge=0, description="AdamW weight decay.")
+    learning_rate: float = Field(
+        1e-3, gt=0, le=10, description="Peak AdamW learning rate (linear warm-up then decay; at most 10)."
+    )
+    warmup_steps: int = Field(40, ge=0, le=10_000_000, description="Linear warm-up steps (at most 10 million).")
+    weight_decay: float = Field(0.01, ge=0, le=10, description="AdamW weight decay (at most 10).")
     mlm_probability: float = Field(0.15, gt=0, lt=1, description="Share of tokens masked per sequence.")
-    seed: int = Field(42, description="Seed of initialisation, masking and batch order.")
+    seed: Seed = Field(42, description="Seed of initialisation, masking and batch order.")
 
     @model_validator(mode="after")
     def _heads_divide(self) -> ScratchModel:

@@ -74,9 +74,15 @@ class Params(StrictModel):
     @model_validator(mode="after")
     def _cross_section(self) -> Params:
         """Checks that need two sections: class names against label.classes, sources against ingest's folders, the
-        classifiers of compare and audit against the number of classes."""
+        classifiers of compare and audit against the number of classes, token lengths against the scratch model's
+        position embeddings."""
         declared = dict.fromkeys(self.label.classes, None) if self.label.classes else None
-        problems = class_name_problems(self) + source_folder_problems(self) + class_setting_problems(self, declared)
+        problems = (
+            class_name_problems(self)
+            + source_folder_problems(self)
+            + class_setting_problems(self, declared)
+            + length_problems(self)
+        )
         if problems:
             raise ValueError("\n".join(problems))
         return self
@@ -140,3 +146,17 @@ def source_folder_problems(params: Params) -> list[str]:
                 f"depends on in dvc.yaml; move the data under {params.paths.ingest.raw}/ (and `dvc add` it)"
             )
     return problems
+
+
+def length_problems(params: Params) -> list[str]:
+    """audit embeds texts with models/base at audit.max_length tokens; a scratch model has position embeddings
+    for model.scratch.max_length only, so a longer text would fail with an index error mid-run (train clamps
+    to the tokenizer's limit itself)."""
+    audit, model = params.audit, params.model
+    if audit.features != "base" or model.source != "scratch" or audit.max_length <= model.scratch.max_length:
+        return []
+    return [
+        f"audit.max_length ({audit.max_length}) exceeds model.scratch.max_length ({model.scratch.max_length}), the "
+        "longest input the scratch base model has positions for; lower audit.max_length or raise "
+        "model.scratch.max_length"
+    ]

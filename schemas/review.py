@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field
 
 from schemas.audit import IssueKind
-from schemas.base import StrictModel
+from schemas.base import Seed, StrictModel
 
 ExportFormat = Literal["label_studio", "argilla", "doccano", "csv"]
 
@@ -15,7 +15,7 @@ ExportFormat = Literal["label_studio", "argilla", "doccano", "csv"]
 class IssueQueue(StrictModel):
     """The audit's issues, worst first."""
 
-    budget: int = Field(100, ge=0, description="Rows sent; 0 disables the queue.")
+    budget: int = Field(100, ge=0, le=1_000_000, description="Rows sent (at most 1 million); 0 disables the queue.")
     kinds: list[IssueKind] = Field(
         default_factory=lambda: ["label_issue", "duplicate_conflict", "outlier"],
         description="Issue kinds sent, in this priority; a row flagged twice is sent once.",
@@ -25,15 +25,16 @@ class IssueQueue(StrictModel):
 class ActiveQueue(StrictModel):
     """Active learning: the unlabelled rows the model is least sure about."""
 
-    budget: int = Field(100, ge=0, description="Rows sent; 0 disables the queue.")
+    budget: int = Field(100, ge=0, le=1_000_000, description="Rows sent (at most 1 million); 0 disables the queue.")
     uncertainty: Literal["margin", "entropy"] = Field(
         "margin", description="`margin`: smallest gap between the two most likely classes; `entropy`: highest."
     )
     kmeans_clusters: int | None = Field(
         None,
         ge=2,
+        le=10_000,
         description="Spread the picks over this many k-means clusters of the TF-IDF features (round robin, most "
-        "uncertain first); null = plain ranking. Either way one row per `dup_cluster`.",
+        "uncertain first); null = plain ranking. Either way one row per `dup_cluster`. At most 10000.",
     )
 
 
@@ -53,4 +54,4 @@ class ReviewParams(StrictModel):
         "Import the answers with the same `question`.",
         pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
     )
-    seed: int = Field(42, description="k-means and model seed.")
+    seed: Seed = Field(42, description="k-means and model seed.")

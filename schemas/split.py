@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from schemas.base import StrictModel
+from schemas.base import Seed, StrictModel
 
 
 class SplitFractions(StrictModel):
@@ -43,7 +43,7 @@ class SplitParams(StrictModel):
     fractions: SplitFractions = Field(
         default_factory=SplitFractions, description="Shares per split (random, hash, time)."
     )
-    seed: int = Field(42, description="Seed of the random and hash splits; same seed and rows, same split.")
+    seed: Seed = Field(42, description="Seed of the random and hash splits; same seed and rows, same split.")
     stratify: bool = Field(True, description="Keep each class's share about equal in every split (random).")
     group_by: str | None = Field(
         "dup_cluster",

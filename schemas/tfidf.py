@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from schemas.base import StrictModel
+from schemas.base import Seed, StrictModel
 
 # newton-cholesky is left out: it builds an n_features x n_features Hessian (95 GB on the SMS sample's n-grams).
 Solver = Literal["lbfgs", "saga", "sag", "newton-cg", "liblinear"]
@@ -40,7 +40,7 @@ class TfidfFeatures(StrictModel):
         description="Regular expression of a word token (word n-grams only). scikit-learn's default "
         r"'(?u)\b\w\w+\b' drops one-letter tokens.",
     )
-    min_df: int = Field(1, ge=1, description="Drop n-grams seen in fewer texts.")
+    min_df: int = Field(1, ge=1, le=1_000_000, description="Drop n-grams seen in fewer texts (at most 1 million).")
     max_features: int | None = Field(
         None, ge=1, le=10_000_000, description="Keep the most frequent n-grams, per kind (word, char); null = all."
     )
@@ -77,13 +77,13 @@ class LogisticRegressionSettings(StrictModel):
         description="lbfgs (deterministic, any number of classes), saga / sag (stochastic, seeded), newton-cg, or "
         "liblinear (two classes only: scikit-learn 1.8+ refuses it for more).",
     )
-    c: float = Field(1.0, gt=0, description="Inverse L2 regularisation strength.")
+    c: float = Field(1.0, gt=0, le=1e6, description="Inverse L2 regularisation strength (at most 1e6).")
     class_weight: Literal["balanced"] | None = Field(
         None, description="balanced: weight classes by n / (k * count); null: every row weighs the same."
     )
     max_iter: int = Field(1000, ge=1, le=1_000_000, description="Most solver iterations.")
     tol: float = Field(1e-4, gt=0, description="Stopping tolerance of the solver.")
-    seed: int = Field(42, description="random_state of the solver (saga, sag and liblinear shuffle with it).")
+    seed: Seed = Field(42, description="random_state of the solver (saga, sag and liblinear shuffle with it).")
 
 
 def solver_problems(where: str, solver: str, classes: list[str]) -> list[str]:

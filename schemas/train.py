@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from schemas.base import StrictModel
+from schemas.base import Seed, StrictModel
 
 
 class EarlyStopping(StrictModel):
@@ -16,7 +16,7 @@ class EarlyStopping(StrictModel):
         "macro_f1", description="Validation metric that picks the best checkpoint (loss: lower is better)."
     )
     patience: int | None = Field(
-        3, ge=1, description="Evaluations without improvement before stopping; null trains to the end."
+        3, ge=1, le=100_000, description="Evaluations without improvement before stopping; null trains to the end."
     )
 
 
@@ -36,7 +36,7 @@ class TrainParams(StrictModel):
         "linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup"
     ] = Field("linear", description="Learning-rate schedule after warm-up (transformers' lr_scheduler_type).")
     warmup_ratio: float = Field(0.06, ge=0, lt=1, description="Share of the steps spent warming up linearly.")
-    weight_decay: float = Field(0.01, ge=0, description="AdamW weight decay.")
+    weight_decay: float = Field(0.01, ge=0, le=10, description="AdamW weight decay (at most 10).")
     batch_size: int = Field(
         32,
         ge=1,
@@ -57,17 +57,26 @@ class TrainParams(StrictModel):
         description="Draw train batches of similar length (transformers' group_by_length sampling) so that less "
         "compute goes to padding; false draws them uniformly at random.",
     )
-    eval_steps: int = Field(50, ge=1, description="Evaluate on the validation split every N optimiser steps.")
-    save_steps: int = Field(
-        50, ge=1, description="Checkpoint every N steps (a multiple of eval_steps, so the best model is kept)."
+    eval_steps: int = Field(
+        50, ge=1, le=100_000_000, description="Evaluate on the validation split every N optimiser steps."
     )
-    save_total_limit: int = Field(2, ge=1, description="Checkpoints kept on disk (the best is always kept).")
-    logging_steps: int = Field(10, ge=1, description="Log training loss every N steps (dvclive curves).")
+    save_steps: int = Field(
+        50,
+        ge=1,
+        le=100_000_000,
+        description="Checkpoint every N steps (a multiple of eval_steps, so the best model is kept).",
+    )
+    save_total_limit: int = Field(
+        2, ge=1, le=1000, description="Checkpoints kept on disk (the best is always kept; at most 1000)."
+    )
+    logging_steps: int = Field(
+        10, ge=1, le=100_000_000, description="Log training loss every N steps (dvclive curves)."
+    )
     early_stopping: EarlyStopping = Field(default_factory=EarlyStopping, description="Best-model selection.")
     class_weights: bool = Field(
         True, description="Weight the loss with the balance stage's class_weights.json (when it holds weights)."
     )
-    seed: int = Field(42, description="Seed of head initialisation, dropout and batch order.")
+    seed: Seed = Field(42, description="Seed of head initialisation, dropout and batch order.")
     seeds: int = Field(
         1,
         ge=1,
@@ -88,7 +97,7 @@ class TrainParams(StrictModel):
         "FSDP or DeepSpeed through accelerate_config).",
     )
     num_processes: int = Field(
-        1, ge=1, description="Training processes on this machine (one per GPU; CPU processes use gloo)."
+        1, ge=1, le=1024, description="Training processes on this machine (one per GPU; CPU processes use gloo)."
     )
     accelerate_config: str | None = Field(
         None,

@@ -21,6 +21,7 @@ from stages.lib.core.errors import StageError, cli
 from stages.lib.core.io import atomic_path
 from stages.lib.core.log import get_logger
 from stages.lib.core.metrics import write_metrics
+from stages.lib.model.manifest import MANIFEST_FILE, verify_model_folder, write_manifest
 from stages.lib.model.packaged import verify_weights
 from stages.lib.model.pretrain import build_scratch, copy_pretrained, pretraining_corpus
 from stages.lib.model.textclf import count_params, load_backbone
@@ -43,6 +44,8 @@ def run(cfg: ModelParams, paths: BaseModelPaths, split_dir: str) -> dict[str, An
         tmp.mkdir(parents=True)
         if cfg.source == "pretrained":
             try:
+                if Path(cfg.name_or_path, MANIFEST_FILE).is_file():  # unpacked by scripts/setup_models.sh
+                    verify_model_folder(cfg.name_or_path, "unpack it again with scripts/setup_models.sh")
                 if cfg.sha256 and Path(cfg.name_or_path).is_dir():
                     verify_weights(cfg.name_or_path, cfg.sha256)  # before copying 90 MB of the wrong weights
                 elif not Path(cfg.name_or_path).is_dir() and _local_path(cfg.name_or_path):
@@ -73,6 +76,7 @@ def run(cfg: ModelParams, paths: BaseModelPaths, split_dir: str) -> dict[str, An
         backbone = load_backbone(tmp, cfg.trust_remote_code)
         metrics["total_params"] = count_params(backbone)[1]
         metrics["vocab_size"] = int(backbone.config.vocab_size)
+        write_manifest(tmp)  # last: train, evaluate and predict verify it before loading
     log.info("wrote %s (%d parameters)", paths.out, metrics["total_params"])
     return metrics
 

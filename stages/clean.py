@@ -66,7 +66,7 @@ def run(
     try:
         t0 = time.perf_counter()
         if engine.kind == "ray":
-            with ray_session(engine.ray.address, engine.ray.num_cpus) as cpus:
+            with ray_session(**engine.ray.model_dump()) as cpus:
                 num_rows = source.metadata.num_rows
                 results = on_ray.first_pass(factory, str(input_rows), num_rows, cfg.batch_size, part_dir, cpus)
                 _check_not_empty(results, input_rows)

@@ -55,7 +55,7 @@ def run(
     per_source: dict[str, Any] = {}
     read_on_ray = None
     if engine is not None and engine.kind == "ray":
-        with ray_session(engine.ray.address, engine.ray.num_cpus) as cpus:
+        with ray_session(**engine.ray.model_dump()) as cpus:
             read_on_ray = on_ray.read_sources(list(cfg.sources.values()), root, cpus)
     for k, source in enumerate(cfg.sources.values()):
         if read_on_ray is not None:

@@ -33,6 +33,7 @@ from schemas.ingest import Source
 from stages.lib.core.errors import StageError, cli
 from stages.lib.core.io import atomic_path, together, write_parquet
 from stages.lib.core.log import get_logger
+from stages.lib.core.spreadsheet import neutralise_table
 from stages.lib.ingest.readers import read_source
 from stages.lib.ingest.sources import pick_source, with_format
 from stages.lib.model.inference import load_trained, predict_proba
@@ -122,7 +123,7 @@ def write_table(table: pa.Table, path: Path) -> None:
         return
     with atomic_path(path) as tmp:
         if path.suffix == ".csv":
-            pacsv.write_csv(table, tmp)
+            pacsv.write_csv(neutralise_table(table), tmp)  # untrusted text: no spreadsheet formulas
         else:
             tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in table.to_pylist()))
 

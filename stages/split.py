@@ -99,7 +99,7 @@ def run(
 
     nd = near_dup or NearDupParams()
     if engine is not None and engine.kind == "ray":
-        with ray_session(engine.ray.address, engine.ray.num_cpus) as cpus:
+        with ray_session(**engine.ray.model_dump()) as cpus:
             finder = on_ray.pairs_finder(cpus)
             leaks = find_leaks(texts, assigned, cfg.near_threshold, nd.ngram, nd.unit, nd.lowercase, finder)
     else:

@@ -26,6 +26,7 @@ from stages.lib.core.io import atomic_path
 from stages.lib.core.log import get_logger
 from stages.lib.core.metrics import write_metrics
 from stages.lib.model.baselines import majority_score
+from stages.lib.model.manifest import write_manifest
 from stages.lib.model.preflight import check_class_settings
 from stages.lib.model.textclf import count_params, peak_memory_mb, read_split
 from stages.lib.model.train_one import digest, is_main_process, load_data, save_trained, seed_spread, train_one
@@ -84,6 +85,7 @@ def run(
     with atomic_path(Path(paths.models_dir) / name) as tmp:
         tmp.mkdir(parents=True)
         save_trained(name, approach, trained, data, tmp, text)
+        write_manifest(tmp)  # last: predict and evaluate verify it before loading
     trainable, total = count_params(trained.model)
     return {
         "trainable_params": trainable,

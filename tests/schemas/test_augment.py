@@ -56,7 +56,7 @@ def test_defaults_validate() -> None:
          r"prompt must contain '\{text\}'"),
         ({"operations": [{"kind": "mlm"}]}, r"augment.operations\[0\].mlm.model: required key is missing"),
         ({"operations": [{"kind": "synonyms"}]}, r"augment.operations\[0\]: Input tag 'synonyms' found using 'kind'"),
-        ({"per_class": {"spam": -1.0}}, r"per_class multipliers must be >= 0"),
+        ({"per_class": {"spam": -1.0}}, r"per_class multipliers must be between 0 and 100"),
         ({"max_row": 5}, r"augment.max_row: unknown key; did you mean 'max_rows'\?"),
     ],
 )  # fmt: skip

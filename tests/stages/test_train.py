@@ -112,7 +112,7 @@ def test_stage_writes_model_and_metrics(env, kind):
         "full": {"head.safetensors", "backbone"},
         "adapter": {"head.safetensors", "adapter"},
     }[kind]
-    assert saved == expected | {"refinery.json"}
+    assert saved == expected | {"refinery.json", "manifest.json"}
     # dvclive wrote curves beside, never a dvc.yaml; the checkpoints of a finished run are gone
     assert (Path(paths.live_dir) / kind / "plots" / "metrics").is_dir()
     assert not list(Path(paths.live_dir).rglob("dvc.yaml"))

@@ -21,6 +21,7 @@ from schemas.label import LabelImport
 from stages.lib.core.encoding import decode, escape_bad_bytes, has_bad_bytes
 from stages.lib.core.errors import StageError
 from stages.lib.core.safety import inside_repo
+from stages.lib.core.spreadsheet import restore
 from stages.lib.core.values import as_text
 
 # Why an answer is skipped rather than counted as a vote (tools' own words where they have them).
@@ -280,7 +281,10 @@ def read_label_studio_min(path: Path, imp: LabelImport, rel: str) -> Iterator[An
 
 
 def _csv_records(path: Path, imp: LabelImport, rel: str) -> Iterator[tuple[str, Any, str]]:
-    """(location, row or None, raw) per CSV record; a record csv cannot parse or that is not UTF-8 is None."""
+    """(location, row or None, raw) per CSV record; a record csv cannot parse or that is not UTF-8 is None.
+
+    Cells come back as review wrote them before neutralising spreadsheet formulas (`spreadsheet.restore`).
+    """
     reader = csv.DictReader(io.StringIO(_text(path, imp, rel), newline=""), delimiter=imp.delimiter)
     try:
         header = reader.fieldnames or []
@@ -302,6 +306,7 @@ def _csv_records(path: Path, imp: LabelImport, rel: str) -> Iterator[tuple[str, 
             yield f"{rel}:{start}", None, str(exc)
             continue
         raw = imp.delimiter.join(str(v) for v in row.values())
+        row = {k: restore(v) for k, v in row.items()}
         if has_bad_bytes(raw) or any(has_bad_bytes(str(k)) for k in row):
             yield f"{rel}:{start}", None, escape_bad_bytes(raw)
         else:

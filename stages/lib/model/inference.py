@@ -16,6 +16,7 @@ import numpy as np
 
 from stages.lib.model.approaches import KINDS
 from stages.lib.model.approaches.common import read_meta
+from stages.lib.model.manifest import verify_model_folder
 from stages.lib.model.textclf import META_FILE, batched_forward, encode, load_tokenizer, softmax_np
 
 
@@ -24,6 +25,8 @@ def load_trained(model_dir: str | Path, base_dir: str | Path, trust_remote_code:
     model_dir, base_dir = Path(model_dir), Path(base_dir)
     if not (model_dir / META_FILE).is_file():
         raise FileNotFoundError(f"{model_dir} holds no trained model ({META_FILE} missing); run train@<approach>")
+    verify_model_folder(model_dir, f"run dvc repro train@{model_dir.name}", KINDS)
+    verify_model_folder(base_dir, "run dvc repro base_model")
     meta = read_meta(model_dir)
     model = KINDS[meta["kind"]].load(model_dir, base_dir, meta, trust_remote_code)
     return model.eval(), load_tokenizer(base_dir, trust_remote_code), meta

@@ -75,6 +75,9 @@ def extract_model(archive: str | Path, dest: str | Path, sha256: str) -> Path:
     except (FileNotFoundError, ValueError):
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    from stages.lib.model.manifest import write_manifest  # imports this module
+
+    write_manifest(tmp)  # base_model verifies the whole folder (tokenizer included) before copying it
     shutil.rmtree(dest, ignore_errors=True)
     tmp.rename(dest)
     return dest

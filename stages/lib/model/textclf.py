@@ -129,6 +129,9 @@ def load_tokenizer(base_dir: str | Path, trust_remote_code: bool = False):
     """The base model's tokenizer; decoder tokenizers without a pad token pad with their end token."""
     from transformers import AutoTokenizer
 
+    from stages.lib.model.manifest import require_vocabulary
+
+    require_vocabulary(base_dir, "run dvc repro base_model (or put the model's tokenizer files back)")
     tokenizer = AutoTokenizer.from_pretrained(str(base_dir), trust_remote_code=trust_remote_code)
     if tokenizer.pad_token is None and tokenizer.eos_token is not None:
         tokenizer.pad_token = tokenizer.eos_token

@@ -19,6 +19,7 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 
 from schemas.tfidf import SKLEARN_TOKENS
 from stages.lib.core.errors import StageError
+from stages.lib.model.manifest import verify_model_folder, write_manifest
 
 NAME = "tfidf_logreg"  # its name in compare's table and for `predict --approach`
 ARRAYS_FILE = "weights.safetensors"  # idf per vectorizer, the classifier's coefficients and intercept
@@ -101,6 +102,7 @@ def save_baseline(pipeline: Pipeline, baseline: Any, folder: Path) -> None:
         "terms": terms,
     }
     (folder / META_FILE).write_text(json.dumps(meta, ensure_ascii=False, sort_keys=True) + "\n", encoding="utf-8")
+    write_manifest(folder)  # last: load_baseline verifies it
 
 
 def load_baseline(folder: str | Path) -> tuple[Pipeline, dict[str, Any]]:
@@ -110,6 +112,7 @@ def load_baseline(folder: str | Path) -> tuple[Pipeline, dict[str, Any]]:
     folder = Path(folder)
     if not (folder / ARRAYS_FILE).is_file() or not (folder / META_FILE).is_file():
         raise StageError(f"{folder} holds no fitted baseline: run the compare stage first (dvc repro compare)")
+    verify_model_folder(folder, "run dvc repro compare", (NAME,))
     meta = json.loads((folder / META_FILE).read_text(encoding="utf-8"))
     arrays = load_file(str(folder / ARRAYS_FILE))
     pipeline = tfidf_logreg(**_current_layout(meta["baseline"]))

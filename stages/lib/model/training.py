@@ -119,10 +119,11 @@ def fit(
     from the last checkpoint, otherwise the folder is cleared first. The folder
     is removed after a successful run.
     """
-    from dvclive import Live
     from transformers import EarlyStoppingCallback, Trainer, TrainingArguments
     from transformers.integrations import DVCLiveCallback
     from transformers.trainer_utils import get_last_checkpoint
+
+    from dvclive import Live
 
     checkpoint_dir = Path(checkpoint_dir)
     fingerprint = fingerprint or {}

@@ -4,6 +4,9 @@ Every task carries the row `id` (Label Studio `data.row_id`, Argilla record
 `id` and `metadata.row_id`, doccano and CSV `row_id`), so the annotators'
 export joins back in the label stage with `join: id, key: row_id` (Argilla:
 `join: id`, the record id). Files are JSON with sorted keys: byte-deterministic.
+The texts come from untrusted data, so `tasks.csv` cells that a spreadsheet would
+run as a formula carry a leading `'` (`stages/lib/core/spreadsheet.py`), which the
+label stage's CSV readers remove again.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from stages.lib.core.spreadsheet import neutralise_row
 
 KEY = "row_id"
 FILES = {"label_studio": "label_studio.json", "argilla": "argilla.json", "doccano": "doccano.jsonl", "csv": "tasks.csv"}
@@ -82,11 +87,17 @@ def doccano(tasks: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def csv_text(tasks: Sequence[dict[str, Any]]) -> str:
+    """The tasks as CSV, every cell spreadsheet-safe (a formula-like cell gets a leading `'`).
+
+    Every cell is quoted (as OWASP also advises): with LF line ends, csv would leave a lone CR
+    unquoted and the reader would take it for the end of the line.
+    """
     buf = io.StringIO(newline="")
-    writer = csv.writer(buf, lineterminator="\n")
+    writer = csv.writer(buf, lineterminator="\n", quoting=csv.QUOTE_ALL)
     writer.writerow(CSV_COLUMNS)
     for t in tasks:
-        writer.writerow([t["id"], t["text"], t["label"] or "", t["suggested_label"] or "", t["score"], t["reason"]])
+        cells = [t["id"], t["text"], t["label"] or "", t["suggested_label"] or "", t["score"], t["reason"]]
+        writer.writerow(neutralise_row(cells))
     return buf.getvalue()
 
 

@@ -11,6 +11,7 @@ import pytest
 from schemas.compare import TfidfBaseline
 from schemas.tfidf import LogisticRegressionSettings, TfidfFeatures
 from stages.lib.model import tfidf
+from stages.lib.model.manifest import write_manifest
 from stages.lib.model.tfidf import classifier, load_baseline, save_baseline, tfidf_logreg, vectorizer
 
 TEXTS = ["win a free prize now", "free cash call now", "see you at lunch", "i am late, the bus is stuck"]
@@ -61,5 +62,6 @@ def test_a_baseline_saved_before_the_split_into_features_and_classifier_still_lo
     save_baseline(fitted, baseline, tmp_path)
     meta = json.loads((tmp_path / tfidf.META_FILE).read_text())
     (tmp_path / tfidf.META_FILE).write_text(json.dumps(meta | {"baseline": old}))
+    write_manifest(tmp_path)  # the folder as that run saved it, whole
     pipeline, _ = load_baseline(tmp_path)
     assert np.array_equal(pipeline.predict_proba(TEXTS), fitted.predict_proba(TEXTS))
