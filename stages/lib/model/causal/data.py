@@ -1,0 +1,108 @@
+"""Render's rows as training batches: padded rows, or packed rows with a block-diagonal attention mask.
+
+Render's `labels` (-100 on every token that is not trained) are the only loss mask. The one thing added here
+is at packed boundaries: the first token of each packed example gets label -100, so that the model's shifted
+loss never asks the last token of one example to predict the first token of the next. Unpacked, nothing
+predicts an example's first token either, so each example's loss is the same packed or not.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+import torch
+
+IGNORE = -100
+PADDED_COLUMNS = ("input_ids", "labels")
+PACKED_COLUMNS = ("input_ids", "labels", "position_ids", "seq_lens")
+
+
+def read_rendered(path: str | Path, packed: bool) -> list[dict[str, Any]]:
+    """Rows of a render output file as dicts of int lists (the Trainer's dataset).
+
+    Raises ValueError naming the missing columns (a packed file read as padded or the reverse).
+    """
+    want = PACKED_COLUMNS if packed else PADDED_COLUMNS
+    names = pq.read_schema(path).names
+    missing = [c for c in want if c not in names]
+    if missing:
+        kind = "packed" if packed else "unpacked"
+        raise ValueError(f"{path} lacks the {kind} columns {missing}; is it render's {kind} output?")
+    table = pq.read_table(path, columns=list(want))
+    return table.to_pylist()
+
+
+def pad_batch(rows: list[dict[str, Any]], pad_token_id: int) -> dict[str, torch.Tensor]:
+    """Right-padded input_ids, labels (-100 on padding) and a 2D attention mask."""
+    width = max(len(r["input_ids"]) for r in rows)
+    ids = torch.full((len(rows), width), pad_token_id, dtype=torch.long)
+    labels = torch.full((len(rows), width), IGNORE, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, r in enumerate(rows):
+        n = len(r["input_ids"])
+        ids[i, :n] = torch.tensor(r["input_ids"], dtype=torch.long)
+        labels[i, :n] = torch.tensor(r["labels"], dtype=torch.long)
+        mask[i, :n] = 1
+    return {"input_ids": ids, "labels": labels, "attention_mask": mask}
+
+
+def block_diagonal_mask(seq_lens: list[list[int]], width: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """Additive (batch, 1, width, width) mask: 0 where a token may attend (causally, inside its own example),
+    the dtype's minimum elsewhere.
+
+    Padding after the last example forms one more block, so no row of the mask is empty (an all-masked row gives
+    NaN in SDPA). Additive floats work with both the sdpa and the eager attention of transformers, which take a
+    4D mask as given; position_ids alone would isolate examples only in FlashAttention's varlen kernels.
+    """
+    batch = torch.zeros((len(seq_lens), width), dtype=torch.long)
+    for i, lens in enumerate(seq_lens):
+        if sum(lens) > width:
+            raise ValueError(f"packed row {i}: seq_lens sum to {sum(lens)} > {width} tokens")
+        bounds = torch.tensor(list(lens) + [width - sum(lens)], dtype=torch.long)
+        batch[i] = torch.repeat_interleave(torch.arange(len(bounds)), bounds)
+    same = batch[:, :, None] == batch[:, None, :]
+    causal = torch.ones((width, width), dtype=torch.bool).tril()
+    allowed = same & causal
+    mask = torch.zeros(allowed.shape, dtype=dtype)
+    mask.masked_fill_(~allowed, torch.finfo(dtype).min)
+    return mask[:, None]
+
+
+def pack_batch(rows: list[dict[str, Any]], pad_token_id: int) -> dict[str, torch.Tensor]:
+    """Packed rows padded to the longest: input_ids, labels (-100 at each example's first token and on padding),
+    position_ids restarting per example (render's) and the block-diagonal 4D attention mask."""
+    width = max(len(r["input_ids"]) for r in rows)
+    ids = torch.full((len(rows), width), pad_token_id, dtype=torch.long)
+    labels = torch.full((len(rows), width), IGNORE, dtype=torch.long)
+    positions = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, r in enumerate(rows):
+        n = len(r["input_ids"])
+        if sum(r["seq_lens"]) != n:
+            raise ValueError(f"packed row {i}: seq_lens sum to {sum(r['seq_lens'])}, input_ids hold {n} tokens")
+        ids[i, :n] = torch.tensor(r["input_ids"], dtype=torch.long)
+        row_labels = torch.tensor(r["labels"], dtype=torch.long)
+        starts = torch.tensor([0, *r["seq_lens"][:-1]], dtype=torch.long).cumsum(0)
+        row_labels[starts] = IGNORE
+        labels[i, :n] = row_labels
+        positions[i, :n] = torch.tensor(r["position_ids"], dtype=torch.long)
+        positions[i, n:] = torch.arange(width - n)
+    mask = block_diagonal_mask([r["seq_lens"] for r in rows], width)
+    return {"input_ids": ids, "labels": labels, "position_ids": positions, "attention_mask": mask}
+
+
+class Collator:
+    """The Trainer's data collator for render's rows, padded or packed."""
+
+    def __init__(self, pad_token_id: int, packed: bool):
+        self.pad_token_id = pad_token_id
+        self.packed = packed
+
+    def __call__(self, rows: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
+        return pack_batch(rows, self.pad_token_id) if self.packed else pad_batch(rows, self.pad_token_id)
+
+
+def trained_tokens(rows: list[dict[str, Any]]) -> int:
+    """Tokens whose label is trained (not -100) over the rows, as render counts them."""
+    return sum(sum(1 for label in r["labels"] if label != IGNORE) for r in rows)
