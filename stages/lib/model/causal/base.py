@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import shutil
 import sys
 import time
 from collections.abc import Sequence
@@ -68,7 +69,7 @@ def lm_blocks(texts: Sequence[str], tokenizer: Any, block_size: int) -> torch.Te
         raise StageError("the tokenizer has no eos_token; the base model needs one to separate texts and to stop")
     stream: list[int] = []
     for ids in tokenizer(list(texts), add_special_tokens=False)["input_ids"]:
-        stream += ids + [eos]
+        stream += [*ids, eos]
     n = len(stream) // block_size
     if n == 0:
         raise StageError(
@@ -225,7 +226,7 @@ def check_local(path: str | Path, sha256: str, trust_remote_code: bool) -> None:
             "is false; read that code, then set model.trust_remote_code: true, or pick a model transformers knows"
         )
     if not trust_remote_code:
-        from transformers import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
+        from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
 
         if config.get("model_type") not in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES:
             raise StageError(
@@ -247,6 +248,13 @@ def copy_local(path: str | Path, sha256: str, trust_remote_code: bool, out: Path
     check_local(path, sha256, trust_remote_code)
     out.mkdir(parents=True, exist_ok=True)
     copy_pretrained(str(path), None, trust_remote_code, out)
+    # The chat template: transformers 5 saves it beside tokenizer_config.json, and without it the model would
+    # be prompted with another template than the one it was trained with.
+    for src in sorted(Path(path).glob("chat_template.*")):
+        shutil.copy2(src, out / src.name)
+    extra = Path(path) / "additional_chat_templates"
+    if extra.is_dir():
+        shutil.copytree(extra, out / extra.name, dirs_exist_ok=True)
 
 
 def load_causal_lm(folder: str | Path, trust_remote_code: bool = False, attn_implementation: str = "sdpa") -> Any:

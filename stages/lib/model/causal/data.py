@@ -60,7 +60,7 @@ def block_diagonal_mask(seq_lens: list[list[int]], width: int, dtype: torch.dtyp
     for i, lens in enumerate(seq_lens):
         if sum(lens) > width:
             raise ValueError(f"packed row {i}: seq_lens sum to {sum(lens)} > {width} tokens")
-        bounds = torch.tensor(list(lens) + [width - sum(lens)], dtype=torch.long)
+        bounds = torch.tensor([*lens, width - sum(lens)], dtype=torch.long)
         batch[i] = torch.repeat_interleave(torch.arange(len(bounds)), bounds)
     same = batch[:, :, None] == batch[:, None, :]
     causal = torch.ones((width, width), dtype=torch.bool).tril()
