@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from schemas.render import FROM_TOKENIZER, is_inline
 from stages.lib.core.errors import StageError
 
 PAD, BOS, EOS = "<|pad|>", "<|begin_of_text|>", "<|end_of_text|>"
@@ -86,8 +87,6 @@ TEMPLATES: dict[str, NamedTemplate] = {
         NamedTemplate("llama3_generation", _LLAMA3_GENERATION, "<|eot_id|>"),
     )
 }
-# `template: tokenizer` in params: the tokenizer folder's own chat_template.
-FROM_TOKENIZER = "tokenizer"
 
 
 def named(name: str) -> NamedTemplate:
@@ -95,11 +94,6 @@ def named(name: str) -> NamedTemplate:
     if name not in TEMPLATES:
         raise StageError(f"unknown chat template '{name}'; choose one of {sorted(TEMPLATES)}")
     return TEMPLATES[name]
-
-
-def is_inline(template: str) -> bool:
-    """An inline Jinja template (params may hold the template text itself) rather than a name."""
-    return "{{" in template or "{%" in template
 
 
 def resolve(template: str, tokenizer_template: str | None) -> tuple[str, str]:
