@@ -172,7 +172,7 @@ def save_model(model: Any, tokenizer: Any, out: Path) -> None:
 
 def stop_token_ids(tokenizer: Any, model: Any = None) -> list[int]:
     """The ids that end an answer: EOS, the model's own generation EOS ids, and the chat template's end-of-turn
-    token when the tokenizer knows one (`<|im_end|>`, `<|eot_id|>`, `<|end|>`, `</s>`), sorted."""
+    and end-of-text tokens the tokenizer knows (`<|im_end|>`, `<|eot_id|>`, `<|end_of_text|>`, `</s>`...), sorted."""
     ids: set[int] = set()
     if tokenizer.eos_token_id is not None:
         ids.add(int(tokenizer.eos_token_id))
@@ -180,7 +180,7 @@ def stop_token_ids(tokenizer: Any, model: Any = None) -> list[int]:
     if configured is not None:
         ids.update(int(i) for i in ([configured] if isinstance(configured, int) else configured))
     vocab = tokenizer.get_vocab()
-    for token in ("<|im_end|>", "<|eot_id|>", "<|end|>", "<|end_of_turn|>", "</s>"):
+    for token in ("<|im_end|>", "<|eot_id|>", "<|end|>", "<|end_of_turn|>", "<|end_of_text|>", "<|endoftext|>", "</s>"):
         if token in vocab:
             ids.add(int(vocab[token]))
     return sorted(ids)

@@ -30,6 +30,11 @@ def read_rendered(path: str | Path, packed: bool) -> list[dict[str, Any]]:
     if missing:
         kind = "packed" if packed else "unpacked"
         raise ValueError(f"{path} lacks the {kind} columns {missing}; is it render's {kind} output?")
+    if "weights" in names:
+        raise ValueError(
+            f"{path} has per-token loss weights (render.prompt_loss_weight > 0), which the causal-LM trainer does "
+            "not apply; set render.prompt_loss_weight: 0 (render's labels then mask the prompt)"
+        )
     table = pq.read_table(path, columns=list(want))
     return table.to_pylist()
 

@@ -61,7 +61,7 @@ def render_row(tokenizer, id_: str, question: str, answer: str) -> dict:
         "length": len(ids),
         "n_trained": len(answer_ids),
         "prompt": prompt,
-        "reference": answer,
+        "answer": answer,
     }
 
 

@@ -70,7 +70,7 @@ def test_after_training_on_a_toy_set_the_model_answers_and_stops(tokenizer, rows
         stop_ids=stop_token_ids(tokenizer, model),
     )
     table, summary = score_answers([r["id"] for r in rows], [r["prompt"] for r in rows],
-                                   [r["reference"] for r in rows], generations)  # fmt: skip
+                                   [r["answer"] for r in rows], generations)  # fmt: skip
     assert summary["stopped_share"] == 1.0
     assert summary["token_f1"] > 0.6
     assert table.column("id").to_pylist() == sorted(r["id"] for r in rows)
