@@ -98,14 +98,14 @@ def pack_batch(rows: list[dict[str, Any]], pad_token_id: int) -> dict[str, torch
 
 
 class Collator:
-    """The Trainer's data collator for render's rows, padded or packed."""
+    """The Trainer's data collator for render's rows: packed rows (with `seq_lens`) get the block-diagonal mask,
+    plain rows are padded; so packed train rows can be validated on the plain validation rows."""
 
-    def __init__(self, pad_token_id: int, packed: bool):
+    def __init__(self, pad_token_id: int):
         self.pad_token_id = pad_token_id
-        self.packed = packed
 
     def __call__(self, rows: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
-        return pack_batch(rows, self.pad_token_id) if self.packed else pad_batch(rows, self.pad_token_id)
+        return pack_batch(rows, self.pad_token_id) if "seq_lens" in rows[0] else pad_batch(rows, self.pad_token_id)
 
 
 def trained_tokens(rows: list[dict[str, Any]]) -> int:

@@ -21,7 +21,6 @@ def fit_causal(
     val_rows: Sequence[dict[str, Any]],
     *,
     pad_token_id: int,
-    packed: bool,
     options: training.TrainOptions,
     checkpoint_dir: str | Path,
     live_dir: str | Path | None,
@@ -29,8 +28,11 @@ def fit_causal(
     fingerprint: dict[str, Any],
     callbacks: Sequence[Any] = (),
 ) -> training.FitResult:
-    """Train `model` on the rows (padded, or packed with block-diagonal masks) and leave the checkpoint with the
-    lowest validation loss loaded in it. `train.early_stopping.metric` must be `loss`."""
+    """Train `model` on render's rows and leave the checkpoint with the lowest validation loss loaded in it.
+
+    Rows from render's packed files (with `seq_lens`) train with block-diagonal masks, plain rows padded; the
+    validation rows may be either. `train.early_stopping.metric` must be `loss`.
+    """
     config = model.config
     use_cache, config.use_cache = config.use_cache, False  # no KV cache while training; restored for generation
     try:
@@ -38,7 +40,7 @@ def fit_causal(
             model,
             train_rows,
             val_rows,
-            Collator(pad_token_id, packed),
+            Collator(pad_token_id),
             options,
             checkpoint_dir,
             live_dir,

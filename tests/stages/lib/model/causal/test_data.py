@@ -114,7 +114,7 @@ def test_pad_batch_pads_right_and_keeps_renders_labels(tokenizer, rows):
         n = len(r["input_ids"])
         assert batch["labels"][i, :n].tolist() == r["labels"]
         assert batch["attention_mask"][i].sum() == n
-    assert Collator(tokenizer.pad_token_id, packed=False)(rows[:3])["input_ids"].equal(batch["input_ids"])
+    assert Collator(tokenizer.pad_token_id)(rows[:3])["input_ids"].equal(batch["input_ids"])
 
 
 def test_read_rendered_reads_either_variant_and_names_missing_columns(tmp_path, rows):

@@ -40,9 +40,8 @@ def train(tokenizer, rows, tmp_path, kind="full", packed=False, **overrides):
     fit = fit_causal(
         model,
         data,
-        data,
+        rows,  # packed train rows validate on the plain rows
         pad_token_id=tokenizer.pad_token_id,
-        packed=packed,
         options=options(**overrides),
         checkpoint_dir=tmp_path / "checkpoints",
         live_dir=tmp_path / "live",
@@ -104,3 +103,34 @@ def test_same_seed_same_weights(tokenizer, rows, tmp_path):
     b, _ = train(tokenizer, rows, tmp_path / "b", max_steps=6, eval_steps=3, save_steps=3)
     for (name, x), (_, y) in zip(a.state_dict().items(), b.state_dict().items()):
         assert torch.equal(x, y), name
+
+
+class Crash(Exception):
+    pass
+
+
+def test_an_interrupted_run_resumes_from_its_last_checkpoint(tokenizer, rows, tmp_path):
+    from transformers import TrainerCallback
+
+    class CrashAt(TrainerCallback):
+        def on_step_end(self, args, state, control, **kwargs):
+            if state.global_step == 15:
+                raise Crash
+
+    settings = {"max_steps": 20, "eval_steps": 10, "save_steps": 10}
+    straight, _ = train(tokenizer, rows, tmp_path / "straight", **settings)
+
+    def run(callbacks):
+        seed_everything(0, 1)
+        model = KINDS["full"].build(CAUSAL_KINDS["full"](kind="full"), tiny_llama(tokenizer))
+        fit = fit_causal(model, rows, rows, pad_token_id=tokenizer.pad_token_id,
+                         options=options(**settings), checkpoint_dir=tmp_path / "ck", live_dir=None, resume=True,
+                         fingerprint={"test": "resume"}, callbacks=callbacks)  # fmt: skip
+        return model, fit
+
+    with pytest.raises(Crash):
+        run([CrashAt()])
+    resumed, fit = run([])
+    assert fit.resumed_from_step == 10 and fit.global_step == 20
+    for (name, x), (_, y) in zip(resumed.state_dict().items(), straight.state_dict().items()):
+        torch.testing.assert_close(x, y, atol=1e-6, rtol=0, msg=name)
