@@ -273,7 +273,7 @@ def load_tokenizer(folder: str | Path, trust_remote_code: bool = False) -> Any:
     """The tokenizer saved beside the model, with the chat template it was trained with."""
     from transformers import AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(str(folder), trust_remote_code=trust_remote_code)
+    tokenizer = AutoTokenizer.from_pretrained(str(folder), trust_remote_code=trust_remote_code, local_files_only=True)
     if tokenizer.pad_token_id is None:
         raise StageError(
             f"the tokenizer in {folder} has no pad token; add one (tokenizer.pad_token = ...) and save it again"
