@@ -54,12 +54,13 @@ def pad_batch(rows: list[dict[str, Any]], pad_token_id: int) -> dict[str, torch.
 
 
 def block_diagonal_mask(seq_lens: list[list[int]], width: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
-    """Additive (batch, 1, width, width) mask: 0 where a token may attend (causally, inside its own example),
-    the dtype's minimum elsewhere.
+    """(batch, 1, width, width) mask of where a token may attend: causally, inside its own example.
 
-    Padding after the last example forms one more block, so no row of the mask is empty (an all-masked row gives
-    NaN in SDPA). Additive floats work with both the sdpa and the eager attention of transformers, which take a
-    4D mask as given; position_ids alone would isolate examples only in FlashAttention's varlen kernels.
+    With a float dtype it is additive (0 where allowed, the dtype's minimum elsewhere), which both the sdpa and
+    the eager attention of transformers take as given; with torch.bool it is True where allowed, which sdpa
+    takes whatever the precision of the queries (bf16 included). Padding after the last example forms one more
+    block, so no row of the mask is empty (an all-masked row gives NaN in SDPA). position_ids alone would isolate
+    examples only in FlashAttention's varlen kernels.
     """
     batch = torch.zeros((len(seq_lens), width), dtype=torch.long)
     for i, lens in enumerate(seq_lens):
@@ -70,14 +71,18 @@ def block_diagonal_mask(seq_lens: list[list[int]], width: int, dtype: torch.dtyp
     same = batch[:, :, None] == batch[:, None, :]
     causal = torch.ones((width, width), dtype=torch.bool).tril()
     allowed = same & causal
+    if dtype == torch.bool:
+        return allowed[:, None]
     mask = torch.zeros(allowed.shape, dtype=dtype)
     mask.masked_fill_(~allowed, torch.finfo(dtype).min)
     return mask[:, None]
 
 
-def pack_batch(rows: list[dict[str, Any]], pad_token_id: int) -> dict[str, torch.Tensor]:
+def pack_batch(
+    rows: list[dict[str, Any]], pad_token_id: int, mask_dtype: torch.dtype = torch.float32
+) -> dict[str, torch.Tensor]:
     """Packed rows padded to the longest: input_ids, labels (-100 at each example's first token and on padding),
-    position_ids restarting per example (render's) and the block-diagonal 4D attention mask."""
+    position_ids restarting per example (render's) and the block-diagonal 4D attention mask of `mask_dtype`."""
     width = max(len(r["input_ids"]) for r in rows)
     ids = torch.full((len(rows), width), pad_token_id, dtype=torch.long)
     labels = torch.full((len(rows), width), IGNORE, dtype=torch.long)
@@ -93,7 +98,7 @@ def pack_batch(rows: list[dict[str, Any]], pad_token_id: int) -> dict[str, torch
         labels[i, :n] = row_labels
         positions[i, :n] = torch.tensor(r["position_ids"], dtype=torch.long)
         positions[i, n:] = torch.arange(width - n)
-    mask = block_diagonal_mask([r["seq_lens"] for r in rows], width)
+    mask = block_diagonal_mask([r["seq_lens"] for r in rows], width, mask_dtype)
     return {"input_ids": ids, "labels": labels, "position_ids": positions, "attention_mask": mask}
 
 
@@ -101,11 +106,15 @@ class Collator:
     """The Trainer's data collator for render's rows: packed rows (with `seq_lens`) get the block-diagonal mask,
     plain rows are padded; so packed train rows can be validated on the plain validation rows."""
 
-    def __init__(self, pad_token_id: int):
+    def __init__(self, pad_token_id: int, attn_implementation: str = "sdpa"):
         self.pad_token_id = pad_token_id
+        # sdpa: a boolean mask, valid whatever the dtype of the queries; eager adds the mask to its scores
+        self.mask_dtype = torch.bool if attn_implementation == "sdpa" else torch.float32
 
     def __call__(self, rows: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
-        return pack_batch(rows, self.pad_token_id) if "seq_lens" in rows[0] else pad_batch(rows, self.pad_token_id)
+        if "seq_lens" in rows[0]:
+            return pack_batch(rows, self.pad_token_id, self.mask_dtype)
+        return pad_batch(rows, self.pad_token_id)
 
 
 def trained_tokens(rows: list[dict[str, Any]]) -> int:

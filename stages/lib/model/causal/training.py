@@ -40,7 +40,7 @@ def fit_causal(
             model,
             train_rows,
             val_rows,
-            Collator(pad_token_id),
+            Collator(pad_token_id, config._attn_implementation),
             options,
             checkpoint_dir,
             live_dir,

@@ -32,12 +32,12 @@ def example_losses(model, batch) -> torch.Tensor:
     return nll
 
 
-@pytest.mark.parametrize("attn", ["sdpa", "eager"])
-def test_each_example_loses_the_same_packed_and_unpacked(tokenizer, rows, attn):
+@pytest.mark.parametrize(("attn", "mask"), [("sdpa", torch.bool), ("sdpa", torch.float32), ("eager", torch.float32)])
+def test_each_example_loses_the_same_packed_and_unpacked(tokenizer, rows, attn, mask):
     model = tiny_llama(tokenizer, attn)
     pad = tokenizer.pad_token_id
     packed_rows = pack_rows(rows, GROUPS)
-    packed_nll = example_losses(model, pack_batch(packed_rows, pad))
+    packed_nll = example_losses(model, pack_batch(packed_rows, pad, mask))
     for b, group in enumerate(GROUPS):
         offset = 0
         for i in group:
@@ -56,8 +56,9 @@ def test_the_models_own_loss_on_a_packed_batch_is_the_token_mean_of_the_unpacked
     """The loss the Trainer trains on (transformers' shifted loss) never crosses an example boundary."""
     model = tiny_llama(tokenizer, attn)
     pad = tokenizer.pad_token_id
+    collate = Collator(pad, attn)  # what fit_causal hands the Trainer
     with torch.no_grad():
-        packed_loss = model(**pack_batch(pack_rows(rows, GROUPS), pad)).loss
+        packed_loss = model(**collate(pack_rows(rows, GROUPS))).loss
     total = count = 0.0
     for i in sorted(i for g in GROUPS for i in g):
         nll = example_losses(model, pad_batch([rows[i]], pad))
@@ -80,6 +81,7 @@ def test_an_unmasked_packed_batch_would_leak_between_examples(tokenizer, rows):
 def test_block_diagonal_mask_is_causal_within_examples_and_gives_padding_its_own_block():
     mask = block_diagonal_mask([[2, 1]], 5)[0, 0]
     allowed = (mask == 0).int().tolist()
+    assert block_diagonal_mask([[2, 1]], 5, torch.bool)[0, 0].int().tolist() == allowed
     assert allowed == [
         [1, 0, 0, 0, 0],
         [1, 1, 0, 0, 0],
