@@ -39,6 +39,14 @@ def read_rendered(path: str | Path, packed: bool) -> list[dict[str, Any]]:
     return table.to_pylist()
 
 
+def read_prompts(path: str | Path, limit: int | None) -> tuple[list[str], list[str], list[str]]:
+    """(ids, prompts, reference answers) of a rendered split, sorted by id, the first `limit` of them (all: None)."""
+    table = pq.read_table(path, columns=["id", "prompt", "answer"]).sort_by("id")
+    if limit is not None:
+        table = table.slice(0, limit)
+    return table.column("id").to_pylist(), table.column("prompt").to_pylist(), table.column("answer").to_pylist()
+
+
 def pad_batch(rows: list[dict[str, Any]], pad_token_id: int) -> dict[str, torch.Tensor]:
     """Right-padded input_ids, labels (-100 on padding) and a 2D attention mask."""
     width = max(len(r["input_ids"]) for r in rows)

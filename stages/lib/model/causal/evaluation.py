@@ -3,6 +3,7 @@
     token_loss(model, rows, ...)            -> loss, perplexity, trained tokens (render's labels only)
     generate(model, tokenizer, prompts, ...) -> per prompt: the answer, its length, whether it stopped
     score_answers(ids, prompts, references, generations) -> (predictions table, summary metrics)
+    evaluate_rendered(model, tokenizer, path, ...) -> all of it on one rendered split file
 
 A generation "stopped" when it ended with an end-of-turn or EOS token before `max_new_tokens`; a model that
 never stops has not learnt where an answer ends (the end-of-turn token untrained, the classic SFT failure), so
@@ -12,13 +13,16 @@ the share that stopped is a headline metric beside the answer scores.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import torch
 
-from stages.lib.model.causal.data import IGNORE, pad_batch
+from stages.lib.model.causal.base import stop_token_ids
+from stages.lib.model.causal.data import IGNORE, pad_batch, read_prompts, read_rendered
 from stages.lib.model.causal.scoring import score
 
 PREDICTION_SCHEMA = pa.schema(
@@ -143,3 +147,23 @@ def score_answers(
     summary["stopped_share"] = sum(r["stopped"] for r in rows) / n if n else float("nan")
     summary["mean_generated_tokens"] = sum(r["generated_tokens"] for r in rows) / n if n else float("nan")
     return table, summary
+
+
+def evaluate_rendered(
+    model: Any, tokenizer: Any, path: str | Path, *, max_new_tokens: int, batch_size: int, limit: int | None
+) -> tuple[pa.Table, dict[str, Any], dict[str, float]]:
+    """One rendered split file: (predictions table, metrics, timings).
+
+    The metrics hold the loss and perplexity over every row's trained tokens and the answer scores of the first
+    `limit` prompts by id; the timings (generation seconds per 100 prompts) vary between runs and belong
+    outside the versioned metrics. Keyword arguments are the fields of `CausalEvalParams` but `retrieval`.
+    """
+    loss = token_loss(model, read_rendered(path, packed=False), tokenizer.pad_token_id, batch_size)
+    ids, prompts, answers = read_prompts(path, limit)
+    start = time.perf_counter()
+    generations = generate(model, tokenizer, prompts, max_new_tokens=max_new_tokens, batch_size=batch_size,
+                           stop_ids=stop_token_ids(tokenizer, model))  # fmt: skip
+    seconds = time.perf_counter() - start
+    table, summary = score_answers(ids, prompts, answers, generations)
+    timings = {"generation_seconds_per_100": round(100 * seconds / len(ids), 3) if ids else 0.0}
+    return table, loss | summary, timings

@@ -65,3 +65,24 @@ def test_score_answers_sorts_by_id_and_summarises():
     assert summary["mean_generated_tokens"] == 3.0
     # "sea is red and" vs "sea is red": P 3/4, R 1 -> 6/7; plus 1.0 for "blue"
     assert summary["token_f1"] == pytest.approx((1 + 6 / 7) / 2)
+
+
+def test_evaluate_rendered_scores_a_split_file_with_the_eval_settings(tokenizer, rows, tmp_path):
+    import inspect
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from schemas.causal import CausalEvalParams
+    from stages.lib.model.causal.evaluation import evaluate_rendered
+
+    fields = set(CausalEvalParams.model_fields) - {"retrieval"}
+    assert set(inspect.signature(evaluate_rendered).parameters) - {"model", "tokenizer", "path"} == fields
+    path = tmp_path / "test.parquet"
+    pq.write_table(pa.Table.from_pylist(rows[::-1]), path)
+    settings = CausalEvalParams(max_new_tokens=3, batch_size=4, limit=5).model_dump(exclude={"retrieval"})
+    table, metrics, timings = evaluate_rendered(tiny_llama(tokenizer), tokenizer, path, **settings)
+    assert table.column("id").to_pylist() == sorted(r["id"] for r in rows)[:5]
+    assert metrics["trained_tokens"] == sum(r["n_trained"] for r in rows) and metrics["prompts"] == 5
+    assert all(0 <= n <= 3 for n in table.column("generated_tokens").to_pylist())
+    assert set(timings) == {"generation_seconds_per_100"}
