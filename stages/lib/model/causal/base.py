@@ -59,17 +59,33 @@ def scratch_config(
     return config
 
 
-def lm_blocks(texts: Sequence[str], tokenizer: Any, block_size: int) -> torch.Tensor:
-    """The texts tokenised, joined with EOS and cut into (n, block_size) blocks (the last partial one dropped).
+END_OF_TEXT = ("<|end_of_text|>", "<|endoftext|>", "</s>")
 
-    Plain language-model pre-training: no padding, and every token is a target.
+
+def text_separator(tokenizer: Any) -> int:
+    """The token that ends a pre-training text: the tokenizer's end-of-text token when it has one, else EOS.
+
+    Not the end-of-turn token (a chat tokenizer's eos_token is often `<|im_end|>` or `<|eot_id|>`): a base model
+    pre-trained to close every text with it would already "stop" before any SFT, and the untuned baseline's
+    share of stopped answers would measure the pre-training, not the fine-tuning.
     """
-    eos = tokenizer.eos_token_id
-    if eos is None:
+    vocab = tokenizer.get_vocab()
+    for token in END_OF_TEXT:
+        if token in vocab:
+            return int(vocab[token])
+    if tokenizer.eos_token_id is None:
         raise StageError("the tokenizer has no eos_token; the base model needs one to separate texts and to stop")
+    return int(tokenizer.eos_token_id)
+
+
+def lm_blocks(texts: Sequence[str], tokenizer: Any, block_size: int) -> torch.Tensor:
+    """The texts tokenised, each closed by `text_separator`, cut into (n, block_size) blocks (the last partial
+    one dropped). Plain language-model pre-training: no padding, and every token a target.
+    """
+    end = text_separator(tokenizer)
     stream: list[int] = []
     for ids in tokenizer(list(texts), add_special_tokens=False)["input_ids"]:
-        stream += [*ids, eos]
+        stream += [*ids, end]
     n = len(stream) // block_size
     if n == 0:
         raise StageError(
@@ -180,7 +196,7 @@ def stop_token_ids(tokenizer: Any, model: Any = None) -> list[int]:
     if configured is not None:
         ids.update(int(i) for i in ([configured] if isinstance(configured, int) else configured))
     vocab = tokenizer.get_vocab()
-    for token in ("<|im_end|>", "<|eot_id|>", "<|end|>", "<|end_of_turn|>", "<|end_of_text|>", "<|endoftext|>", "</s>"):
+    for token in ("<|im_end|>", "<|eot_id|>", "<|end|>", "<|end_of_turn|>", *END_OF_TEXT):
         if token in vocab:
             ids.add(int(vocab[token]))
     return sorted(ids)

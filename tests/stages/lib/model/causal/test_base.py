@@ -71,9 +71,19 @@ def test_same_seed_same_weights(tokenizer):
         assert torch.equal(x, y), name
 
 
-def test_lm_blocks_join_texts_with_eos_and_refuse_too_little_text(tokenizer):
+def test_lm_blocks_close_texts_with_end_of_text_not_end_of_turn(tokenizer):
+    from stages.lib.render.tokenizer import train_chat_tokenizer
+
     blocks = lm_blocks(["a b c", "d e"], tokenizer, 3)
-    assert tokenizer.eos_token_id in blocks.flatten().tolist()
+    assert tokenizer.eos_token_id in blocks.flatten().tolist()  # <|endoftext|> is this tokenizer's EOS
+    chat = train_chat_tokenizer(["a b c d e"] * 3, vocab_size=300, min_frequency=1, template="chatml",
+                                model_max_length=64)  # fmt: skip
+    assert chat.eos_token == "<|im_end|>"
+    tokens = lm_blocks(["a b c", "d e"], chat, 2).flatten().tolist()
+    assert chat.convert_tokens_to_ids("<|end_of_text|>") in tokens and chat.eos_token_id not in tokens
+
+
+def test_lm_blocks_refuse_too_little_text(tokenizer):
     with pytest.raises(StageError, match=r"fewer than one block of model\.scratch\.max_length"):
         lm_blocks(["a"], tokenizer, 512)
 
