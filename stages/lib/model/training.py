@@ -111,8 +111,12 @@ def fit(
     resume: bool = True,
     fingerprint: dict[str, Any] | None = None,
     callbacks: Sequence[Any] = (),
+    causal_lm: bool = False,
 ) -> FitResult:
     """Train `model` (which returns {"logits"}) and leave the best validation checkpoint loaded in it.
+
+    With `causal_lm` the model computes its own loss from the batch's `labels` (a causal LM: next-token
+    cross-entropy on the tokens whose label is not -100) and validation measures that loss alone.
 
     Checkpoints go to `checkpoint_dir` every `save_steps`; with `resume`, a run
     whose fingerprint (params and data) matches the one stored there continues
@@ -129,6 +133,8 @@ def fit(
     fingerprint = fingerprint or {}
     t = options.train
     metric = t.early_stopping.metric
+    if causal_lm and metric != "loss":
+        raise ValueError(f"train.early_stopping.metric is {metric}; a causal LM is selected by loss: set it to loss")
     # Batches of similar length waste less compute on padding (SMS: half the tokens); cached features have none.
     by_length = t.group_by_length and bool(train_rows) and "input_ids" in train_rows[0]
     args = TrainingArguments(
@@ -159,6 +165,7 @@ def fit(
         use_cpu=not torch.cuda.is_available(),
         disable_tqdm=False,
         train_sampling_strategy="group_by_length" if by_length else "random",
+        prediction_loss_only=causal_lm,  # never gather (rows x tokens x vocabulary) logits
         **precision_flags(t.mixed_precision),
     )
     # Under torchrun/accelerate the arguments join the process group; every process reads the checkpoint
@@ -194,8 +201,8 @@ def fit(
         train_dataset=list(train_rows),
         eval_dataset=list(val_rows),
         data_collator=collator,
-        compute_metrics=classification_metrics,
-        compute_loss_func=weighted_loss(class_weights),
+        compute_metrics=None if causal_lm else classification_metrics,
+        compute_loss_func=None if causal_lm else weighted_loss(class_weights),
         callbacks=all_callbacks,
     )
     output = trainer.train(resume_from_checkpoint=last)

@@ -1,0 +1,110 @@
+"""render: conversations to training tokens, with exact loss masks, a mask audit, a length report and packing.
+
+Reads the split folder's train/validation/test conversations and the tokenizer folder; writes
+`rendered/<split>.parquet` (`input_ids`, `labels` with -100 on untrained tokens, `length`, `n_trained`, the
+rendered `prompt` and reference `answer`), `rendered/packed/<split>.parquet` with `render.packing`, and
+`rendered/rejects.parquet`. Every dropped row is counted by reason: `rows_in == rows_out + sum(dropped)`.
+Two gates fail the stage (old outputs kept): the mask audit (`render.max_audit_failure_share`) and the length
+report (`render.max_over_length_share`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from schemas import load_params
+from schemas.render import RenderParams, RenderPaths
+from stages.lib.core.errors import StageError, cli
+from stages.lib.core.io import atomic_path, write_table
+from stages.lib.core.log import get_logger
+from stages.lib.core.metrics import write_metrics
+from stages.lib.core.rejects import rejects_table
+from stages.lib.render.files import SPLITS, load_tokenizer, make_renderer, pack_file, render_file
+from stages.lib.render.tokens import Tally, summary
+
+log = get_logger("render")
+
+HEADLINE = [
+    "rows_in",
+    "rows_out",
+    "trained_tokens",
+    "mask_audit.failed_rows",
+    "length.p99",
+    "length.over_max_length_share",
+]
+
+
+def run(cfg: RenderParams, paths: RenderPaths) -> dict[str, Any]:
+    """Render every split; returns the metrics (rows and rejects, mask audit, lengths, packing)."""
+    tokenizer = load_tokenizer(paths.tokenizer)
+    renderer = make_renderer(cfg.template, tokenizer)
+    settings = {
+        "mask_policy": cfg.mask_policy,
+        "train_on_eos": cfg.train_on_eos,
+        "prompt_loss_weight": cfg.prompt_loss_weight,
+        "max_length": cfg.max_length,
+        "truncation": cfg.truncation,
+    }
+    tally, rejects, per_split, packing = Tally(), [], {}, {}
+    with atomic_path(paths.rendered) as tmp:
+        tmp.mkdir()
+        for split in SPLITS:
+            before = tally.rows_in - sum(tally.dropped.values())
+            rejects += render_file(
+                Path(paths.split) / f"{split}.parquet",
+                tmp / f"{split}.parquet",
+                split,
+                renderer,
+                tokenizer,
+                tally,
+                cfg.batch_size,
+                **settings,
+            )
+            per_split[split] = tally.rows_in - sum(tally.dropped.values()) - before
+        if cfg.packing:
+            (tmp / "packed").mkdir()
+            for split in SPLITS:
+                src, dst = tmp / f"{split}.parquet", tmp / "packed" / f"{split}.parquet"
+                packing[split] = pack_file(src, dst, cfg.max_length)
+        write_table(rejects_table(rejects, sort_key=lambda r: (r["reason"], r["id"])), tmp / "rejects.parquet")
+        metrics = summary(tally, cfg.max_length)
+        metrics["splits"] = per_split
+        if cfg.packing:
+            metrics["packing"] = packing
+        _gates(cfg, metrics, tally, renderer.name)
+    log.info(
+        "rendered %d of %d rows, %d tokens (%d trained)",
+        metrics["rows_out"],
+        metrics["rows_in"],
+        metrics["tokens"],
+        metrics["trained_tokens"],
+    )
+    return metrics
+
+
+def _gates(cfg: RenderParams, metrics: dict[str, Any], tally: Tally, template: str) -> None:
+    audit, length = metrics["mask_audit"], metrics["length"]
+    if audit["failed_share"] > cfg.max_audit_failure_share:
+        examples = "\n  ".join(tally.audit_examples)
+        raise StageError(
+            f"mask audit: {audit['failed_rows']} of {metrics['rows_in']} rows fail with template "
+            f"'{template}' (share {audit['failed_share']} > render.max_audit_failure_share "
+            f"{cfg.max_audit_failure_share}); fix the template or raise the setting. Examples:\n  {examples}"
+        )
+    if length["over_max_length_share"] > cfg.max_over_length_share:
+        raise StageError(
+            f"length gate: {length['over_max_length_share']} of rows exceed render.max_length {cfg.max_length} "
+            f"(> render.max_over_length_share {cfg.max_over_length_share}); raise max_length or the share"
+        )
+
+
+def main() -> None:
+    params = load_params()
+    metrics = run(params.render, params.paths.render)
+    p = params.paths.render
+    write_metrics(metrics, HEADLINE, p.metrics, p.details)
+
+
+if __name__ == "__main__":
+    cli(main)
