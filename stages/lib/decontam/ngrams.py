@@ -104,6 +104,8 @@ class NgramIndex:
     def lookup(self, texts: Sequence[str]) -> list[tuple[str, str] | None]:
         """Per text: (origin, the matched n-gram as words) of its first n-gram found in the index, or None."""
         keys, key_origin = self._build()
+        if not len(keys):
+            return [None] * len(texts)
         tokens = [words(t) for t in texts]
         best: dict[int, tuple[int, int, int]] = {}  # text -> (position, length, origin code)
         for length in sorted({self.n} | self._short_lengths, reverse=True):
