@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from schemas.chat import ChatSource
 from stages.lib.chat import ingest
 from stages.lib.chat.formats import read_turns, write_record
 from tests.stages.lib.chat.helpers import FIXTURES, ingest_params, write_jsonl
@@ -50,20 +51,17 @@ def test_golden_turns_write_back_to_the_file(fmt):
 
 @pytest.mark.parametrize("fmt", ["messages", "prompt_completion", "sharegpt"])
 def test_any_conversation_round_trips_through_the_multi_turn_formats(fmt):
-    for messages in EXPECTED["messages"] + EXPECTED["sharegpt"]:
-        if fmt == "prompt_completion" or (any(m["role"] == "tool" for m in messages) and fmt != "messages"):
-            continue
-        record = write_record(messages, fmt)
-        columns = {c: c for c in ("messages", "conversations", "system", "prompt", "completion")}
-        role_key, content_key = ("from", "value") if fmt == "sharegpt" else ("role", "content")
-        roles = {"system": "system", "human": "user", "gpt": "assistant"} if fmt == "sharegpt" else {}
+    """Written with the format's usual names, read back with the source defaults: the same turns."""
+    source = ChatSource(path="x.jsonl", format=fmt)
+    role_key, content_key = source.turn_keys()
+    for messages in EXPECTED["messages"] + EXPECTED["sharegpt"] + EXPECTED["alpaca"]:
         back = read_turns(
-            record,
+            write_record(messages, fmt),
             fmt,
-            columns=columns,
+            columns=source.columns.model_dump(),
             role_key=role_key,
             content_key=content_key,
-            roles=roles or {r: r for r in ("system", "user", "assistant", "tool")},
+            roles=source.role_names(),
             content_parts="reject",
         )
         assert back == messages
