@@ -68,3 +68,25 @@ def test_a_missing_benchmark_names_the_params_key(tmp_path):
     with pytest.raises(StageError, match=r"decontaminate\.benchmarks\.gone\.path"):
         decontaminate.run(cfg, DecontamPaths(dir=str(tmp_path / "out")), folder)
     assert not (tmp_path / "out").exists()
+
+
+def test_ray_gives_the_same_bytes_as_local(tmp_path, monkeypatch):
+    ray = pytest.importorskip("ray", reason="engine: ray needs the `ray` extra (pip install -e '.[ray]')")
+    from schemas.engine import EngineParams
+    from stages.lib.decontam import on_ray
+    from stages.lib.engine.session import runtime_env
+
+    folder, bench = split_dir(tmp_path)
+    cfg = DecontamParams(ngram=8, benchmarks={"bio": {"path": str(bench), "format": "jsonl"}})
+    monkeypatch.setattr(on_ray, "_TEXTS_PER_TASK", 2)  # four tasks for seven rows
+    local = decontaminate.run(cfg, DecontamPaths(dir=str(tmp_path / "local")), folder)
+    ray.init(num_cpus=2, runtime_env=runtime_env(), include_dashboard=False, log_to_driver=False)
+    try:
+        on = decontaminate.run(cfg, DecontamPaths(dir=str(tmp_path / "ray")), folder, engine=EngineParams(kind="ray"))
+    finally:
+        ray.shutdown()
+    assert on == local
+    for name in ("train", "validation", "test", "unlabeled", "rejects"):
+        assert (tmp_path / "ray" / f"{name}.parquet").read_bytes() == (
+            tmp_path / "local" / f"{name}.parquet"
+        ).read_bytes()
