@@ -24,7 +24,8 @@ def sft_repo(tmp_path):
     shutil.copy(FIXTURES / "benchmarks" / "mini_eval.jsonl", sft / "data" / "benchmarks" / "mini_eval.jsonl")
     params = yaml.safe_load((sft / "params.yaml").read_text())
     source = next(iter(params["ingest"]["sources"].values()))
-    params["ingest"]["sources"] = {"fixture": {**source, "path": "data/sample/fixture.jsonl", "format": "messages"}}
+    fixture = {**source, "path": "data/sample/fixture.jsonl", "format": "messages", "keep_fields": []}
+    params["ingest"]["sources"] = {"fixture": fixture}
     params["decontaminate"]["benchmarks"] = {
         "mini_eval": {"path": "data/benchmarks/mini_eval.jsonl", "format": "jsonl", "fields": ["question", "answer"]}
     }
