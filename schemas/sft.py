@@ -16,7 +16,6 @@ from schemas.base import StrictModel
 from schemas.chat import ChatCleanParams, ChatIngestParams, ChatSplitParams
 from schemas.decontam import DecontamParams
 from schemas.engine import EngineParams
-from schemas.ingest import ParamsWarning
 from schemas.paths import CleanPaths, IngestPaths, PathsModel, SplitPaths
 
 
@@ -64,6 +63,8 @@ class SftParams(StrictModel):
         """Sources and benchmarks must sit in the folders dvc.yaml lists as dependencies."""
         problems = []
         if self.engine.kind == "ray":
+            from schemas.ingest import ParamsWarning
+
             warnings.warn(
                 "engine.kind: ray runs decontaminate on Ray; ingest, clean and split of conversations run locally",
                 ParamsWarning,
