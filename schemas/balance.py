@@ -8,6 +8,7 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from schemas.base import StrictModel
 from schemas.textops import Operation, check_operations
+from schemas.tfidf import SKLEARN_TOKENS, TfidfFeatures
 
 # The samplers, by what imbalanced-learn does with `sampling_strategy` for each.
 OVER = ("random_over", "synthetic")
@@ -42,17 +43,6 @@ def sampler_kind(strategy: str) -> str | None:
     if strategy in CLEAN:
         return "clean"
     return None
-
-
-class Features(StrictModel):
-    """TF-IDF features on which the neighbour-based samplers measure distances."""
-
-    max_features: int | None = Field(
-        20000, ge=1, le=10_000_000, description="At most 10 million. Vocabulary size cap; null = no cap."
-    )
-    ngram_max: int = Field(2, ge=1, le=5, description="Use word n-grams from 1 to this length.")
-    min_df: int = Field(1, ge=1, description="Ignore terms in fewer rows than this.")
-    sublinear_tf: bool = Field(True, description="1 + log(tf): long messages do not dominate the distances.")
 
 
 class Synthetic(StrictModel):
@@ -102,7 +92,10 @@ class BalanceParams(StrictModel):
     n_neighbors: int = Field(
         3, ge=1, le=1000, description="At most 1000. Neighbours for the neighbour-based samplers (ENN, AllKNN, ...)."
     )
-    features: Features = Field(default_factory=Features, description="TF-IDF features for neighbour-based samplers.")
+    features: TfidfFeatures = Field(
+        default_factory=lambda: TfidfFeatures(word_ngrams=(1, 2), token_pattern=SKLEARN_TOKENS, max_features=20000),
+        description="TF-IDF features on which the neighbour-based samplers measure distances.",
+    )
     synthetic: Synthetic = Field(default_factory=Synthetic, description="Settings of the `synthetic` strategy.")
     seed: int = Field(42, description="random_state of the samplers and seed of the synthetic rows.")
 

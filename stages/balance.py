@@ -31,7 +31,6 @@ from stages.lib.balance.sampling import (
     class_weights,
     resample_indices,
     target_counts_over,
-    tfidf,
 )
 from stages.lib.core.errors import cli
 from stages.lib.core.ids import row_id
@@ -39,6 +38,7 @@ from stages.lib.core.io import write_json
 from stages.lib.core.log import get_logger
 from stages.lib.core.metrics import write_metrics
 from stages.lib.core.splitdir import check_split_dir, read_train, row_rejects, texts, to_table, write_split_dir
+from stages.lib.model.tfidf import vectorizer
 
 log = get_logger("balance")
 
@@ -95,8 +95,7 @@ def run(cfg: BalanceParams, paths: BalancePaths, source_dir: str | Path, nltk_da
     elif cfg.strategy in SAMPLERS:
         features = None
         if SAMPLERS[cfg.strategy][2]:
-            f = cfg.features
-            features = tfidf([r["text"] for r in labeled], f.max_features, f.ngram_max, f.min_df, f.sublinear_tf)
+            features = vectorizer(**cfg.features.model_dump()).fit_transform([r["text"] for r in labeled])
         indices = resample_indices(cfg.strategy, cfg.sampling_strategy, labels, features, cfg.seed, cfg.n_neighbors)
         out, added, removed = map_back(labeled, indices.tolist(), cfg.strategy, kind or "")
     else:

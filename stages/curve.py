@@ -36,6 +36,7 @@ from stages.lib.core.log import get_logger
 from stages.lib.curve import powerlaw
 from stages.lib.curve.subsets import nested_subsets
 from stages.lib.model.approaches import KINDS
+from stages.lib.model.baselines import majority_score
 from stages.lib.model.data import prepare_data
 from stages.lib.model.inference import predict_proba
 from stages.lib.model.pretrain import build_scratch
@@ -115,8 +116,8 @@ def run(
     shutil.rmtree(work, ignore_errors=True)
     runs.sort(key=lambda r: (r["approach"], r["train_rows"], r["seed"]))
     actual = [test_labels[i] for i in scored]
-    majority = max(sorted(set(actual)), key=actual.count)
-    metrics = analyse(runs, cfg, f1_score(actual, [majority] * len(actual), average="macro", zero_division=0))
+    majority = majority_score(read_split(base_paths.train)[2], actual, "macro_f1")  # the split's train rows
+    metrics = analyse(runs, cfg, majority)
     means = _means(runs)
     write_json(
         [{"approach": a, "train_rows": n, "macro_f1": round(f1, 6)} for (a, n), f1 in sorted(means.items())], paths.runs

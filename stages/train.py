@@ -14,7 +14,7 @@ import hashlib
 import json
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +27,12 @@ from stages.lib.core.io import atomic_path
 from stages.lib.core.log import get_logger
 from stages.lib.core.metrics import write_metrics
 from stages.lib.model.approaches import KINDS
+from stages.lib.model.baselines import majority_score
 from stages.lib.model.data import prepare_data
-from stages.lib.model.textclf import META_FILE, count_params, hidden_size, load_backbone, peak_memory_mb
+from stages.lib.model.preflight import check_class_settings
+from stages.lib.model.textclf import META_FILE, count_params, hidden_size, load_backbone, peak_memory_mb, read_split
 from stages.lib.model.training import TrainOptions, precision_flags, seed_everything
+from stages.lib.text.fingerprint import text_fingerprint
 
 log = get_logger("train")
 
@@ -52,8 +55,13 @@ def run(
     paths: TrainPaths,
     base_paths: BaseModelPaths,
     callbacks: Sequence[Any] = (),
+    text: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Train approach `name`, write models/<name>/ atomically, return the metrics."""
+    """Train approach `name`, write models/<name>/ atomically, return the metrics.
+
+    `text` is the fingerprint of the text settings the training rows were made with
+    (`stages.lib.text.fingerprint.text_fingerprint`); the model folder records it, and predict refuses other settings.
+    """
     options = options_for(approach, train, model_cfg.num_threads)
     try:
         precision_flags(train.mixed_precision)
@@ -104,7 +112,9 @@ def run(
     )
     spread = None
     if train.seeds > 1:
-        spread = seed_spread(name, approach, train, model_cfg, paths, base_dir, module, data, fit, fingerprint)
+        spread = seed_spread(
+            name, approach, train, model_cfg, paths, base_dir, module, data, fit, fingerprint, Path(base_paths.train)
+        )
     seconds = time.perf_counter() - start
     if not is_main_process():
         return {}  # under accelerate/torchrun only the first process writes outputs
@@ -119,6 +129,7 @@ def run(
             "layer": model.layer,
             "head": {"in_features": hidden_size(backbone), **approach.head.model_dump(exclude={"type"})},
             "max_length": data.max_length,
+            "text": text,
         }
         (tmp / META_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
     metric = train.early_stopping.metric
@@ -149,6 +160,7 @@ def seed_spread(
     data: Any,
     first: Any,
     fingerprint: dict[str, Any],
+    split_train: Path,
 ) -> dict[str, Any]:
     """Train `train.seeds - 1` more times (seeds seed+1, ...) and summarise the best validation metric of all
     the runs: mean, standard deviation, range, and the runs at or below the majority class (failed).
@@ -176,7 +188,8 @@ def seed_spread(
         )
         values.append(float("nan") if fit.best_metric is None else fit.best_metric)
         log.info("%s, seed %d: best validation %s %.4f", name, seed, metric, values[-1])
-    majority = majority_score(data, metric)
+    actual = [data.labels[r["labels"]] for r in data.val_rows]
+    majority = majority_score(read_split(split_train)[2], actual, metric)  # fitted on the split's train rows
     worse = (lambda v: v >= majority) if metric == "loss" else (lambda v: v <= majority)
     array = np.asarray(values, dtype=float)
     return {
@@ -190,22 +203,6 @@ def seed_spread(
         "majority_class": None if majority is None else round(majority, 6),
         "failed": 0 if majority is None else sum(1 for v in values if worse(v)),
     }
-
-
-def majority_score(data: Any, metric: str) -> float | None:
-    """The validation `metric` of always predicting the most frequent train label (None for loss)."""
-    if metric == "loss":
-        return None
-    from collections import Counter
-
-    from sklearn.metrics import accuracy_score, f1_score
-
-    most = Counter(r["labels"] for r in data.train_rows).most_common(1)[0][0]
-    actual = [r["labels"] for r in data.val_rows]
-    predicted = [most] * len(actual)
-    if metric == "accuracy":
-        return float(accuracy_score(actual, predicted))
-    return float(f1_score(actual, predicted, average="macro", zero_division=0))
 
 
 def is_main_process() -> bool:
@@ -225,8 +222,16 @@ def main() -> None:
     name = sys.argv[1]
     if name not in params.approaches:
         raise StageError(f"approach '{name}' is not in params.yaml approaches: {', '.join(params.approaches)}")
+    check_class_settings(params, params.paths.split.dir)  # what compare, audit, review need: fail before training
+    text = text_fingerprint(params.clean.normalize.model_dump(), params.clean.pii.model_dump())
     metrics = run(
-        name, params.approaches[name], params.train, params.model, params.paths.train, params.paths.base_model
+        name,
+        params.approaches[name],
+        params.train,
+        params.model,
+        params.paths.train,
+        params.paths.base_model,
+        text=text,
     )
     if metrics:  # empty on every process but the first under torchrun/accelerate
         p = params.paths.train
