@@ -9,21 +9,9 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 from schemas.base import StrictModel
 from schemas.textops import Operation, check_operations
 from schemas.tfidf import SKLEARN_TOKENS, TfidfFeatures
+from stages.lib.balance.kinds import CLEAN, NO_RESAMPLING, OVER, UNDER, sampler_kind
 
-# The samplers, by what imbalanced-learn does with `sampling_strategy` for each.
-OVER = ("random_over", "synthetic")
-UNDER = ("random_under", "near_miss", "instance_hardness")
-CLEAN = (
-    "tomek_links",
-    "edited_nearest_neighbours",
-    "repeated_edited_nearest_neighbours",
-    "all_knn",
-    "condensed_nearest_neighbour",
-    "one_sided_selection",
-    "neighbourhood_cleaning",
-)
-NO_RESAMPLING = ("none", "class_weights")
-# Literal over a tuple: one list of names, so a sampler added above is accepted by the schema too.
+# Literal over the library's tuples: one list of names, so a sampler added there is accepted here too.
 Strategy = Literal[NO_RESAMPLING + OVER + UNDER + CLEAN]  # type: ignore[valid-type]
 
 # The strings imbalanced-learn accepts for each kind of sampler ('minority' cannot be under-sampled).
@@ -34,15 +22,6 @@ STRINGS = {
 }
 
 
-def sampler_kind(strategy: str) -> str | None:
-    """'over', 'under', 'clean', or None for strategies that do not resample."""
-    if strategy in OVER:
-        return "over"
-    if strategy in UNDER:
-        return "under"
-    if strategy in CLEAN:
-        return "clean"
-    return None
 
 
 class Synthetic(StrictModel):

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from schemas import load_params
-from schemas.balance import BalanceParams, sampler_kind
+from schemas.balance import BalanceParams
 from schemas.paths import BalancePaths
 from stages.lib.augment.augmentation import (
     DROP_REASONS,
@@ -25,6 +25,7 @@ from stages.lib.augment.augmentation import (
     imbalance_ratio,
     synthesize_rows,
 )
+from stages.lib.balance.kinds import sampler_kind
 from stages.lib.balance.sampling import (
     SAMPLERS,
     check_strategy_against_data,
@@ -33,7 +34,8 @@ from stages.lib.balance.sampling import (
     target_counts_over,
 )
 from stages.lib.core.errors import cli
-from stages.lib.core.ids import row_id
+from stages.lib.core.folders import CLASS_WEIGHTS_FILE
+from stages.lib.core.ids import copy_key, row_id
 from stages.lib.core.io import write_json
 from stages.lib.core.log import get_logger
 from stages.lib.core.metrics import write_metrics
@@ -45,7 +47,6 @@ log = get_logger("balance")
 # What `dvc metrics show` lists; every counter is in the details file (stages/lib/core/metrics.py).
 HEADLINE = ("rows_in", "rows_out")
 
-CLASS_WEIGHTS_FILE = "class_weights.json"
 # Why a train row is not in the output; every key is always written.
 REASONS = ("under_sampling", "cleaning")
 PHASES = ("1 split", "2 augmented", "3 balanced")
@@ -169,7 +170,7 @@ def map_back(
         origin = row["origin_id"] or row["id"]
         copy = {
             **row,
-            "id": row_id(row["source"], f"copy\x1f{row['id']}\x1f{seen[i] - 1}"),
+            "id": row_id(row["source"], copy_key(row["id"], seen[i] - 1)),
             "origin_id": origin,
             "aug_op": f"{row['aug_op']}+{strategy}" if row["aug_op"] else strategy,
         }

@@ -58,7 +58,7 @@ def run(
     writes `<timings_dir>/comparison.md`: the same table with each approach's training time, peak memory and
     inference time from its last run on this machine.
     """
-    test_ids, test_texts, test_labels = read_split(eval_paths.test)
+    test_ids, test_texts, test_labels = read_split(train_paths.split("test"))
     _, train_texts, train_labels = read_split(split_train(split_dir))
     problems = solver_problems("compare.baseline.classifier", cfg.baseline.classifier.solver, label_set(train_labels))
     if problems:  # checked before any training too (stages/lib/model/preflight.py); here for a changed solver

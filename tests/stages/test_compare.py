@@ -29,7 +29,6 @@ def setup(root: Path, wrong: dict[str, int]) -> tuple[ComparePaths, TrainPaths, 
         data_dir=str(root / "data"), details_dir=str(root / "details/train"), live_dir=str(root / "dvclive")
     )
     evaluate = EvaluatePaths(
-        test=str(root / "data/test.parquet"),
         details_dir=str(root / "details/eval"),
         predictions_dir=str(root / "predictions"),
     )
@@ -37,7 +36,7 @@ def setup(root: Path, wrong: dict[str, int]) -> tuple[ComparePaths, TrainPaths, 
         Path(folder).mkdir(parents=True)
     for folder in ("train", "eval"):
         (root / "timings" / folder).mkdir(parents=True)
-    test = pq.read_table(evaluate.test).to_pylist()
+    test = pq.read_table(train.split("test")).to_pylist()
     for i, (name, n_wrong) in enumerate(wrong.items()):
         flip = {"ham": "spam", "spam": "ham"}
         predicted = [flip[r["label"]] if k >= len(test) - n_wrong else r["label"] for k, r in enumerate(test)]
@@ -129,7 +128,7 @@ def test_the_fitted_baseline_is_saved_as_data_and_reloads_to_the_same_probabilit
     first = {f.name: f.read_bytes() for f in Path(paths.baseline_model).iterdir()}
     assert set(first) == {"refinery.json", "weights.safetensors"}  # no pickle anywhere
     pipeline, meta = load_baseline(paths.baseline_model)
-    _, texts, _ = read_split(evaluate.test)
+    _, texts, _ = read_split(train.split("test"))
     _, train_texts, train_labels = read_split(tmp_path / "data/train.parquet")
     pairs = [(t, y) for t, y in zip(train_texts, train_labels) if y is not None]
     fitted = baseline_pipeline(FAST.baseline).fit([t for t, _ in pairs], [y for _, y in pairs])

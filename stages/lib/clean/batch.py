@@ -15,14 +15,13 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from stages.lib.clean.dedup import lsh_keys
 from stages.lib.clean.filters import build_filters, first_failure
 from stages.lib.clean.parts import write_ipc
 from stages.lib.core.errors import StageError
-from stages.lib.core.ids import check_hashes, text_hashes
+from stages.lib.core.ids import check_hashes, check_sorted_ids, text_hashes
 from stages.lib.core.rejects import reject, rejects_table
 from stages.lib.text.prepare import build_text_prep
 
@@ -144,11 +143,7 @@ def sorted_batches(source: pq.ParquetFile, batch_size: int, path: str) -> Iterat
     """
     last = None
     for index, batch in enumerate(source.iter_batches(batch_size=batch_size)):
-        ids = batch.column("id")
-        if len(ids) == 0:
+        if batch.num_rows == 0:
             continue
-        inside = len(ids) < 2 or pc.all(pc.greater(ids[1:], ids[:-1])).as_py()
-        if not inside or (last is not None and ids[0].as_py() <= last):
-            raise StageError(f"{path} is not sorted by unique id; the ingest stage writes it so, rerun it")
-        last = ids[-1].as_py()
+        last = check_sorted_ids(batch.column("id"), last, path)
         yield index, batch

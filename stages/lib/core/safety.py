@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from stages.lib.core.errors import StageError
+from stages.lib.core.exceptions import StageError
 
 
 def repo_root() -> Path:

@@ -8,7 +8,7 @@ from typing import Any
 
 from schemas.ingest import IMPLICIT_TEXT_FORMATS, Source
 from stages.lib.core.errors import StageError
-from stages.lib.core.ids import content_key, row_id
+from stages.lib.core.ids import content_key, row_id, source_id_key
 from stages.lib.core.rejects import reject, storable
 from stages.lib.core.values import as_text
 from stages.lib.ingest.readers import Record
@@ -94,7 +94,7 @@ def to_rows(source: Source, records: list[Record]) -> tuple[list[dict[str, Any]]
             if _first_unencodable({source.id_field: own_id}) is not None:
                 drop(record, "invalid_unicode", f"field '{source.id_field}' holds a lone surrogate")
                 continue
-            key = f"id:{own_id}"
+            key = source_id_key(own_id)
             if seen_keys[key]:
                 drop(record, "duplicate_id", f"{source.id_field}={own_id} seen before")
                 continue

@@ -14,15 +14,15 @@ from pathlib import Path
 from typing import Any
 
 from stages.lib.core.errors import StageError
+from stages.lib.core.folders import split_file
 from stages.lib.model.evaluation import classification_report
 
 SCORES = ("macro_f1", "accuracy", "weighted_f1", "mcc")
-TRAIN_FILE = "train.parquet"  # the split folder's train rows (stages/lib/core/splitdir.py SPLITS)
 
 
 def split_train(split_dir: str | Path) -> Path:
     """The split stage's train file: the rows every baseline is fitted on."""
-    return Path(split_dir) / TRAIN_FILE
+    return Path(split_file(str(split_dir), "train"))
 
 
 def majority_label(train_labels: Iterable[str | None]) -> str:
