@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import posixpath
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
@@ -32,6 +32,12 @@ from schemas.train import TrainParams
 class Params(StrictModel):
     """Everything a Refinery run depends on. Every field is written in params.yaml."""
 
+    # Not dumped: params.yaml need not say it (classification is the default) and no stage output depends on it.
+    task: Literal["classification"] = Field(
+        "classification",
+        exclude=True,
+        description="The task family: classification (the default); sft/params.yaml says `task: sft`.",
+    )
     paths: Paths = Field(default_factory=Paths, description="Inputs and outputs of every stage.")
     engine: EngineParams = Field(
         default_factory=EngineParams, description="Where ingest, clean and split run: local or on Ray."
