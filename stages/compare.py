@@ -19,6 +19,7 @@ the best approach is below the minimum.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,7 @@ from stages.lib.model.baselines import majority_scores, split_train
 from stages.lib.model.evaluation import rounded
 from stages.lib.model.textclf import label_set, read_split
 from stages.lib.model.tfidf import save_baseline
+from stages.lib.text.fingerprint import text_fingerprint
 
 log = get_logger("compare")
 
@@ -51,12 +53,14 @@ def run(
     eval_paths: EvaluatePaths,
     split_dir: str | Path,
     timings_dir: str | Path | None = None,
+    text: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Build the comparison; raise StageError (writing nothing) when the gate fails.
 
     Both baselines are fitted on `split_dir`'s train rows (before augment and balance). With `timings_dir`, also
     writes `<timings_dir>/comparison.md`: the same table with each approach's training time, peak memory and
-    inference time from its last run on this machine.
+    inference time from its last run on this machine. `text` (the text settings' fingerprint) is recorded in the
+    baseline's folder, so predict refuses other settings.
     """
     test_ids, test_texts, test_labels = read_split(train_paths.split("test"))
     _, train_texts, train_labels = read_split(split_train(split_dir))
@@ -115,7 +119,7 @@ def run(
     with atomic_path(paths.report) as tmp:
         tmp.write_text(report)
     with atomic_path(paths.baseline_model) as tmp:
-        save_baseline(fitted, cfg.baseline, tmp)
+        save_baseline(fitted, cfg.baseline, tmp, text)
     if timings_dir is not None:
         with atomic_path(Path(timings_dir) / "comparison.md") as tmp:
             tmp.write_text(render(*table, timed))
@@ -131,7 +135,8 @@ def run(
 def main() -> None:
     params = load_params()
     p = params.paths
-    metrics = run(list(params.approaches), params.compare, p.compare, p.train, p.evaluate, p.split.dir, p.timings)
+    text = text_fingerprint(params.clean.normalize.model_dump(), params.clean.pii.model_dump())
+    metrics = run(list(params.approaches), params.compare, p.compare, p.train, p.evaluate, p.split.dir, p.timings, text)
     headline = (f"best.{params.compare.metric}", "best.margin_over_baseline", "best.margin_over_tfidf")
     write_metrics(metrics, headline, p.compare.metrics, p.compare.details)
 
