@@ -108,24 +108,53 @@ def _stages(root: Path) -> list[list[str]]:
     return json.loads(sh([sys.executable, "-c", code, str(root)], root))
 
 
-@pytest.fixture(scope="module")
-def floor(tmp_path_factory, pipeline) -> Path:
-    """As many stages as the pipeline, each echoing into one file from the previous stage's file."""
-    root = tmp_path_factory.mktemp("repro") / "floor"
+def trivial(root: Path, stages: int, params: Path | None = None, deps: int = 0) -> Path:
+    """`stages` stages, each echoing into one file from the previous stage's file; with `params`, each also
+    declares a top-level section of that params file (in turn); with `deps`, that many small files in all are
+    extra deps, spread over the stages."""
     root.mkdir()
     sh(["git", "init", "-q"], root)
     dvc(root, "init", "-q")
-    n = shape(pipeline)["stages"]
-    stages = {}
-    for i in range(n):
-        stage = {"cmd": f"echo {i} > out{i}.txt", "outs": [f"out{i}.txt"]}
-        if i:
-            stage["deps"] = [f"out{i - 1}.txt"]
-        stages[f"s{i:02d}"] = stage
-    (root / "dvc.yaml").write_text(yaml.safe_dump({"stages": stages}, sort_keys=False))
+    sections = list(yaml.safe_load(params.read_text())) if params else []
+    if params:
+        (root / "params.yaml").write_text(params.read_text())
+    graph = {}
+    for i in range(stages):
+        stage: dict = {
+            "cmd": f"echo {i} > out{i}.txt",
+            "deps": [f"out{i - 1}.txt"] if i else [],
+            "outs": [f"out{i}.txt"],
+        }
+        for k in range(i, deps, stages):
+            (root / "in").mkdir(exist_ok=True)
+            (root / "in" / f"{k}.txt").write_text(f"{k}\n")
+            stage["deps"].append(f"in/{k}.txt")
+        if sections:
+            stage["params"] = [sections[i % len(sections)]]
+        graph[f"s{i:02d}"] = {k: v for k, v in stage.items() if v}
+    (root / "dvc.yaml").write_text(yaml.safe_dump({"stages": graph}, sort_keys=False))
     dvc(root, "repro", "-q")
     dvc(root, "repro")  # the first no-op run, as for the pipeline
     return root
+
+
+@pytest.fixture(scope="module")
+def floor(tmp_path_factory, pipeline) -> Path:
+    """DVC's floor: as many stages as the pipeline, one dep and one out each."""
+    return trivial(tmp_path_factory.mktemp("repro") / "floor", shape(pipeline)["stages"])
+
+
+@pytest.fixture(scope="module")
+def floor_params(tmp_path_factory, pipeline) -> Path:
+    """The floor, each stage also declaring a section of the project's params.yaml: what reading it costs."""
+    return trivial(tmp_path_factory.mktemp("repro") / "floor_params", shape(pipeline)["stages"], REPO / "params.yaml")
+
+
+@pytest.fixture(scope="module")
+def floor_deps(tmp_path_factory, pipeline) -> Path:
+    """The floor with as many file deps as the pipeline has: what checking them costs."""
+    n = shape(pipeline)
+    return trivial(tmp_path_factory.mktemp("repro") / "floor_deps", n["stages"], deps=n["deps"])
 
 
 def no_op_repro(root: Path) -> str:
@@ -134,7 +163,7 @@ def no_op_repro(root: Path) -> str:
     return out
 
 
-@pytest.mark.parametrize("graph", ["floor", "pipeline"])
+@pytest.mark.parametrize("graph", ["floor", "floor_params", "floor_deps", "pipeline"])
 def test_bench_no_op_repro(benchmark, graph, request):
     root = request.getfixturevalue(graph)
     benchmark.pedantic(no_op_repro, args=(root,), rounds=5, iterations=1, warmup_rounds=1)
@@ -143,10 +172,8 @@ def test_bench_no_op_repro(benchmark, graph, request):
     if graph == "pipeline" and "floor" in RESULTS:
         ratio = RESULTS["pipeline"] / RESULTS["floor"]
         benchmark.extra_info["ratio_to_floor"] = round(ratio, 2)
-        print(
-            f"\nno-op dvc repro: pipeline {RESULTS['pipeline']:.2f} s, floor {RESULTS['floor']:.2f} s "
-            f"({ratio:.2f}x; aim <= 1.5x); pipeline {shape(root)}, floor {shape(request.getfixturevalue('floor'))}"
-        )
+        parts = ", ".join(f"{g} {t:.2f} s ({t / RESULTS['floor']:.2f}x)" for g, t in RESULTS.items())
+        print(f"\nno-op dvc repro: {parts}; aim <= 1.5x; pipeline {shape(root)}")
 
 
 @pytest.mark.parametrize("graph", ["floor", "pipeline"])
