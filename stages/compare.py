@@ -28,7 +28,7 @@ from schemas.paths import ComparePaths, EvaluatePaths, TrainPaths
 from schemas.tfidf import solver_problems
 from stages.lib.compare.intervals import interval, paired_difference
 from stages.lib.compare.report import MAJORITY, TFIDF, recommend, render
-from stages.lib.compare.rows import approach_row, tfidf_baseline, timings, validation_curves
+from stages.lib.compare.rows import approach_row, plot_row, tfidf_baseline, timings, validation_curves
 from stages.lib.core.errors import StageError, cli
 from stages.lib.core.io import atomic_path, write_json
 from stages.lib.core.log import get_logger
@@ -120,9 +120,10 @@ def run(
         with atomic_path(Path(timings_dir) / "comparison.md") as tmp:
             tmp.write_text(render(*table, timed))
         write_timings({"tfidf_train_seconds": timed[TFIDF]["train_seconds"]}, timings_dir, "compare")
-    write_json(validation_curves(approaches, Path(train_paths.live_dir), metric), paths.curves)
-    plot = [{"approach": n, metric: rows[n][metric]} for n in ranked]
-    plot += [{"approach": TFIDF, metric: tfidf[metric]}, {"approach": MAJORITY, metric: majority[metric]}]
+    curves = validation_curves(approaches, Path(train_paths.live_dir), metric, train_paths.details_dir)
+    write_json(curves, paths.curves)
+    plot = [plot_row(n, "approach", rows[n], metric) for n in ranked]
+    plot += [plot_row(TFIDF, "baseline", tfidf, metric), plot_row(MAJORITY, "baseline", majority, metric)]
     write_json(plot, paths.plot)
     log.info("%s", recommendation["sentence"])
     return metrics
