@@ -10,8 +10,9 @@ and for the paired difference of each approach to the TF-IDF baseline, with a
 verdict. Writes metrics/compare.json (headline), metrics/details/compare.json,
 reports/comparison.md (a one-sentence recommendation, then one table), the fitted
 baseline (models/tfidf_logreg/: terms, idf and coefficients, no pickle; `predict --approach tfidf_logreg`),
-plots/compare.json and plots/validation_macro_f1.json (every approach's
-validation curve, overlaid). Training time, peak memory and inference time vary
+plots/compare.json (each approach's and baseline's score with its bootstrap
+interval) and plots/validation_macro_f1.json (every approach's validation curve
+by optimizer step, overlaid). Training time, peak memory and inference time vary
 with the machine, so they stay out of git and DVC: the same table with those
 columns goes to reports/timings/comparison.md. With `compare.gate`, fails when
 the best approach is below the minimum.
