@@ -61,6 +61,9 @@ def test_one_top_level_chart_per_question_and_no_dvclive_charts():
         assert props.get("x_label") and props.get("y_label"), f"{title}: axis titles in words"
         # DVC makes the title the chart's element id inside a quoted JavaScript string
         assert "'" not in title and '"' not in title, f"{title}: a quote in a title breaks the page"
+    confusion = next(props for props in plots.values() if props["template"] == "confusion_counts")
+    approaches = yaml.safe_load((REPO / "params.yaml").read_text())["approaches"]
+    assert sorted(Path(f).stem for f in confusion["y"]) == sorted(approaches), "one confusion entry per approach"
     stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
     stage_plots = [
         next(iter(p)) if isinstance(p, dict) else p
