@@ -1,5 +1,5 @@
 """compare's rows: each approach's metrics and test predictions, the TF-IDF baseline fitted and scored, and the
-validation curves for the overlay plot."""
+validation curves (by optimizer step) and the test-metric bars with their intervals, for the top-level plots."""
 
 from __future__ import annotations
 
