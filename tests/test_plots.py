@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import re
+import runpy
 import shutil
 import subprocess
 from pathlib import Path
@@ -144,7 +145,12 @@ def test_class_flow_rows_follow_the_pipeline(tmp_path):
 
 
 def test_the_page_template_carries_vega_and_its_licence():
-    """DVC's own page loads Vega from a CDN; the project's template (.dvc/config) carries it inline."""
+    """DVC's own page loads Vega from a CDN; the project's template (.dvc/config) carries it inline, and is what
+    scripts/plots/vendor.py writes for the pinned versions (rerun it after changing the page or a version)."""
+    vendor = runpy.run_path(str(REPO / "scripts/plots/vendor.py"))
+    scripts = vendor["inlined"](PAGE.read_text())
+    assert [(n, v) for n, v, _ in scripts] == [(n, v) for n, v, _ in vendor["LIBRARIES"]]
+    assert vendor["page"](scripts) == PAGE.read_text(), "stale: run python scripts/plots/vendor.py"
     config = (REPO / ".dvc/config").read_text()
     assert re.search(r"html_template\s*=\s*\.\./scripts/plots/page\.html", config)
     page = PAGE.read_text()

@@ -10,6 +10,7 @@ Run after changing a version below (needs npm and the npm registry); commit page
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import tarfile
@@ -64,6 +65,12 @@ TAIL = """<script>
 """
 
 
+def inlined(text: str) -> list[tuple[str, str, str]]:
+    """The (name, version, source) of each library inlined in a page written by `page` (for the staleness test)."""
+    found = re.findall(r"<script>/\*! (\S+) (\S+) \| BSD-3-Clause \| [^\n]*\*/\n(.*?)\n</script>", text, re.S)
+    return [(name, version, source) for name, version, source in found]
+
+
 def page(scripts: list[tuple[str, str, str]]) -> str:
     """The template: HEAD, one inline <script> per (name, version, minified source), TAIL."""
     parts = [HEAD]
@@ -85,7 +92,7 @@ def main() -> None:
                 source = tar.extractfile(member).read().decode("utf-8")  # type: ignore[union-attr]
             scripts.append((name, version, source))
     PAGE.write_text(page(scripts), encoding="utf-8")
-    print(f"wrote {PAGE.relative_to(Path.cwd()) if PAGE.is_relative_to(Path.cwd()) else PAGE}", file=sys.stderr)
+    print(f"wrote {PAGE}", file=sys.stderr)
 
 
 if __name__ == "__main__":
