@@ -10,8 +10,9 @@ and for the paired difference of each approach to the TF-IDF baseline, with a
 verdict. Writes metrics/compare.json (headline), metrics/details/compare.json,
 reports/comparison.md (a one-sentence recommendation, then one table), the fitted
 baseline (models/tfidf_logreg/: terms, idf and coefficients, no pickle; `predict --approach tfidf_logreg`),
-plots/compare.json and plots/validation_macro_f1.json (every approach's
-validation curve, overlaid). Training time, peak memory and inference time vary
+plots/compare.json (each approach's and baseline's score with its bootstrap
+interval) and plots/validation_macro_f1.json (every approach's validation curve
+by optimizer step, overlaid). Training time, peak memory and inference time vary
 with the machine, so they stay out of git and DVC: the same table with those
 columns goes to reports/timings/comparison.md. With `compare.gate`, fails when
 the best approach is below the minimum.
@@ -29,7 +30,7 @@ from schemas.paths import ComparePaths, EvaluatePaths, TrainPaths
 from schemas.tfidf import solver_problems
 from stages.lib.compare.intervals import interval, paired_difference
 from stages.lib.compare.report import MAJORITY, TFIDF, recommend, render
-from stages.lib.compare.rows import approach_row, tfidf_baseline, timings, validation_curves
+from stages.lib.compare.rows import approach_row, plot_row, tfidf_baseline, timings, validation_curves
 from stages.lib.core.errors import StageError, cli
 from stages.lib.core.io import atomic_path, write_json
 from stages.lib.core.log import get_logger
@@ -124,9 +125,10 @@ def run(
         with atomic_path(Path(timings_dir) / "comparison.md") as tmp:
             tmp.write_text(render(*table, timed))
         write_timings({"tfidf_train_seconds": timed[TFIDF]["train_seconds"]}, timings_dir, "compare")
-    write_json(validation_curves(approaches, Path(train_paths.live_dir), metric), paths.curves)
-    plot = [{"approach": n, metric: rows[n][metric]} for n in ranked]
-    plot += [{"approach": TFIDF, metric: tfidf[metric]}, {"approach": MAJORITY, metric: majority[metric]}]
+    curves = validation_curves(approaches, Path(train_paths.live_dir), metric, train_paths.details_dir)
+    write_json(curves, paths.curves)
+    plot = [plot_row(n, "approach", rows[n], metric) for n in ranked]
+    plot += [plot_row(TFIDF, "baseline", tfidf, metric), plot_row(MAJORITY, "baseline", majority, metric)]
     write_json(plot, paths.plot)
     log.info("%s", recommendation["sentence"])
     return metrics

@@ -1,17 +1,16 @@
-"""The metrics contract: a screenful of headline metrics, details beside them, timings outside git and DVC;
-and the plots a reviewer wants, rendered by `dvc plots show`."""
+"""The metrics contract: a screenful of headline metrics, details beside them, timings outside git and DVC
+(the plots a reviewer reads: tests/test_plots.py)."""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
 from stages.lib.core.metrics import TIMING_KEYS, pick, write_metrics
 
 from .conftest import REPO
-from .dvc_helpers import copy_project, dvc, flat, sh
+from .dvc_helpers import dvc, flat, sh
 
 
 def test_dvc_metrics_show_fits_a_screen_on_the_demo():
@@ -47,36 +46,3 @@ def test_write_metrics_splits_headline_details_and_timings(tmp_path):
     assert json.loads((tmp_path / "t/stage.json").read_text()) == {"seconds": 1.5}
     with pytest.raises(KeyError, match=r"headline metric 'leakage\.far'"):
         pick(metrics, ["leakage.far"])
-
-
-def test_plots_render_with_titles_and_data(tmp_path):
-    """Validation curves of every approach overlaid; confusion matrices per approach, normalised per true class."""
-    repo = copy_project(tmp_path)
-    curves = [
-        {"approach": a, "step": s, "macro_f1": f} for a, f in (("full", 0.9), ("adapter", 0.8)) for s in (50, 100)
-    ]
-    (repo / "plots/validation_macro_f1.json").write_text(json.dumps(curves))
-    for approach in ("feature", "full", "adapter"):
-        tsv = Path(repo, "dvclive/train", approach, "plots/metrics/eval/macro_f1.tsv")
-        tsv.parent.mkdir(parents=True, exist_ok=True)  # the demo's curves are committed
-        tsv.write_text("step\tmacro_f1\n50\t0.7\n100\t0.8\n")
-    shown = json.loads(dvc(repo, "plots", "show", "--json").stdout)
-    assert not shown.get("errors"), shown.get("errors")
-    data = shown["data"]
-
-    overlay = data["Validation macro-F1 by approach"][0]["content"]
-    assert overlay["encoding"]["color"]["field"] == "approach"
-    assert {(v["approach"], v["step"]) for v in overlay["data"]["values"]} == {
-        (a, s) for a in ("full", "adapter") for s in (50, 100)
-    }
-
-    confusion = data["plots/confusion/full.json"][0]["content"]
-    assert confusion["title"]["text"] == "Confusion matrix of full (share of each true class)"
-    assert "datum.xy_count / datum.sum_y" in json.dumps(confusion)  # normalised by the true class's row
-    rows = json.loads((repo / "plots/confusion/full.json").read_text())
-    assert len(confusion["data"]["values"]) == len(rows)
-    counts = json.loads((repo / "metrics/details/eval/full.json").read_text())["confusion"]
-    assert sum(sum(row.values()) for row in counts.values()) == len(rows)  # the counts stay available
-
-    curve = data["dvclive/train/full/plots/metrics/eval/macro_f1.tsv"][0]["content"]
-    assert [float(v["macro_f1"]) for v in curve["data"]["values"]] == [0.7, 0.8]

@@ -1,5 +1,5 @@
 """compare's rows: each approach's metrics and test predictions, the TF-IDF baseline fitted and scored, and the
-validation curves for the overlay plot."""
+validation curves (by optimizer step) and the test-metric bars with their intervals, for the top-level plots."""
 
 from __future__ import annotations
 
@@ -89,17 +89,46 @@ def tfidf_baseline(
     return row, predicted, timing, pipeline
 
 
-def validation_curves(approaches: list[str], live_dir: Path, metric: str) -> list[dict[str, Any]]:
-    """Validation `metric` by step of every approach, from dvclive's `eval/<metric>.tsv`, for one overlay plot."""
+def validation_curves(
+    approaches: list[str], live_dir: Path, metric: str, train_details: str | Path | None = None
+) -> list[dict[str, Any]]:
+    """Validation `metric` by optimizer step of every approach, from dvclive's `eval/<metric>.tsv`, for one plot.
+
+    dvclive's `step` counts log calls; the optimizer step is the logged `epoch` times the steps per epoch (train's
+    details `steps` over the last logged epoch). Without `epoch.tsv` or `steps`, dvclive's step is kept (warned)."""
     points: list[dict[str, Any]] = []
     for name in approaches:
-        path = live_dir / name / "plots" / "metrics" / "eval" / f"{metric}.tsv"
+        folder = live_dir / name / "plots" / "metrics"
+        path = folder / "eval" / f"{metric}.tsv"
         if not path.is_file():
             log.warning("%s: no validation curve at %s", name, path)
             continue
-        header, *body = path.read_text().splitlines()
-        columns = header.split("\t")
-        for line in body:
-            values = dict(zip(columns, line.split("\t"), strict=True))
-            points.append({"approach": name, "step": int(values["step"]), metric: float(values[metric])})
+        to_step = _optimizer_steps(name, folder / "epoch.tsv", train_details)
+        for values in _tsv(path):
+            step = int(values["step"])
+            points.append({"approach": name, "step": to_step.get(step, step), metric: float(values[metric])})
     return points
+
+
+def _tsv(path: Path) -> list[dict[str, str]]:
+    header, *body = path.read_text().splitlines()
+    columns = header.split("\t")
+    return [dict(zip(columns, line.split("\t"), strict=True)) for line in body]
+
+
+def _optimizer_steps(name: str, epochs: Path, train_details: str | Path | None) -> dict[int, int]:
+    """dvclive step -> optimizer step, from the epoch logged at each dvclive step; {} when it cannot be known."""
+    details = Path(train_details) / f"{name}.json" if train_details is not None else None
+    steps = json.loads(details.read_text()).get("steps") if details is not None and details.is_file() else None
+    logged = {int(v["step"]): float(v["epoch"]) for v in _tsv(epochs)} if epochs.is_file() else {}
+    last = max(logged.values(), default=0.0)
+    if not steps or last <= 0:
+        log.warning("%s: no epoch.tsv or train steps; the validation curve's x is dvclive's logging step", name)
+        return {}
+    return {k: round(epoch * steps / last) for k, epoch in logged.items()}
+
+
+def plot_row(name: str, kind: str, row: dict[str, Any], metric: str) -> dict[str, Any]:
+    """One bar of the test-metric plot: the value and its bootstrap interval (None where compare has none)."""
+    ci = row.get("ci", {}).get(metric, {})
+    return {"approach": name, "kind": kind, metric: row[metric], "low": ci.get("low"), "high": ci.get("high")}
