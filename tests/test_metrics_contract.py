@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from stages.lib.core.metrics import TIMING_KEYS, pick, write_metrics
+from stages.lib.core.metrics import PER_CLASS_HEADLINE, TIMING_KEYS, per_class_headline, pick, write_metrics
 
 from .conftest import REPO
 from .dvc_helpers import copy_project, dvc, flat, sh
@@ -16,15 +16,47 @@ from .dvc_helpers import copy_project, dvc, flat, sh
 
 def test_dvc_metrics_show_fits_a_screen_on_the_demo():
     """The committed metrics (the demo run) list at most 40 values (338 before the headline split)."""
-    shown = json.loads(dvc(REPO, "metrics", "show", "--json").stdout)
-    files = shown[""]["data"] if "" in shown else shown  # {"": {"data": {path: {"data": ...}}}} (workspace)
-    values = {f"{path}:{k}": v for path, entry in files.items() for k, v in flat(entry["data"]).items()}
+    values = demo_values()  # {"": {"data": {path: {"data": ...}}}} (workspace)
     assert 20 <= len(values) <= 40, sorted(values)
     assert not [k for k in values if k.rsplit(":", 1)[1].split(".")[-1] in TIMING_KEYS]
     # each approach's test macro-F1 and accuracy, leakage and rows in/out are there
     for approach in ("feature", "full", "adapter"):
         assert {f"metrics/eval/{approach}.json:macro_f1", f"metrics/eval/{approach}.json:accuracy"} <= set(values)
     assert {"metrics/split.json:leakage.near", "metrics/ingest.json:rows_out"} <= set(values)
+
+
+def demo_values() -> dict[str, object]:
+    shown = json.loads(dvc(REPO, "metrics", "show", "--json").stdout)
+    files = shown[""]["data"] if "" in shown else shown
+    return {f"{path}:{k}": v for path, entry in files.items() for k, v in flat(entry.get("data", {})).items()}
+
+
+@pytest.mark.parametrize("n_classes", [3, 77])
+def test_dvc_metrics_show_stays_within_40_values_for_any_number_of_classes(n_classes):
+    """The demo's headline with its two classes' per-class values replaced by what n classes would give.
+
+    Per-class values are headline only on two classes (PER_CLASS_HEADLINE); with more, one value (the worst
+    class's) is, and the rest go to the details files. Every other headline value is one per stage or approach.
+    """
+    from stages import audit
+
+    demo = ["ham", "spam"]
+    values = demo_values()
+    per_class = {k for k in values if k.rsplit(".", 1)[-1] in demo}
+    assert per_class == {"metrics/audit.json:noise_rate.ham", "metrics/audit.json:noise_rate.spam"}, per_class
+    classes = [f"class_{i}" for i in range(n_classes)]
+    metrics = {
+        "estimated_error_rate": 0.1,
+        "flagged_rows": 5,
+        "noise_rate": dict.fromkeys(classes, 0.1),
+        "max_noise_rate": 0.1,
+    }
+    audit_values = flat(pick(metrics, audit.headline(metrics)))
+    assert set(audit_values) == {"estimated_error_rate", "flagged_rows", "max_noise_rate"}
+    shown = len(values) - len(per_class) - 2 + len(audit_values)  # the demo's audit had 2 + 2 values
+    assert shown <= 40, shown
+    assert PER_CLASS_HEADLINE == 2
+    assert per_class_headline(2, "noise_rate", "max_noise_rate") == "noise_rate"
 
 
 def test_no_tracked_file_holds_a_timing():

@@ -38,6 +38,18 @@ def pick(metrics: Mapping[str, Any], keys: Iterable[str]) -> dict[str, Any]:
     return out
 
 
+# Per-class values are headline only up to this many classes (a binary task's pair); with more, the worst class's
+# value is, and every class's stays in the details file, so `dvc metrics show` lists at most 40 values whatever
+# the number of classes (3 classes or 77).
+PER_CLASS_HEADLINE = 2
+
+
+def per_class_headline(n_classes: int, per_class: str, worst: str) -> str:
+    """The headline key of a per-class value: `per_class` (one value per class) up to PER_CLASS_HEADLINE
+    classes, `worst` (a single value) beyond."""
+    return per_class if n_classes <= PER_CLASS_HEADLINE else worst
+
+
 # Top-level keys that measure the machine, not the data or the model: they go to the timings file.
 TIMING_KEYS = (
     "seconds",
