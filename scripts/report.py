@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT))  # this checkout's schemas, whatever the installed
 
 from schemas import ParamsError, load_params  # noqa: E402
 from schemas.gate import GateRule, ScoreGate  # noqa: E402
-from stages.lib.compare.gate import ScoreChange, compare_scores, table  # noqa: E402
+from stages.lib.gate.scores import ScoreChange, compare_scores, table  # noqa: E402
 
 Rules = dict[str, GateRule]
 

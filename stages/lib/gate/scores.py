@@ -1,4 +1,4 @@
-"""The review gate's test-score check: an approach's predictions on this branch against the base's, paired.
+"""The review gate's test-score check (scripts/report.py): an approach's predictions, branch against base.
 
 Both runs predicted the test split; the rows both scored (same id, same label) are resampled together
 (intervals.paired_difference), so the interval of branch minus base reflects the test set's noise. A drop fails
