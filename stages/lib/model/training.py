@@ -278,8 +278,8 @@ def fit(
         best_step = int(Path(state.best_model_checkpoint).name.split("-")[-1])
     if main:
         log.info(
-            "kept step %s of %d (best validation %s %s; evaluations before step %d not candidates)",
-            best_step, state.global_step, metric, state.best_metric, min_steps,
+            "kept step %s of %d (best validation %s %s)%s", best_step, state.global_step, metric, state.best_metric,
+            f"; evaluations before step {min_steps} were not candidates" if min_steps else "",
         )  # fmt: skip
     _barrier()  # every process has loaded the best checkpoint before the folder goes
     if main:

@@ -67,3 +67,18 @@ def test_patience_counted_in_evaluations_is_refused_with_the_fix():
     TrainParams.model_validate({"eval_steps": 50, "early_stopping": {"unit": "epochs", "patience": 1}})
     with pytest.raises(ValueError, match=r"Patience counts steps, not evaluations: e\.g\. set it to 150"):
         TrainParams.model_validate({"eval_steps": 50, "early_stopping": {"patience": 3}})
+
+
+def test_a_real_run_keeps_no_evaluation_before_the_minimum(tmp_path):
+    """Six steps, an evaluation every two: with a minimum of 6 steps only the final evaluation may be kept
+    (without one this run keeps step 2, whose macro-F1 the later evaluations only equal)."""
+    from stages import train as train_stage
+    from tests.finetune_env import approach, make_env
+
+    env = make_env(tmp_path)
+    stop = {"metric": "macro_f1", "unit": "steps", "patience": None, "minimum": 6}
+    metrics = train_stage.run(
+        "feature", approach("feature"), env.train_params(early_stopping=stop), env.model, env.paths_under("s"), env.base
+    )
+    assert metrics["best_validation"]["step"] == 6 and metrics["steps"] == 6
+    assert metrics["num_threads"] == env.model.num_threads  # the thread count is recorded beside the result
