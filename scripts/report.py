@@ -36,6 +36,7 @@ sys.path.insert(0, str(ROOT))  # this checkout's schemas, whatever the installed
 
 from schemas import ParamsError, load_params  # noqa: E402
 from schemas.gate import GateRule, ScoreGate  # noqa: E402
+from stages.lib.core.io import atomic_path  # noqa: E402
 from stages.lib.gate.scores import ScoreChange, compare_scores, table  # noqa: E402
 
 Rules = dict[str, GateRule]
@@ -203,8 +204,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"cannot compare with {args.base}: {exc}", file=sys.stderr)
         return 2
     out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text)
+    with atomic_path(out) as tmp:
+        tmp.write_text(text)
     print(f"wrote {out}")
     for regression in found:
         print(f"regression: {regression}", file=sys.stderr)
