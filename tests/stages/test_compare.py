@@ -41,6 +41,7 @@ def setup(root: Path, wrong: dict[str, int]) -> tuple[ComparePaths, TrainPaths, 
         predicted = [flip[r["label"]] if k >= len(test) - n_wrong else r["label"] for k, r in enumerate(test)]
         report = classification_report([r["label"] for r in test], predicted, ["ham", "spam"])
         trained = {"trainable_params": 1000 * (i + 1), "total_params": 10000, "trainable_fraction": 0.1 * (i + 1)}
+        trained |= {"best_validation": {"macro_f1": 0.9, "step": 100 + 50 * i}, "steps": 306}
         trained["compute"] = {"train_seconds": 10.0 + i, "peak_memory_mb": 500.0}  # as write_metrics versions them
         (Path(train.details_dir) / f"{name}.json").write_text(json.dumps(trained))
         curve = Path(train.live_dir, name, "plots/metrics/eval/macro_f1.tsv")
@@ -87,6 +88,7 @@ def test_table_ranks_approaches_and_adds_both_baselines(tmp_path):
     # time and memory as measured (two significant figures), in the versioned table and comparison
     assert "train s | peak MB | predict s / 1,000 rows |" in report
     assert "| 2,000 | 11 | 500 | 1.5 |" in report  # full: the second approach's figures
+    assert "kept by early stopping (best validation score): full step 150 of 306; adapter step 200 of 306;" in report
     assert full["compute"] == {"train_seconds": 11.0, "peak_memory_mb": 500.0, "predict_seconds_per_1000": 1.5}
     assert set(metrics["tfidf"]["compute"]) == {"train_seconds", "peak_memory_mb", "predict_seconds_per_1000"}
     assert json.loads((tmp_path / "timings/compare.json").read_text())["tfidf_train_seconds"] > 0  # raw, unversioned

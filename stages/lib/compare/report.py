@@ -139,6 +139,9 @@ def render(
         f"- | {_f(majority['mcc'])} | - | 0 | - | - | - |"
     )
     lines += ["", BASELINE_ROWS, ""]
+    kept = [f"{n} step {rows[n]['kept_step']} of {rows[n]['steps']}" for n in ranked if rows[n].get("kept_step")]
+    if kept:
+        lines += ["Checkpoint kept by early stopping (best validation score): " + "; ".join(kept) + ".", ""]
     lines += seed_lines(ranked, rows)
     lines.append(
         "Cost columns: measured by the run that trained and evaluated each approach (metrics/details/train and "

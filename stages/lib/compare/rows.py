@@ -41,6 +41,8 @@ def approach_row(
     trained, evaluated = json.loads(train_file.read_text()), json.loads(eval_file.read_text())
     row = {k: evaluated.get(k) for k in QUALITY} | {k: trained.get(k) for k in COST}
     measured = trained.get("compute", {}) | evaluated.get("compute", {})
+    # the checkpoint early stopping kept (best validation) and the steps trained
+    row["kept_step"], row["steps"] = trained.get("best_validation", {}).get("step"), trained.get("steps")
     row["compute"] = {k: measured.get(k) for k in COMPUTE}
     if "seeds" in trained:  # train.seeds > 1: the spread of the validation metric over seeds
         row["seeds"] = trained["seeds"]
