@@ -28,7 +28,7 @@ from stages.lib.audit.model import embed, folds, out_of_fold, outlier_scores
 from stages.lib.core.errors import StageError, cli
 from stages.lib.core.io import read_rows, write_json, write_parquet
 from stages.lib.core.log import get_logger
-from stages.lib.core.metrics import write_metrics
+from stages.lib.core.metrics import PER_CLASS_HEADLINE, per_class_headline, write_metrics  # noqa: F401 (tests read it)
 from stages.lib.model.tfidf import classifier, vectorizer
 
 log = get_logger("audit")
@@ -182,15 +182,14 @@ def run(cfg: AuditParams, paths: AuditPaths, split_dir: str | Path, base_dir: st
 
 
 # What `dvc metrics show` lists; the counts by kind are in metrics/details/audit.json. The rate of each class is
-# headline up to PER_CLASS_HEADLINE classes; with more (77 would be 77 columns of `dvc metrics show`) the worst
-# class's rate is, and the per-class rates stay in the details file.
+# headline on two classes; with more the worst class's rate is (per_class_headline), the per-class rates stay in
+# the details file.
 HEADLINE = ("estimated_error_rate", "flagged_rows")
-PER_CLASS_HEADLINE = 10
 
 
 def headline(metrics: dict[str, Any]) -> tuple[str, ...]:
-    """HEADLINE plus `noise_rate.<class>`, or `max_noise_rate` past PER_CLASS_HEADLINE classes."""
-    return HEADLINE + (("noise_rate",) if len(metrics["noise_rate"]) <= PER_CLASS_HEADLINE else ("max_noise_rate",))
+    """HEADLINE plus `noise_rate.<class>` on two classes, or `max_noise_rate` with more."""
+    return (*HEADLINE, per_class_headline(len(metrics["noise_rate"]), "noise_rate", "max_noise_rate"))
 
 
 def _r(values: Any) -> Any:
