@@ -143,3 +143,10 @@ def render_messages(
         raise StageError(f"chat template '{name}' is unsafe (the sandbox refused it): {exc}") from None
     except Exception as exc:
         raise StageError(f"chat template '{name}' failed to render: {type(exc).__name__}: {exc}") from None
+
+
+def source_of(template: str) -> str | None:
+    """The Jinja text of params' `template` without a tokenizer at hand: None for `tokenizer` (its own)."""
+    if template == FROM_TOKENIZER:
+        return None
+    return template if is_inline(template) else named(template).source
