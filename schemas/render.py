@@ -126,3 +126,5 @@ class TokenizerPaths(PathsModel):
 
     train: str = Field("data/split/train.parquet", description="Train split whose text trains the tokenizer.")
     tokenizer: str = Field("models/tokenizer", description="Output tokenizer folder.")
+    metrics: str = Field("metrics/tokenizer.json", description="Tokenizer headline metrics (vocabulary size).")
+    details: str = Field("metrics/details/tokenizer.json", description="Every counter of the tokenizer step.")

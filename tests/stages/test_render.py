@@ -165,3 +165,21 @@ def test_packing_keeps_examples_apart(tmp_path):
         assert p["position_ids"] == [k for n in p["seq_lens"] for k in range(n)]
     eff = m["packing"]["train"]["efficiency"]
     assert eff == round(sum(r["length"] for r in rows.values()) / (len(packed) * 64), 6)
+
+
+def test_tokenizer_stage_trains_on_train_only_and_is_byte_stable(tmp_path):
+    from schemas.render import TokenizerParams, TokenizerPaths
+    from stages import tokenizer as tokenizer_stage
+
+    paths = setup(tmp_path)
+    digests = []
+    for k in range(2):
+        tp = TokenizerPaths(train=str(Path(paths.split) / "train.parquet"), tokenizer=str(tmp_path / f"t{k}"))
+        m = tokenizer_stage.run(TokenizerParams(vocab_size=300, min_frequency=1), tp)
+        digests.append(
+            {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted((tmp_path / f"t{k}").iterdir())}
+        )
+    assert digests[0] == digests[1] and "tokenizer.json" in digests[0]
+    assert m["rows_in"] == 6 and m["vocab_size"] == 300
+    paths.tokenizer = str(tmp_path / "t0")
+    assert render.run(params(), paths)["mask_audit"]["failed_rows"] == 0
