@@ -15,8 +15,9 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from schemas.params import Params
+from schemas.sft import SftParams
 
-__all__ = ["Params", "ParamsError", "load_params", "validate_params"]
+__all__ = ["Params", "ParamsError", "SftParams", "load_params", "validate_params"]
 
 
 class ParamsError(ValueError):
@@ -29,7 +30,7 @@ class ParamsError(ValueError):
         super().__init__(f"{source}: {len(problems)} {noun}\n" + "\n".join(f"  - {p}" for p in problems))
 
 
-def load_params(path: str | Path = "params.yaml", check_peft: bool = False) -> Params:
+def load_params(path: str | Path = "params.yaml", check_peft: bool = False) -> Params | SftParams:
     """Read a params file with OmegaConf (floats like `1e-4`, `${...}` interpolation) and validate it.
 
     `check_peft=True` also hands each adapter's `peft` block to PEFT's own config class; that imports PEFT
@@ -109,12 +110,18 @@ def check_yaml_size(path: Path) -> None:
         )
 
 
-def validate_params(data: dict[str, Any], source: str = "params", check_peft: bool = True) -> Params:
-    """Validate an already-loaded mapping; raise ParamsError with every problem."""
+def params_model(data: dict[str, Any]) -> type[Params] | type[SftParams]:
+    """The top-level model of a params file: its `task` (default classification) picks it."""
+    return SftParams if data.get("task") == "sft" else Params
+
+
+def validate_params(data: dict[str, Any], source: str = "params", check_peft: bool = True) -> Params | SftParams:
+    """Validate an already-loaded mapping against its task's model; raise ParamsError with every problem."""
+    model = params_model(data)
     try:
-        return Params.model_validate(data, context={"check_peft": check_peft})
+        return model.model_validate(data, context={"check_peft": check_peft})
     except ValidationError as exc:
-        problems = [line for err in exc.errors() for line in _describe(err).split("\n")]
+        problems = [line for err in exc.errors() for line in _describe(err, model).split("\n")]
         raise ParamsError(source, problems) from None
 
 
@@ -126,11 +133,11 @@ def dotted(loc: tuple[Any, ...]) -> str:
     return out
 
 
-def _describe(err: dict[str, Any]) -> str:
+def _describe(err: dict[str, Any], model: type[BaseModel] = Params) -> str:
     loc = tuple(p for p in err["loc"] if not _is_internal_tag(p))
     where = dotted(loc) or "(top level)"
     if err["type"] == "extra_forbidden":
-        allowed = _allowed_keys(loc[:-1])
+        allowed = _allowed_keys(loc[:-1], model)
         hint = ""
         if allowed:
             close = difflib.get_close_matches(str(loc[-1]), allowed, n=1, cutoff=0.5)
@@ -150,9 +157,9 @@ def _is_internal_tag(part: Any) -> bool:
     return isinstance(part, str) and ("[" in part and part.endswith("]"))
 
 
-def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
+def _allowed_keys(loc: tuple[Any, ...], model: type[BaseModel] = Params) -> list[str]:
     """The field names of the model found at `loc`, or [] when it cannot be resolved."""
-    node: Any = Params
+    node: Any = model
     for part in loc:
         node = _step(node, part)
         if node is None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import posixpath
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
@@ -31,6 +31,9 @@ from schemas.train import TrainParams
 class Params(StrictModel):
     """Everything a Refinery run depends on. Every field is written in params.yaml."""
 
+    task: Literal["classification"] = Field(
+        "classification", description="The task family: classification here; sft/params.yaml says `task: sft`."
+    )
     paths: Paths = Field(default_factory=Paths, description="Inputs and outputs of every stage.")
     engine: EngineParams = Field(
         default_factory=EngineParams, description="Where ingest, clean and split run: local or on Ray."

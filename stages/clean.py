@@ -384,8 +384,13 @@ def _log_summary(metrics: dict[str, Any]) -> None:
 
 def main() -> None:
     params = load_params()
-    metrics = run(params.clean, params.paths.clean, input_rows=params.paths.ingest.rows, engine=params.engine)
     p = params.paths.clean
+    if params.task == "sft":  # conversations: stages/lib/chat/clean.py
+        from stages.lib.chat import clean as chat
+
+        metrics = chat.run(params.clean, params.paths.ingest.rows, p.rows, p.rejects, p.conflicts)
+    else:
+        metrics = run(params.clean, p, input_rows=params.paths.ingest.rows, engine=params.engine)
     write_metrics(metrics, HEADLINE, p.metrics, p.details)
 
 

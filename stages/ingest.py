@@ -241,7 +241,12 @@ def main() -> None:
     if len(sys.argv) > 1:
         raise StageError("usage: python -m stages.ingest [--inspect FILE_OR_FOLDER]")
     params = load_params()
-    metrics = run(params.ingest, params.paths.ingest, engine=params.engine)
+    if params.task == "sft":  # conversations: stages/lib/chat/ingest.py
+        from stages.lib.chat import ingest as chat
+
+        metrics = chat.run(params.ingest, params.paths.ingest)
+    else:
+        metrics = run(params.ingest, params.paths.ingest, engine=params.engine)
     write_metrics(metrics, HEADLINE, params.paths.ingest.metrics, params.paths.ingest.details)
 
 

@@ -190,8 +190,14 @@ def _str(value: Any) -> str | None:
 
 def main() -> None:
     params = load_params()
-    metrics = run(params.split, params.paths.split, params.paths.label.rows, params.clean.near_dup, params.engine)
     p = params.paths.split
+    if params.task == "sft":  # conversations, grouped by cluster: stages/lib/chat/split.py
+        from stages.lib.chat import split as chat
+
+        nd = params.clean
+        metrics = chat.run(params.split, nd.near_dup, nd.prompt_near_dup, params.paths.clean.rows, p.dir)
+    else:
+        metrics = run(params.split, p, params.paths.label.rows, params.clean.near_dup, params.engine)
     write_metrics(metrics, HEADLINE, p.metrics, p.details)
 
 

@@ -1,0 +1,179 @@
+"""clean for conversations (task: sft): every turn normalised, filtered by its role's rules and PII-masked;
+then exact and near duplicates of whole conversations removed, and near-duplicate prompts with different
+answers reported (and dropped when `on_prompt_conflict: drop`).
+
+Uses the classification clean's pieces (normalize steps, filters, PII masks, duplicate decisions), so a
+rule means the same in both pipelines. Rows keep their columns; `messages` and `text` are the cleaned ones,
+`dup_cluster`/`dup_count` and `prompt_cluster` are added. `rows_in == rows_out + sum(dropped)`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from schemas.chat import ChatCleanParams
+from schemas.clean import FilterParams
+from stages.lib.chat.conversation import conversation_text, last_answer, prompt_turns
+from stages.lib.chat.dedup import clusters
+from stages.lib.clean import filters, pii
+from stages.lib.clean.clusters import KEEP, STATUS_REASON, decide
+from stages.lib.core.errors import StageError
+from stages.lib.core.io import read_rows, write_parquets
+from stages.lib.core.rejects import reject, rejects_table
+from stages.lib.text import normalize
+
+REASONS = (*filters.REASONS, "exact_dup", "near_dup", "prompt_conflict")
+# build_filters names four thresholds with a trailing underscore (the rule builders own the plain names).
+_UNDERSCORED = {"min_chars", "max_chars", "min_words", "max_words", "min_alpha_ratio", "max_symbol_ratio"}
+
+
+def filter_args(f: FilterParams) -> dict[str, Any]:
+    """A role's FilterParams as `filters.build_filters` keyword arguments."""
+    return {(k + "_" if k in _UNDERSCORED else k): v for k, v in f.model_dump().items()}
+
+
+def clean_turns(
+    messages: Sequence[Mapping[str, str]],
+    steps: Sequence[normalize.Step],
+    rules: Mapping[str, Sequence[filters.Rule]],
+    pii_tokens: Mapping[str, str],
+    phone_region: str | None,
+    counters: dict[str, Counter[str]],
+) -> tuple[list[dict[str, str]], tuple[str, str] | None]:
+    """The turns normalised, filtered and masked, or the first failing filter as (reason, detail naming the turn).
+
+    `counters` gains `changed` (normalise steps) and `pii` (masked spans) per turn."""
+    out = []
+    for i, m in enumerate(messages):
+        text, changed = normalize.normalize(m["content"], steps)
+        counters["changed"].update(changed)
+        verdict = filters.first_failure(text, rules.get(m["role"], ()))
+        if verdict is not None:
+            return out, (verdict[0], f"{m['role']} turn {i}: {verdict[1]}")
+        if pii_tokens:
+            text, found = pii.mask(text, pii_tokens, phone_region)
+            counters["pii"].update({k: v for k, v in found.items() if v})
+        out.append({"role": m["role"], "content": text})
+    return out, None
+
+
+def run(cfg: ChatCleanParams, rows_path: str | Path, out_rows: str, out_rejects: str, out_conflicts: str) -> dict:
+    """Clean the conversation rows at `rows_path`; write rows, rejects and conflicts atomically; return metrics.
+
+    Raises StageError before writing anything when the input is missing or holds no `messages` column.
+    """
+    if not Path(rows_path).is_file():
+        raise StageError(f"input rows {rows_path} not found; run the ingest stage first (dvc repro ingest)")
+    table = read_rows(rows_path)
+    if "messages" not in table.column_names:
+        raise StageError(f"{rows_path} has no `messages` column; is it the SFT ingest's output (task: sft)?")
+    rows = table.to_pylist()
+    steps = normalize.build_steps(**cfg.normalize.model_dump())
+    rules = {role: filters.build_filters(**filter_args(f)) for role, f in cfg.filters.items()}
+    tokens = {kind: getattr(cfg.pii, kind).token for kind in pii.KINDS if getattr(cfg.pii, kind).enabled}
+    counters: dict[str, Counter[str]] = {"changed": Counter(), "pii": Counter()}
+    dropped: Counter[str] = Counter()
+    rejects: list[dict[str, Any]] = []
+    kept: list[dict[str, Any]] = []
+
+    def drop(row: dict[str, Any], reason: str, detail: str) -> None:
+        dropped[reason] += 1
+        raw = json.dumps(row["messages"], ensure_ascii=False)
+        rejects.append(
+            reject(
+                "clean",
+                reason,
+                source=row["source"],
+                location=row.get("location"),
+                row_id=row["id"],
+                detail=detail,
+                raw=raw,
+            )
+        )
+
+    for row in rows:
+        messages, verdict = clean_turns(row["messages"], steps, rules, tokens, cfg.pii.phone.region, counters)
+        if verdict is not None:
+            drop(row, *verdict)
+            continue
+        kept.append(row | {"messages": messages, "text": conversation_text(messages)})
+
+    nd = cfg.near_dup.model_dump()
+    exact_group, cluster, dup_stats = clusters([r["text"] for r in kept], exact=cfg.exact_dup.enabled, **nd)
+    n = len(kept)
+    decisions = decide(cluster, exact_group, np.zeros(n, np.int64), np.full(n, -1, np.int64), [], "first", "keep")
+    survivors = []
+    for i, row in enumerate(kept):
+        status = int(decisions.status[i])
+        if status != KEEP:
+            other = kept[int(decisions.survivor[i])]["id"]
+            drop(
+                row,
+                STATUS_REASON[status],
+                json.dumps({"survivor": other, "cluster_size": int(decisions.cluster_size[i])}),
+            )
+            continue
+        row["dup_cluster"] = kept[int(decisions.primary[i])]["id"]
+        row["dup_count"] = int(decisions.cluster_size[i])
+        survivors.append(row)
+
+    prompts = [conversation_text(prompt_turns(r["messages"])) for r in survivors]
+    _, prompt_cluster, prompt_stats = clusters(prompts, exact=True, **cfg.prompt_near_dup.model_dump())
+    first_of: dict[int, int] = {}
+    for i, c in enumerate(prompt_cluster.tolist()):
+        first_of.setdefault(c, i)
+    sizes = Counter(prompt_cluster.tolist())
+    conflicts, out = [], []
+    for i, row in enumerate(survivors):
+        c = int(prompt_cluster[i])
+        row["prompt_cluster"] = survivors[first_of[c]]["id"]
+        if sizes[c] > 1:
+            conflicts.append(
+                {
+                    "prompt_cluster": row["prompt_cluster"],
+                    "id": row["id"],
+                    "source": row["source"],
+                    "prompt": prompts[i],
+                    "answer": last_answer(row["messages"]),
+                }
+            )
+            if cfg.on_prompt_conflict == "drop":
+                drop(row, "prompt_conflict", json.dumps({"prompt_cluster": row["prompt_cluster"], "size": sizes[c]}))
+                continue
+        out.append(row)
+
+    schema = table.schema
+    for name, kind in (("dup_cluster", pa.string()), ("dup_count", pa.int64()), ("prompt_cluster", pa.string())):
+        if name not in schema.names:
+            schema = schema.append(pa.field(name, kind))
+    conflict_schema = pa.schema([(k, pa.string()) for k in ("prompt_cluster", "id", "source", "prompt", "answer")])
+    write_parquets(
+        {
+            out_rows: pa.Table.from_pylist(sorted(out, key=lambda r: r["id"]), schema=schema),
+            out_rejects: rejects_table(rejects, sort_key=lambda r: (r["id"] or "", r["reason"])),
+            out_conflicts: pa.Table.from_pylist(
+                sorted(conflicts, key=lambda r: (r["prompt_cluster"], r["id"])), schema=conflict_schema
+            ),
+        }
+    )
+    return {
+        "rows_in": len(rows),
+        "rows_out": len(out),
+        "dropped": {reason: dropped.get(reason, 0) for reason in REASONS},
+        "changed": {step: counters["changed"].get(step, 0) for step in normalize.STEP_NAMES},
+        "pii": {kind: counters["pii"].get(kind, 0) for kind in pii.KINDS},
+        "duplicates": dup_stats | {"clusters": int(np.count_nonzero(np.bincount(cluster) > 1)) if n else 0},
+        "prompt_conflicts": {
+            "clusters": sum(1 for s in sizes.values() if s > 1),
+            "rows": len(conflicts),
+            "action": cfg.on_prompt_conflict,
+            "candidate_pairs": prompt_stats["candidate_pairs"],
+        },
+    }
