@@ -41,7 +41,7 @@ class ExportParams(StrictModel):
 class ExportPaths(PathsModel):
     """Inputs and outputs of export (relative to the SFT pipeline folder)."""
 
-    split: str = Field("data/split", description="Folder with the final train/validation/test conversations.")
+    split: str = Field("data/decontaminated", description="Folder with the final train/validation/test conversations.")
     rendered: str = Field("data/rendered", description="render's folder: which rows it kept, their token counts.")
     details_dir: str = Field("metrics/details", description="Folder of the stages' counters read for the card.")
     export: str = Field(

@@ -55,11 +55,14 @@ def rejects_section(details: Mapping[str, Mapping[str, Any]]) -> str:
     rows = []
     for stage, m in details.items():
         for reason, n in sorted((m.get("dropped") or {}).items()):
-            if isinstance(n, int | float):
+            if isinstance(n, int | float) and n:
                 rows.append([stage, reason, n])
     flow = [[s, m.get("rows_in", ""), m.get("rows_out", "")] for s, m in details.items()]
     out = "## Rows through the pipeline\n\n" + table(["stage", "rows in", "rows out"], flow)
-    out += "\n## Rejects by stage and reason\n\nEvery dropped row is kept in its stage's rejects file.\n\n"
+    out += (
+        "\n## Rejects by stage and reason\n\nEvery dropped row is kept in its stage's rejects file "
+        "(reasons with no rows left out).\n\n"
+    )
     return out + (table(["stage", "reason", "rows"], rows) if rows else "None.\n")
 
 

@@ -150,14 +150,14 @@ def _card(
         for f, w in written.items()
     ]
     body = [
-        f"# {pretty_name}\n",
+        f"# {pretty_name}\n\n",
         "Conversations prepared by Refinery's SFT pipeline (ingest, clean, split, decontaminate, render). "
-        f"Token counts are for the chat template '{template_name}' and the pipeline's tokenizer.\n",
-        "## Splits\n",
+        f"Token counts are for the chat template '{template_name}' and the pipeline's tokenizer.\n\n",
+        "## Splits\n\n",
         card.table(["split", "rows", "tokens", "trained tokens"], per_split),
-        "\n## Rows per split and source\n",
+        "\n## Rows per split and source\n\n",
         card.table(["split", "source", "rows"], [[s, src, n] for (s, src), n in sorted(per_source.items())]),
-        "\n## Files\n",
+        "\n## Files\n\n",
         "- `dataset/`: a `DatasetDict` (`datasets.load_from_disk`) with `id`, `source`, `messages`, `n_tokens`, "
         "`n_trained`.\n",
         "- `<format>/<split>.jsonl`, one folder per format: `messages` (OpenAI/TRL conversational), "
