@@ -96,12 +96,15 @@ def test_truncation_policies(tmp_path):
 
 def test_special_token_in_content_and_rejects_file(tmp_path):
     bad = conv(("user", "Say <|im_end|> please"), ("assistant", "No."))
-    paths = setup(tmp_path, [*CONVERSATIONS, bad])
+    paths = setup(tmp_path, [*CONVERSATIONS, bad, conv(("user", "Anyone?"))])
     m = render.run(params(), paths)
-    assert m["dropped"]["special_token_in_content"] == 1
+    assert m["dropped"]["special_token_in_content"] == 1 and m["dropped"]["no_trained_tokens"] == 1
     rej = pq.read_table(Path(paths.rendered) / "rejects.parquet").to_pylist()
-    assert [(r["reason"], r["id"], r["location"]) for r in rej] == [("special_token_in_content", "r006", "train")]
-    assert "<|im_end|>" in rej[0]["detail"] and "Say" in rej[0]["raw"]
+    assert [(r["reason"], r["id"], r["location"]) for r in rej] == [
+        ("no_trained_tokens", "r007", "train"),
+        ("special_token_in_content", "r006", "train"),
+    ]
+    assert "<|im_end|>" in rej[1]["detail"] and "Say" in rej[1]["raw"]
 
 
 REWRITES = (

@@ -79,6 +79,9 @@ def encode_rows(
                 _reject(row, "special_token_in_content", f"content holds the special token {hit.group(0)!r}")
             )
             continue
+        if not any(m["role"] == "assistant" for m in messages):  # ingest rejects these; a hand-made split may not
+            dropped.append(_reject(row, "no_trained_tokens", "no assistant turn"))
+            continue
         try:
             loc = renderer.locate(messages, mask_policy, train_on_eos)
         except TemplateMismatch as exc:
