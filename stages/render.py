@@ -2,14 +2,16 @@
 
 Reads the split folder's train/validation/test conversations and the tokenizer folder; writes
 `rendered/<split>.parquet` (`input_ids`, `labels` with -100 on untrained tokens, `length`, `n_trained`, the
-rendered `prompt` and reference `answer`), `rendered/packed/<split>.parquet` with `render.packing`, and
-`rendered/rejects.parquet`. Every dropped row is counted by reason: `rows_in == rows_out + sum(dropped)`.
-Two gates fail the stage (old outputs kept): the mask audit (`render.max_audit_failure_share`) and the length
-report (`render.max_over_length_share`).
+rendered `prompt` and reference `answer`), `rendered/packed/<split>.parquet` with `render.packing`,
+`rendered/rejects.parquet`, and `rendered/template.json` (the template text, its special tokens and end-of-turn
+markers: what a trainer stores with the model, so that predict renders the same way). Every dropped row is
+counted by reason: `rows_in == rows_out + sum(dropped)`. Two gates fail the stage (old outputs kept): the mask
+audit (`render.max_audit_failure_share`) and the length report (`render.max_over_length_share`).
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +22,14 @@ from stages.lib.core.io import atomic_path, write_table
 from stages.lib.core.log import get_logger
 from stages.lib.core.metrics import write_metrics
 from stages.lib.core.rejects import rejects_table
-from stages.lib.render.files import SPLITS, load_tokenizer, make_renderer, pack_file, render_file
+from stages.lib.render.files import (
+    SPLITS,
+    load_tokenizer,
+    make_renderer,
+    pack_file,
+    render_file,
+    template_record,
+)
 from stages.lib.render.tokens import Tally, summary
 
 log = get_logger("render")
@@ -68,6 +77,7 @@ def run(cfg: RenderParams, paths: RenderPaths) -> dict[str, Any]:
                 src, dst = tmp / f"{split}.parquet", tmp / "packed" / f"{split}.parquet"
                 packing[split] = pack_file(src, dst, cfg.max_length)
         write_table(rejects_table(rejects, sort_key=lambda r: (r["reason"], r["id"])), tmp / "rejects.parquet")
+        write_json_file(template_record(renderer, tokenizer), tmp / "template.json")
         metrics = summary(tally, cfg.max_length)
         metrics["splits"] = per_split
         if cfg.packing:
@@ -81,6 +91,10 @@ def run(cfg: RenderParams, paths: RenderPaths) -> dict[str, Any]:
         metrics["trained_tokens"],
     )
     return metrics
+
+
+def write_json_file(data: dict[str, Any], path: Path) -> None:
+    path.write_text(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
 
 
 def _gates(cfg: RenderParams, metrics: dict[str, Any], tally: Tally, template: str) -> None:

@@ -186,3 +186,15 @@ def test_tokenizer_stage_trains_on_train_only_and_is_byte_stable(tmp_path):
     assert m["rows_in"] == 6 and m["vocab_size"] == 300
     paths.tokenizer = str(tmp_path / "t0")
     assert render.run(params(), paths)["mask_audit"]["failed_rows"] == 0
+
+
+def test_template_record_and_weighted_packing(tmp_path):
+    import json
+
+    paths = setup(tmp_path, template="llama3")
+    render.run(params(template="llama3", packing=True, max_length=64, prompt_loss_weight=0.2), paths)
+    record = json.loads((Path(paths.rendered) / "template.json").read_text())
+    assert record["name"] == "llama3" and record["end_of_turn"] == ["<|eot_id|>"]
+    assert record["bos_token"] == "<|begin_of_text|>" and record["add_special_tokens"] is False
+    packed = pq.read_table(Path(paths.rendered) / "packed" / "train.parquet").to_pylist()
+    assert all(len(p["weights"]) == len(p["input_ids"]) for p in packed)

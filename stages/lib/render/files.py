@@ -98,7 +98,23 @@ def render_file(
 
 def pack_file(src: Path, dst: Path, max_length: int) -> dict[str, Any]:
     """Pack a rendered split file into `dst`; returns the packing report."""
-    rows = pq.read_table(src, columns=["id", "input_ids", "labels", "length"]).to_pylist()
-    packed, report = pack(rows, max_length)
-    write_table(pa.Table.from_pylist(packed, schema=PACKED_SCHEMA), dst)
+    weighted = "weights" in pq.read_schema(src).names
+    columns = ["id", "input_ids", "labels", "length"] + (["weights"] if weighted else [])
+    packed, report = pack(pq.read_table(src, columns=columns).to_pylist(), max_length)
+    schema = PACKED_SCHEMA.append(pa.field("weights", pa.list_(pa.float32()))) if weighted else PACKED_SCHEMA
+    write_table(pa.Table.from_pylist(packed, schema=schema), dst)
     return report
+
+
+def template_record(renderer: Renderer, tokenizer: Any) -> dict[str, Any]:
+    """What a trainer and predict need to render exactly as render did: the template text, its special tokens,
+    the end-of-turn markers render found after assistant turns, and that nothing is added when encoding."""
+    return {
+        "name": renderer.name,
+        "source": renderer.source,
+        "bos_token": tokenizer.bos_token,
+        "eos_token": tokenizer.eos_token,
+        "pad_token": tokenizer.pad_token,
+        "end_of_turn": renderer.end_of_turn_markers(),
+        "add_special_tokens": False,
+    }

@@ -52,6 +52,7 @@ class Renderer:
 
     def __init__(self, name: str, source: str, special: dict[str, str | None], markers: list[str]):
         self.name = name
+        self.source = source
         self.compiled = compile_template(name, source)
         self.special = special
         # the longest marker first, so `<|im_end|>` is not read as a shorter token that prefixes it
@@ -66,6 +67,17 @@ class Renderer:
         if roles not in self._skeletons:
             self._skeletons[roles] = self._build(roles)
         return self._skeletons[roles]
+
+    def end_of_turn_markers(self) -> list[str]:
+        """The end-of-turn markers seen after assistant turns so far (sorted; whitespace before them dropped)."""
+        return sorted(
+            {
+                skel.end_of_turn[i].strip()
+                for roles, skel in self._skeletons.items()
+                for i, role in enumerate(roles)
+                if role == "assistant" and skel.end_of_turn[i]
+            }
+        )
 
     def _build(self, roles: tuple[str, ...]) -> Skeleton:
         text = self.render([{"role": r, "content": f"{_OPEN}{i}{_CLOSE}"} for i, r in enumerate(roles)], False)
