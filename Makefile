@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 BASE ?= main
 
-.PHONY: setup demo test test-all bench lint format schema collect curve report clean-venv
+.PHONY: setup demo demo-sft test test-all bench lint format schema collect curve report clean-venv
 
 setup: $(STAMP)
 
@@ -26,6 +26,14 @@ demo: setup  ## run the whole pipeline on the bundled sample
 	@echo "  metrics:  metrics/ (dvc metrics show)"
 	@echo "  rejects:  data/*/rejects*.parquet"
 	@ls reports/*.md 2>/dev/null | sed 's/^/  report:   /' || true
+
+# The SFT pipeline is its own DVC project folder (sft/dvc.yaml, sft/params.yaml; docs/sft.md).
+demo-sft: setup  ## run the SFT (instruction tuning) pipeline on its bundled sample
+	cd sft && PATH="$(CURDIR)/$(BIN):$$PATH" $(CURDIR)/$(BIN)/dvc repro
+	@echo
+	@echo "Results:"
+	@echo "  metrics:  sft/metrics/ (cd sft && dvc metrics show)"
+	@echo "  rejects:  sft/data/*/rejects.parquet, conflicts: sft/data/cleaned/conflicts.parquet"
 
 test: setup  ## the default test run (minutes on two cores)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -m "not slow"

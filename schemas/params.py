@@ -31,8 +31,11 @@ from schemas.train import TrainParams
 class Params(StrictModel):
     """Everything a Refinery run depends on. Every field is written in params.yaml."""
 
+    # Not dumped: params.yaml need not say it (classification is the default) and no stage output depends on it.
     task: Literal["classification"] = Field(
-        "classification", description="The task family: classification here; sft/params.yaml says `task: sft`."
+        "classification",
+        exclude=True,
+        description="The task family: classification (the default); sft/params.yaml says `task: sft`.",
     )
     paths: Paths = Field(default_factory=Paths, description="Inputs and outputs of every stage.")
     engine: EngineParams = Field(

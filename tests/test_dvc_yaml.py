@@ -29,6 +29,10 @@ VALIDATION_ONLY = {
     "schemas/engine.py",
 }
 
+# The shared data stages hand conversations to these when the params file says `task: sft` (sft/dvc.yaml lists
+# them); the classification graph never runs them, so its stages need not rerun when they change.
+SFT_ONLY = ("stages/lib/chat/", "stages/lib/decontam/", "schemas/chat.py", "schemas/decontam.py", "schemas/sft.py")
+
 # collect depends on its params only, on purpose: a fix to the crawler must not re-download every site
 # (docs/collect.md); it reruns when its params change or on `make collect`.
 PARAMS_ONLY_STAGES = {"collect"}
@@ -41,7 +45,8 @@ DVC = {
 
 def module_imports(path: Path) -> set[str]:
     """Files under stages/ and schemas/ imported by a file, followed transitively (`from stages.lib.x import y`
-    and `from stages.lib import x` both count); VALIDATION_ONLY modules are neither listed nor followed."""
+    and `from stages.lib import x` both count); VALIDATION_ONLY and SFT_ONLY modules are neither listed nor
+    followed."""
     seen: set[str] = set()
     todo = [path]
     while todo:
@@ -58,7 +63,12 @@ def module_imports(path: Path) -> set[str]:
                 base = REPO / name.replace(".", "/")
                 for file in (base.with_suffix(".py"), base / "__init__.py"):
                     rel = str(file.relative_to(REPO))
-                    if file.exists() and rel not in seen and rel not in VALIDATION_ONLY:
+                    if (
+                        file.exists()
+                        and rel not in seen
+                        and rel not in VALIDATION_ONLY
+                        and not rel.startswith(SFT_ONLY)
+                    ):
                         seen.add(rel)
                         todo.append(file)
     return seen
@@ -103,7 +113,8 @@ def test_stage_params_are_the_sections_its_main_reads(name):
     stage = DVC[name]
     source = stage_module(stage).read_text()
     main = source[source.index("def main(") :]
-    read = set(re.findall(r"params\.(\w+)", main)) - {"paths", "yaml"}  # "params.yaml" in messages
+    # "params.yaml" in messages; `task` picks the params model (classification or sft), it is no section
+    read = set(re.findall(r"params\.(\w+)", main)) - {"paths", "yaml", "task"}
     declared = {p.split(".")[0] if isinstance(p, str) else next(iter(p)) for p in stage.get("params", [])}
     declared = {d.split("${")[0].rstrip(".") or d for d in declared}
     assert read <= declared | {"approaches"}, f"stage '{name}' reads params sections {read}, declares {declared}"

@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from schemas.ingest import Source
+from stages.lib.chat import inspect as chat_inspect
 from stages.lib.core.errors import StageError
 from stages.lib.ingest.readers import READERS, read_text_dir, well_quoted
 
@@ -42,6 +43,10 @@ def inspect(path: Path, root: Path = Path(".")) -> str:
     records = read_records(full, source, rel, root)
     if not records:
         raise StageError(f"{path}: no record could be read as {options['format']}")
+    if options["format"] in ("jsonl", "json", "parquet"):  # conversations: the SFT pipeline's block
+        chat = chat_inspect.source_block(records, name, rel, options["format"])
+        if chat is not None:
+            return chat
     fields = _columns(records)
     text, label, own_id = _guess_fields(records, fields)
     block: dict[str, Any] = {"path": rel, "format": options["format"]}
@@ -77,6 +82,8 @@ def inspect(path: Path, root: Path = Path(".")) -> str:
         lines.append(
             "label:\n  classes: " + yaml.safe_dump(sorted(classes), default_flow_style=True, width=1_000_000).strip()
         )
+    if options["format"] == "text":
+        lines.append(chat_inspect.text_note(rel, name).rstrip("\n"))
     return "\n".join(lines) + "\n"
 
 
