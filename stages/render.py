@@ -11,17 +11,20 @@ audit (`render.max_audit_failure_share`) and the length report (`render.max_over
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 from typing import Any
 
 from schemas import load_params
+from schemas.engine import EngineParams
 from schemas.render import RenderParams, RenderPaths
 from stages.lib.core.errors import StageError, cli
 from stages.lib.core.io import atomic_path, write_table
 from stages.lib.core.log import get_logger
 from stages.lib.core.metrics import write_metrics
 from stages.lib.core.rejects import rejects_table
+from stages.lib.engine.session import ray_session
 from stages.lib.render.files import (
     SPLITS,
     load_tokenizer,
@@ -44,8 +47,19 @@ HEADLINE = [
 ]
 
 
-def run(cfg: RenderParams, paths: RenderPaths) -> dict[str, Any]:
-    """Render every split; returns the metrics (rows and rejects, mask audit, lengths, packing)."""
+def run(cfg: RenderParams, paths: RenderPaths, engine: EngineParams | None = None) -> dict[str, Any]:
+    """Render every split; returns the metrics (rows and rejects, mask audit, lengths, packing).
+
+    `engine` (default local): with `kind: ray` the batches are encoded on Ray workers; same bytes out.
+    """
+    engine = engine or EngineParams()
+    with contextlib.ExitStack() as stack:
+        if engine.kind == "ray":
+            stack.enter_context(ray_session(engine.ray.address, engine.ray.num_cpus))
+        return _run(cfg, paths, on_ray=engine.kind == "ray")
+
+
+def _run(cfg: RenderParams, paths: RenderPaths, on_ray: bool) -> dict[str, Any]:
     tokenizer = load_tokenizer(paths.tokenizer)
     renderer = make_renderer(cfg.template, tokenizer)
     settings = {
@@ -68,6 +82,7 @@ def run(cfg: RenderParams, paths: RenderPaths) -> dict[str, Any]:
                 tokenizer,
                 tally,
                 cfg.batch_size,
+                on_ray,
                 **settings,
             )
             per_split[split] = tally.rows_in - sum(tally.dropped.values()) - before
@@ -115,7 +130,7 @@ def _gates(cfg: RenderParams, metrics: dict[str, Any], tally: Tally, template: s
 
 def main() -> None:
     params = load_params()
-    metrics = run(params.render, params.paths.render)
+    metrics = run(params.render, params.paths.render, params.engine)
     p = params.paths.render
     write_metrics(metrics, HEADLINE, p.metrics, p.details)
 

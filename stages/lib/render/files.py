@@ -78,17 +78,35 @@ def make_renderer(template: str, tokenizer: Any) -> Renderer:
 
 
 def render_file(
-    src: Path, dst: Path, split: str, renderer: Renderer, tokenizer: Any, tally: Tally, batch_size: int, **settings: Any
+    src: Path,
+    dst: Path,
+    split: str,
+    renderer: Renderer,
+    tokenizer: Any,
+    tally: Tally,
+    batch_size: int,
+    on_ray: bool = False,
+    **settings: Any,
 ) -> list[dict[str, Any]]:
-    """Render one split file into `dst` in batches (rows keep the split's order); returns its reject records."""
+    """Render one split file into `dst` in batches (rows keep the split's order); returns its reject records.
+
+    `on_ray`: the batches are encoded by Ray tasks (stages/lib/engine/render.py) running the same `encode_rows`,
+    and written here in the same order and batches, so the file has the same bytes as a local run.
+    """
     if not src.is_file():
         raise StageError(f"{src} is missing; run the split stage first (dvc repro)")
-    specials = special_pattern(tokenizer)
     schema = rendered_schema(settings["prompt_loss_weight"] > 0)
+    batches = pq.ParquetFile(src).iter_batches(batch_size=batch_size, columns=["id", "source", "messages"])
+    if on_ray:
+        from stages.lib.engine.render import encode_on_ray
+
+        results = encode_on_ray(batches, renderer, tokenizer, tally, settings)
+    else:
+        specials = special_pattern(tokenizer)
+        results = (encode_rows(b.to_pylist(), renderer, tokenizer, tally, specials, **settings) for b in batches)
     dropped: list[dict[str, Any]] = []
     with parquet_writer(dst, schema) as writer:
-        for batch in pq.ParquetFile(src).iter_batches(batch_size=batch_size, columns=["id", "source", "messages"]):
-            rows, rejects = encode_rows(batch.to_pylist(), renderer, tokenizer, tally, specials, **settings)
+        for rows, rejects in results:
             for r in rejects:
                 r["location"] = split
             dropped.extend(rejects)

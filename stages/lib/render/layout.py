@@ -55,6 +55,8 @@ class Renderer:
         self.source = source
         self.compiled = compile_template(name, source)
         self.special = special
+        self.markers = list(markers)
+        self.seen_elsewhere: set[str] = set()  # end-of-turn markers that Ray workers' copies found
         # the longest marker first, so `<|im_end|>` is not read as a shorter token that prefixes it
         ordered = sorted(set(markers), key=lambda m: (-len(m), m))
         self._marker = re.compile(r"\s*(?:" + "|".join(re.escape(m) for m in ordered) + ")") if ordered else None
@@ -77,6 +79,7 @@ class Renderer:
                 for i, role in enumerate(roles)
                 if role == "assistant" and skel.end_of_turn[i]
             }
+            | self.seen_elsewhere
         )
 
     def _build(self, roles: tuple[str, ...]) -> Skeleton:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -42,6 +42,19 @@ class Tally:
     audit_examples: list[str] = field(default_factory=list)
     turns_without_end: int = 0
     bos_doubled: int = 0
+
+    def merge(self, other: Tally) -> None:
+        """Add the counts of `other` (a later batch's), as if its rows had been counted here."""
+        for f in fields(self):
+            mine, theirs = getattr(self, f.name), getattr(other, f.name)
+            if isinstance(mine, dict):
+                for k, v in theirs.items():
+                    mine[k] = mine.get(k, 0) + v
+            elif isinstance(mine, list):
+                mine.extend(theirs)
+            else:
+                setattr(self, f.name, mine + theirs)
+        del self.audit_examples[5:]
 
 
 def special_pattern(tokenizer: Any) -> re.Pattern[str] | None:
