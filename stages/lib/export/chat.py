@@ -19,7 +19,7 @@ from stages.lib.export.dataset import chat_features, save_dataset_dict
 from stages.lib.export.formats import Unsupported, axolotl_snippet, llama_factory_entries, to_format
 
 SPLITS = ("train", "validation", "test")
-CHECK_WORDS = ("leak", "contamin", "noise", "conflict", "audit")
+CHECK_WORDS = ("leak", "contamin", "by_origin", "by_kind", "noise", "conflict", "audit")
 
 
 def read_split(split_dir: Path, rendered_dir: Path, split: str) -> tuple[list[dict[str, Any]], int]:
