@@ -49,7 +49,7 @@ def test_export_loads_with_datasets_and_has_a_card(tmp_path):
     assert meta["task_categories"] == ["text-generation"] and meta["size_categories"] == ["n<1K"]
     assert meta["configs"][0]["data_files"][0] == {"split": "train", "path": "messages/train.jsonl"}
     assert "| render | special_token_in_content | 1 |" in text and "| render | leakage.near | 0 |" in text
-    assert "| train | 6 |" in text
+    assert "| train | 6 |" in text and "## Licence\n\nother (wordnet-3.0)" in text
 
 
 def test_trainer_formats(tmp_path):

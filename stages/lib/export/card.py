@@ -87,3 +87,10 @@ def _flat(m: Mapping[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
         elif isinstance(v, int | float | str | bool) or v is None:
             out.append((key, v))
     return out
+
+
+def licence_section(license: str, license_name: str | None, license_link: str | None) -> str:
+    """The data's licence as the header gives it, for readers of the Markdown."""
+    name = f"{license} ({license_name})" if license_name else license
+    link = f", terms: {license_link}" if license_link else ""
+    return f"## Licence\n\n{name}{link}. The data keeps its sources' terms; check them before redistributing.\n\n"

@@ -166,6 +166,7 @@ def _card(
         "`axolotl.yaml`: the `datasets` block of an axolotl config for the messages files.\n\n",
         card.table(["format", "rows", "skipped (shape the format cannot hold)"], fmt_rows),
         "\n",
+        card.licence_section(license, license_name, license_link),
         card.rejects_section(details),
         card.checks_section(details, CHECK_WORDS),
         "\n## Use\n\n```python\nfrom datasets import load_from_disk\nds = load_from_disk('dataset')\n"

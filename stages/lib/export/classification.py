@@ -68,6 +68,7 @@ def export_classification(
         f"Labels: {', '.join(labels)} (ClassLabel ids in this order).\n\n## Rows per split and label\n\n",
         card.table(["split", "label", "rows"], [[s, lab, c] for (s, lab), c in sorted(counts.items())]),
         "\n",
+        card.licence_section(license, license_name, license_link),
         card.rejects_section(details),
         card.checks_section(details, ("leak", "noise", "conflict", "label_error")),
         "\n## Use\n\n```python\nfrom datasets import load_from_disk\nds = load_from_disk('dataset')\n```\n",
