@@ -1,7 +1,6 @@
 """render against TRL's own preparation: tokens per second, packing efficiency, memory as rows grow.
 
-Run: pytest benchmarks/bench_render.py -s (the packing and memory checks are not timed, so not
-`--benchmark-only`). Data: the bundled SFT sample's WordNet chats
+Run: pytest benchmarks/bench_render.py --benchmark-only -s. Data: the bundled SFT sample's WordNet chats
 (sft/data/sample/wordnet_chat.jsonl), repeated to REFINERY_BENCH_ROWS conversations (default 10,000), a chat
 tokenizer trained on them, the `chatml_generation` template for both sides (TRL's `assistant_only_loss` needs its
 markers; render does not). Both produce input ids and labels with the assistant turns and their end-of-turn
@@ -17,6 +16,7 @@ token trained; a test asserts they are equal before timing.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
@@ -106,10 +106,10 @@ def trl_rows(tok, convs):
     return prepared, time.perf_counter() - start
 
 
-def test_same_tokens_before_timing(setup):
+def test_bench_same_tokens_before_timing(benchmark, setup):
     tok, convs = setup
     ours = render_rows(tok, convs[:300])
-    theirs, _ = trl_rows(tok, convs[:300])
+    theirs, _ = benchmark.pedantic(trl_rows, args=(tok, convs[:300]), rounds=1, iterations=1)
     assert [r["input_ids"] for r in ours] == theirs["input_ids"]
     assert [r["labels"] for r in ours] == theirs["labels"]
 
@@ -130,7 +130,7 @@ def test_bench_tokens_per_second(benchmark, setup, impl):
     print(f"\n{impl}: {len(convs)} conversations, {tokens} tokens, {rate:,.0f} tokens/s (best of 2)")
 
 
-def test_bench_packing(setup):
+def test_bench_packing(benchmark, setup):
     from datasets import Dataset
     from trl.data_utils import pack_dataset
 
@@ -138,7 +138,7 @@ def test_bench_packing(setup):
 
     tok, convs = setup
     rows = render_rows(tok, convs[:1200])
-    _, report = pack(rows, 512)
+    _, report = benchmark.pedantic(pack, args=(rows, 512), rounds=1, iterations=1)
     trl = pack_dataset(Dataset.from_list([{"input_ids": r["input_ids"]} for r in rows]), 512, strategy="bfd")
     tokens = sum(r["length"] for r in rows)
     trl_eff = tokens / (len(trl) * 512)
@@ -164,7 +164,7 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """
 
 
-def test_bench_memory_flat(setup, tmp_path):
+def test_bench_memory_flat(benchmark, setup, tmp_path):
     tok, convs = setup
     tok.save_pretrained(tmp_path / "tok")
     ty = pa_messages_type()
@@ -185,7 +185,9 @@ def test_bench_memory_flat(setup, tmp_path):
             dst=str(tmp_path / f"out{factor}.parquet"),
             template=TEMPLATE,
         )
-        out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+        run = functools.partial(subprocess.run, [sys.executable, "-c", script], capture_output=True, text=True)
+        out = benchmark.pedantic(run, rounds=1, iterations=1) if factor == 4 else run()
+        out.check_returncode()
         peaks[factor] = int(out.stdout.strip().splitlines()[-1]) / 1024
     print(f"\npeak RSS: {N} rows {peaks[1]:.0f} MB, {4 * N} rows {peaks[4]:.0f} MB (ratio {peaks[4] / peaks[1]:.2f})")
 
