@@ -128,6 +128,19 @@ def test_audit_fails_on_a_template_that_rewrites_content(tmp_path):
     assert "drops the content of message 0 (system)" in rej[0]["detail"]
 
 
+def test_a_template_refusing_one_conversation_rejects_that_row(tmp_path):
+    # as Mistral-style templates do when roles do not alternate
+    strict = (
+        "{%- for m in messages %}{%- if m['role'] == 'system' %}{{- raise_exception('no system role') }}"
+        "{%- endif %}{{- '<|im_start|>' + m['role'] + '\\n' + m['content'] + '<|im_end|>\\n' }}{%- endfor %}"
+    )
+    paths = setup(tmp_path)
+    m = render.run(params(template=strict, max_audit_failure_share=0.2), paths)
+    assert m["dropped"]["template_mismatch"] == 1 and m["rows_out"] == 9
+    rej = pq.read_table(Path(paths.rendered) / "rejects.parquet").to_pylist()
+    assert "failed to render: TemplateError: no system role" in rej[0]["detail"]
+
+
 def test_audit_catches_a_token_straddling_template_and_answer(tmp_path):
     # "[/INST] " + answer: byte-level BPE merges the space into the answer's first word
     straddle = (

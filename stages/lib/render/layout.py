@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from stages.lib.render.templates import compile_template, render_messages
+from stages.lib.render.templates import TemplateRenderError, compile_template, render_messages
 
 # Private-use code points: no template filter (trim, upper, escape) changes them, and clean never keeps them.
 _OPEN, _CLOSE = "\ue000", "\ue001"
@@ -63,7 +63,11 @@ class Renderer:
         self._skeletons: dict[tuple[str, ...], Skeleton] = {}
 
     def render(self, messages: list[dict[str, str]], add_generation_prompt: bool) -> str:
-        return render_messages(self.compiled, self.name, messages, add_generation_prompt, self.special)
+        """The rendered text; TemplateMismatch when the template refuses this conversation."""
+        try:
+            return render_messages(self.compiled, self.name, messages, add_generation_prompt, self.special)
+        except TemplateRenderError as exc:
+            raise TemplateMismatch(str(exc).replace(f"chat template '{self.name}' ", "", 1)) from None
 
     def skeleton(self, roles: tuple[str, ...]) -> Skeleton:
         if roles not in self._skeletons:

@@ -97,12 +97,13 @@ def encode_rows(
             continue
         try:
             loc = renderer.locate(messages, mask_policy, train_on_eos)
+            prompt, answer = prompt_and_answer(renderer, messages)
         except TemplateMismatch as exc:
             tally.audit_failed += 1
             _example(tally, f"{row['id']}: template '{renderer.name}' {exc}")
             dropped.append(_reject(row, "template_mismatch", f"template '{renderer.name}' {exc}"))
             continue
-        kept.append((row, loc, *prompt_and_answer(renderer, messages)))
+        kept.append((row, loc, prompt, answer))
         located.append(loc.text)
     if not located:
         return [], _count(tally, dropped)
