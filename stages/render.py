@@ -62,13 +62,7 @@ def run(cfg: RenderParams, paths: RenderPaths, engine: EngineParams | None = Non
 def _run(cfg: RenderParams, paths: RenderPaths, on_ray: bool) -> dict[str, Any]:
     tokenizer = load_tokenizer(paths.tokenizer)
     renderer = make_renderer(cfg.template, tokenizer)
-    settings = {
-        "mask_policy": cfg.mask_policy,
-        "train_on_eos": cfg.train_on_eos,
-        "prompt_loss_weight": cfg.prompt_loss_weight,
-        "max_length": cfg.max_length,
-        "truncation": cfg.truncation,
-    }
+    settings = cfg.model_dump(include={"mask_policy", "train_on_eos", "prompt_loss_weight", "max_length", "truncation"})
     tally, rejects, per_split, packing = Tally(), [], {}, {}
     with atomic_path(paths.rendered) as tmp:
         tmp.mkdir()

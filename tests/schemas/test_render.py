@@ -41,3 +41,21 @@ def test_tokenizer_and_export_params():
         ExportParams(formats=["csv"])
     with pytest.raises(ValidationError, match="dataset_name"):
         ExportParams(dataset_name="has space")
+
+
+def test_builders_take_settings_named_like_the_schema_fields():
+    import inspect
+
+    from schemas.export import ExportParams
+    from stages.lib.export.chat import export_chat
+    from stages.lib.export.classification import export_classification
+    from stages.lib.render.tokenizer import train_chat_tokenizer
+    from stages.lib.render.tokens import encode_rows
+
+    def keyword_only(fn):
+        return {p.name for p in inspect.signature(fn).parameters.values() if p.kind == p.KEYWORD_ONLY}
+
+    assert keyword_only(encode_rows) <= set(RenderParams.model_fields)
+    assert keyword_only(export_chat) == set(ExportParams.model_fields) - {"card_stages"}
+    assert keyword_only(export_classification) <= set(ExportParams.model_fields)
+    assert set(inspect.signature(train_chat_tokenizer).parameters) - {"texts"} == set(TokenizerParams.model_fields)
