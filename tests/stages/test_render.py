@@ -211,3 +211,28 @@ def test_template_record_and_weighted_packing(tmp_path):
     assert record["bos_token"] == "<|begin_of_text|>" and record["add_special_tokens"] is False
     packed = pq.read_table(Path(paths.rendered) / "packed" / "train.parquet").to_pylist()
     assert all(len(p["weights"]) == len(p["input_ids"]) for p in packed)
+
+
+@pytest.mark.parametrize("template", ["chatml", "llama3"])
+def test_mask_audit_passes_on_the_bundled_sample(tmp_path, template):
+    import json
+
+    from stages.lib.render.tokenizer import train_chat_tokenizer
+    from tests.render_helpers import rows, write_split
+
+    sample = Path(__file__).resolve().parents[2] / "sft" / "data" / "sample"
+    convs = [json.loads(x)["messages"] for x in (sample / "wordnet_chat.jsonl").read_text().splitlines()]
+    for x in (sample / "sms_spam_alpaca.jsonl").read_text().splitlines():
+        r = json.loads(x)
+        convs.append(conv(("user", f"{r['instruction']}\n\n{r['input']}"), ("assistant", r["output"])))
+    texts = [m["content"] for c in convs for m in c]
+    train_chat_tokenizer(
+        texts, vocab_size=1000, min_frequency=2, template=template, model_max_length=512
+    ).save_pretrained(tmp_path / "tok")
+    write_split(tmp_path / "split", rows(convs))
+    paths = setup(tmp_path / "unused")
+    paths.split, paths.tokenizer = str(tmp_path / "split"), str(tmp_path / "tok")
+    m = render.run(params(template=template, packing=True), paths)
+    assert m["rows_in"] == m["rows_out"] == 1600
+    assert m["mask_audit"]["failed_rows"] == 0 and m["mask_audit"]["turns_without_end_of_turn"] == 0
+    assert m["mask_audit"]["bos_doubled_rows"] == 0 and m["packing"]["train"]["efficiency"] > 0.95
