@@ -7,6 +7,7 @@ DVC runs the stages.
 from __future__ import annotations
 
 import posixpath
+import warnings
 from typing import Literal
 
 from pydantic import Field, model_validator
@@ -75,8 +76,14 @@ class SftParams(StrictModel):
     def _cross_section(self) -> SftParams:
         """Sources and benchmarks must sit in the folders dvc.yaml lists as dependencies."""
         problems = []
-        if self.engine.kind != "local":
-            problems.append("engine.kind: the SFT data stages run locally for now; set engine.kind: local")
+        if self.engine.kind == "ray":
+            from schemas.ingest import ParamsWarning
+
+            warnings.warn(
+                "engine.kind: ray runs decontaminate on Ray; ingest, clean and split of conversations run locally",
+                ParamsWarning,
+                stacklevel=2,
+            )
         folders = [self.paths.ingest.raw, self.paths.ingest.sample]
         for name, source in self.ingest.sources.items():
             if not _under(source.path, folders):

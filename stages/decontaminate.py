@@ -16,6 +16,7 @@ import pyarrow as pa
 
 from schemas import load_params
 from schemas.decontam import DecontamParams
+from schemas.engine import EngineParams
 from schemas.sft import DecontamPaths
 from stages.lib.chat.conversation import role_contents
 from stages.lib.core.errors import StageError, cli
@@ -26,13 +27,19 @@ from stages.lib.core.rejects import reject, rejects_table
 from stages.lib.core.splitdir import check_split_dir, write_split_dir
 from stages.lib.decontam.benchmarks import read_benchmark
 from stages.lib.decontam.matches import find_contaminated
+from stages.lib.decontam.on_ray import find_contaminated_on_ray
+from stages.lib.engine.session import ray_session
 
 log = get_logger("decontaminate")
 HEADLINE = ("rows_in", "rows_out", "dropped.contaminated")
 
 
-def run(cfg: DecontamParams, paths: DecontamPaths, split_dir: str | Path) -> dict[str, Any]:
+def run(
+    cfg: DecontamParams, paths: DecontamPaths, split_dir: str | Path, engine: EngineParams | None = None
+) -> dict[str, Any]:
     """Check train against the evaluation splits and benchmarks; write the folder; return the metrics.
+
+    `engine` (default local) says where the training texts are checked; the outputs do not depend on it.
 
     Raises StageError before writing anything when the split folder or a benchmark file is missing or broken.
     """
@@ -48,9 +55,12 @@ def run(cfg: DecontamParams, paths: DecontamPaths, split_dir: str | Path) -> dic
         raise StageError(f"{source / 'train.parquet'} has no `messages`; is it the SFT split's output?")
     rows = train.to_pylist()
     texts = [role_contents(r["messages"], cfg.roles) for r in rows]
-    matches, stats = find_contaminated(
-        texts, evaluation, ngram=cfg.ngram, min_words=cfg.min_words, near=cfg.near.model_dump()
-    )
+    settings = {"ngram": cfg.ngram, "min_words": cfg.min_words, "near": cfg.near.model_dump()}
+    if engine is not None and engine.kind == "ray":
+        with ray_session(engine.ray.address, engine.ray.num_cpus) as cpus:
+            matches, stats = find_contaminated_on_ray(texts, evaluation, cpus, **settings)
+    else:
+        matches, stats = find_contaminated(texts, evaluation, **settings)
     keep = [m is None for m in matches]
     rejects = [
         reject(
@@ -91,7 +101,7 @@ def main() -> None:
     if params.task != "sft":
         raise StageError("decontaminate belongs to the SFT pipeline: run it from sft/ (cd sft && dvc repro)")
     p = params.paths.decontaminate
-    metrics = run(params.decontaminate, p, params.paths.split.dir)
+    metrics = run(params.decontaminate, p, params.paths.split.dir, engine=params.engine)
     write_metrics(metrics, HEADLINE, p.metrics, p.details)
 
 

@@ -24,7 +24,8 @@ def sft_repo(tmp_path):
     shutil.copy(FIXTURES / "benchmarks" / "mini_eval.jsonl", sft / "data" / "benchmarks" / "mini_eval.jsonl")
     params = yaml.safe_load((sft / "params.yaml").read_text())
     source = next(iter(params["ingest"]["sources"].values()))
-    params["ingest"]["sources"] = {"fixture": {**source, "path": "data/sample/fixture.jsonl", "format": "messages"}}
+    fixture = {**source, "path": "data/sample/fixture.jsonl", "format": "messages", "keep_fields": []}
+    params["ingest"]["sources"] = {"fixture": fixture}
     params["decontaminate"]["benchmarks"] = {
         "mini_eval": {"path": "data/benchmarks/mini_eval.jsonl", "format": "jsonl", "fields": ["question", "answer"]}
     }
@@ -68,12 +69,13 @@ def test_sft_pipeline_runs_from_its_folder_and_is_a_no_op_the_second_time(tmp_pa
 
     lock = yaml.safe_load((sft / "dvc.lock").read_text())
     assert "params.yaml" in lock["stages"]["ingest"]["params"]
-    before = {p: p.read_bytes() for p in sorted((sft / "metrics").rglob("*.json"))}
+    outputs = [*(sft / "metrics").rglob("*.json"), *(sft / "data").rglob("*.parquet")]
+    before = {p: p.read_bytes() for p in sorted(outputs) if "sample" not in p.parts}
     second = sh([dvc_bin(), "repro", "decontaminate"], sft)
     assert "Running stage" not in second.stdout
     forced = sh([dvc_bin(), "repro", "-f", "decontaminate"], sft)
     assert "Running stage 'ingest'" in forced.stdout
-    assert {p: p.read_bytes() for p in before} == before  # byte-identical metrics on a forced rerun
+    assert {p: p.read_bytes() for p in before} == before  # byte-identical data and metrics on a forced rerun
     assert "up to date" in sh([dvc_bin(), "status", "decontaminate"], sft).stdout
     # the SFT pipeline locks its own stages in sft/dvc.lock; the classification dvc.lock is untouched
     assert sh(["git", "status", "--porcelain", "dvc.lock"], repo).stdout == ""

@@ -43,10 +43,10 @@ DVC = {
 }
 
 
-def module_imports(path: Path) -> set[str]:
+def module_imports(path: Path, skip: tuple[str, ...] = SFT_ONLY) -> set[str]:
     """Files under stages/ and schemas/ imported by a file, followed transitively (`from stages.lib.x import y`
-    and `from stages.lib import x` both count); VALIDATION_ONLY and SFT_ONLY modules are neither listed nor
-    followed."""
+    and `from stages.lib import x` both count); VALIDATION_ONLY modules and those under `skip` (by default the
+    SFT-only ones) are neither listed nor followed."""
     seen: set[str] = set()
     todo = [path]
     while todo:
@@ -63,12 +63,7 @@ def module_imports(path: Path) -> set[str]:
                 base = REPO / name.replace(".", "/")
                 for file in (base.with_suffix(".py"), base / "__init__.py"):
                     rel = str(file.relative_to(REPO))
-                    if (
-                        file.exists()
-                        and rel not in seen
-                        and rel not in VALIDATION_ONLY
-                        and not rel.startswith(SFT_ONLY)
-                    ):
+                    if file.exists() and rel not in seen and rel not in VALIDATION_ONLY and not rel.startswith(skip):
                         seen.add(rel)
                         todo.append(file)
     return seen

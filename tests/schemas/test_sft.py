@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from schemas import Params, ParamsError, SftParams, load_params, validate_params
+from schemas.ingest import ParamsWarning
 
 from ..conftest import REPO
 
@@ -74,8 +75,8 @@ def test_unknown_file_suffix_asks_for_file_format():
         validate_params(bad)
 
 
-def test_ray_engine_is_refused_for_now():
-    with pytest.raises(ParamsError, match=r"engine\.kind"):
+def test_ray_engine_warns_that_only_decontaminate_uses_it():
+    with pytest.warns(ParamsWarning, match="decontaminate on Ray"):
         validate_params(data(engine={"kind": "ray", "ray": {"address": None, "num_cpus": None}}))
 
 

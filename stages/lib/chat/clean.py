@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -105,49 +105,10 @@ def run(cfg: ChatCleanParams, rows_path: str | Path, out_rows: str, out_rejects:
             continue
         kept.append(row | {"messages": messages, "text": conversation_text(messages)})
 
-    nd = cfg.near_dup.model_dump()
-    exact_group, cluster, dup_stats = clusters([r["text"] for r in kept], exact=cfg.exact_dup.enabled, **nd)
-    n = len(kept)
-    decisions = decide(cluster, exact_group, np.zeros(n, np.int64), np.full(n, -1, np.int64), [], "first", "keep")
-    survivors = []
-    for i, row in enumerate(kept):
-        status = int(decisions.status[i])
-        if status != KEEP:
-            other = kept[int(decisions.survivor[i])]["id"]
-            drop(
-                row,
-                STATUS_REASON[status],
-                json.dumps({"survivor": other, "cluster_size": int(decisions.cluster_size[i])}),
-            )
-            continue
-        row["dup_cluster"] = kept[int(decisions.primary[i])]["id"]
-        row["dup_count"] = int(decisions.cluster_size[i])
-        survivors.append(row)
-
-    prompts = [conversation_text(prompt_turns(r["messages"])) for r in survivors]
-    _, prompt_cluster, prompt_stats = clusters(prompts, exact=True, **cfg.prompt_near_dup.model_dump())
-    first_of: dict[int, int] = {}
-    for i, c in enumerate(prompt_cluster.tolist()):
-        first_of.setdefault(c, i)
-    sizes = Counter(prompt_cluster.tolist())
-    conflicts, out = [], []
-    for i, row in enumerate(survivors):
-        c = int(prompt_cluster[i])
-        row["prompt_cluster"] = survivors[first_of[c]]["id"]
-        if sizes[c] > 1:
-            conflicts.append(
-                {
-                    "prompt_cluster": row["prompt_cluster"],
-                    "id": row["id"],
-                    "source": row["source"],
-                    "prompt": prompts[i],
-                    "answer": last_answer(row["messages"]),
-                }
-            )
-            if cfg.on_prompt_conflict == "drop":
-                drop(row, "prompt_conflict", json.dumps({"prompt_cluster": row["prompt_cluster"], "size": sizes[c]}))
-                continue
-        out.append(row)
+    survivors, dup_stats = remove_duplicates(kept, drop, exact=cfg.exact_dup.enabled, near=cfg.near_dup.model_dump())
+    out, conflicts, conflict_stats = prompt_conflicts(
+        survivors, drop, near=cfg.prompt_near_dup.model_dump(), on_prompt_conflict=cfg.on_prompt_conflict
+    )
 
     schema = table.schema
     for name, kind in (("dup_cluster", pa.string()), ("dup_count", pa.int64()), ("prompt_cluster", pa.string())):
@@ -169,11 +130,73 @@ def run(cfg: ChatCleanParams, rows_path: str | Path, out_rows: str, out_rejects:
         "dropped": {reason: dropped.get(reason, 0) for reason in REASONS},
         "changed": {step: counters["changed"].get(step, 0) for step in normalize.STEP_NAMES},
         "pii": {kind: counters["pii"].get(kind, 0) for kind in pii.KINDS},
-        "duplicates": dup_stats | {"clusters": int(np.count_nonzero(np.bincount(cluster) > 1)) if n else 0},
-        "prompt_conflicts": {
-            "clusters": sum(1 for s in sizes.values() if s > 1),
-            "rows": len(conflicts),
-            "action": cfg.on_prompt_conflict,
-            "candidate_pairs": prompt_stats["candidate_pairs"],
-        },
+        "duplicates": dup_stats,
+        "prompt_conflicts": conflict_stats | {"action": cfg.on_prompt_conflict},
     }
+
+
+Drop = Callable[[dict[str, Any], str, str], None]
+
+
+def remove_duplicates(
+    rows: list[dict[str, Any]], drop: Drop, *, exact: bool, near: dict[str, Any]
+) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """The rows that survive exact and near-duplicate removal on the conversation text (the first of each
+    cluster, by id), each with `dup_cluster` (the survivor's id) and `dup_count`; `drop` gets the others."""
+    exact_group, cluster, stats = clusters([r["text"] for r in rows], exact=exact, **near)
+    n = len(rows)
+    decisions = decide(cluster, exact_group, np.zeros(n, np.int64), np.full(n, -1, np.int64), [], "first", "keep")
+    survivors = []
+    for i, row in enumerate(rows):
+        status = int(decisions.status[i])
+        if status != KEEP:
+            detail = {
+                "survivor": rows[int(decisions.survivor[i])]["id"],
+                "cluster_size": int(decisions.cluster_size[i]),
+            }
+            drop(row, STATUS_REASON[status], json.dumps(detail))
+            continue
+        survivors.append(
+            row | {"dup_cluster": rows[int(decisions.primary[i])]["id"], "dup_count": int(decisions.cluster_size[i])}
+        )
+    stats["clusters"] = int(np.count_nonzero(np.bincount(cluster) > 1)) if n else 0
+    return survivors, stats
+
+
+def prompt_conflicts(
+    rows: list[dict[str, Any]], drop: Drop, *, near: dict[str, Any], on_prompt_conflict: str
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, int]]:
+    """(kept rows, conflict records, counts): rows whose prompts are exact or near duplicates (`near`, the
+    fields of NearDupParams) form a prompt cluster (`prompt_cluster`: its first id); a cluster of two or more
+    surviving rows has different answers, a conflict, reported and, with `on_prompt_conflict: drop`, dropped."""
+    prompts = [conversation_text(prompt_turns(r["messages"])) for r in rows]
+    _, cluster, stats = clusters(prompts, exact=True, **near)
+    first_of: dict[int, int] = {}
+    for i, c in enumerate(cluster.tolist()):
+        first_of.setdefault(c, i)
+    sizes = Counter(cluster.tolist())
+    conflicts, out = [], []
+    for i, row in enumerate(rows):
+        c = int(cluster[i])
+        row = row | {"prompt_cluster": rows[first_of[c]]["id"]}
+        if sizes[c] > 1:
+            answer = last_answer(row["messages"])
+            conflicts.append(
+                {
+                    "prompt_cluster": row["prompt_cluster"],
+                    "id": row["id"],
+                    "source": row["source"],
+                    "prompt": prompts[i],
+                    "answer": answer,
+                }
+            )
+            if on_prompt_conflict == "drop":
+                drop(row, "prompt_conflict", json.dumps({"prompt_cluster": row["prompt_cluster"], "size": sizes[c]}))
+                continue
+        out.append(row)
+    counts = {
+        "clusters": sum(1 for k in sizes.values() if k > 1),
+        "rows": len(conflicts),
+        "candidate_pairs": stats["candidate_pairs"],
+    }
+    return out, conflicts, counts

@@ -1,7 +1,7 @@
 """The conversation formats people have, read into turns and written back.
 
     read_turns(fields, format, ...) -> list of {role, content}   one record of a source to raw turns
-    write_record(messages, format) -> dict                         turns to a record of that format
+    write_record(messages, format) -> dict                         turns to a record of that format (or Unsupported)
 
 Formats: `messages` (OpenAI / TRL conversational), `prompt_completion` (TRL, standard: strings; conversational:
 lists of turns), `alpaca` (instruction, input, output, optional system and history), `sharegpt`
@@ -110,37 +110,64 @@ def _turn_list(
     return out
 
 
-def write_record(messages: Sequence[Turn], fmt: str) -> dict[str, Any]:
-    """One record of `fmt` holding the conversation, with the format's usual field and role names.
+SHAREGPT_NAMES = {"user": "human", "assistant": "gpt", "tool": "observation"}
 
-    alpaca and prompt_completion standard hold one exchange (plus alpaca's history): they need the turns a
-    reader of that format produces (system?, user/assistant pairs). `prompt_completion` is written
-    conversational when there is a system turn or more than one exchange, standard otherwise.
+
+class Unsupported(ValueError):
+    """The conversation has a shape the format cannot hold; the message is a stable reason (`tool_turns`...)."""
+
+
+def write_record(messages: Sequence[Turn], fmt: str) -> dict[str, Any]:
+    """One record of `fmt` holding a checked conversation, with the field and role names its trainers read.
+
+    `messages` and `prompt_completion` (conversational: the turns before the last answer, then the answer) hold
+    every conversation; `alpaca` holds an optional system turn then user/assistant pairs (`system` and
+    `history` always written); `sharegpt` holds the same plus tool turns after an answer, with the system
+    prompt apart, as LLaMA-Factory reads it; `text` joins the contents. Raises Unsupported
+    (`system_not_first`, `tool_turns`, `not_alternating`) for a conversation the format cannot hold.
     """
     turns = [{"role": m["role"], "content": m["content"]} for m in messages]
     if fmt == "messages":
         return {"messages": turns}
-    if fmt == "sharegpt":
-        names = {"system": "system", "user": "human", "assistant": "gpt", "tool": "observation"}
-        return {"conversations": [{"from": names[t["role"]], "value": t["content"]} for t in turns]}
-    if fmt == "prompt_completion":
-        cut = max(i for i, t in enumerate(turns) if t["role"] == "assistant")
-        prompt, completion = turns[:cut], turns[cut:]
-        if len(prompt) == 1 and prompt[0]["role"] == "user" and len(completion) == 1:
-            return {"prompt": prompt[0]["content"], "completion": completion[0]["content"]}
-        return {"prompt": prompt, "completion": completion}
-    if fmt == "alpaca":
-        system = turns[0]["content"] if turns and turns[0]["role"] == "system" else ""
-        rest = turns[1:] if system else turns
-        if len(rest) % 2 or any(t["role"] != ("user", "assistant")[i % 2] for i, t in enumerate(rest)):
-            raise ValueError("alpaca holds user/assistant pairs after an optional system turn")
-        pairs = [[rest[i]["content"], rest[i + 1]["content"]] for i in range(0, len(rest), 2)]
-        record = {"instruction": pairs[-1][0], "input": "", "output": pairs[-1][1]}
-        if system:
-            record["system"] = system
-        if len(pairs) > 1:
-            record["history"] = pairs[:-1]
-        return record
     if fmt == "text":
         return {"text": "\n".join(t["content"] for t in turns)}
+    last = max(i for i, m in enumerate(turns) if m["role"] == "assistant")
+    if fmt == "prompt_completion":
+        return {"prompt": turns[:last], "completion": turns[last : last + 1]}
+    system, rest = _system_apart(turns)
+    if fmt == "alpaca":
+        pairs = _pairs(rest, allow_tools=False)
+        return {
+            "instruction": pairs[-1][0],
+            "input": "",
+            "output": pairs[-1][1],
+            "system": system,
+            "history": [list(p) for p in pairs[:-1]],
+        }
+    if fmt == "sharegpt":
+        _pairs(rest, allow_tools=True)
+        return {"conversations": [{"from": SHAREGPT_NAMES[m["role"]], "value": m["content"]} for m in rest],
+                "system": system}  # fmt: skip
     raise ValueError(f"unknown format {fmt!r}; one of {FORMATS}")
+
+
+def _system_apart(turns: list[Turn]) -> tuple[str, list[Turn]]:
+    if any(m["role"] == "system" for m in turns[1:]):
+        raise Unsupported("system_not_first")
+    if turns and turns[0]["role"] == "system":
+        return turns[0]["content"], turns[1:]
+    return "", turns
+
+
+def _pairs(turns: list[Turn], allow_tools: bool) -> list[tuple[str, str]]:
+    """(user, assistant) pairs of a user/assistant alternation ending with an answer (in ShareGPT tool turns may
+    follow an answer); Unsupported otherwise."""
+    core = [m for m in turns if not (allow_tools and m["role"] == "tool")]
+    if any(m["role"] == "tool" for m in core):
+        raise Unsupported("tool_turns")
+    roles = [m["role"] for m in core]
+    if not roles or len(roles) % 2 or roles != ["user", "assistant"] * (len(roles) // 2):
+        raise Unsupported("not_alternating")
+    if turns[-1]["role"] != "assistant":
+        raise Unsupported("not_alternating")
+    return [(core[i]["content"], core[i + 1]["content"]) for i in range(0, len(core), 2)]

@@ -140,3 +140,23 @@ def test_split_drops_a_leak_it_measures(tmp_path):
     rejects = pq.read_table(tmp_path / "s" / "rejects.parquet")
     assert rejects.num_rows == sum(metrics["dropped"].values()) > 0
     assert metrics["rows_in"] == metrics["rows_out"] + sum(metrics["dropped"].values())
+
+
+def test_hash_split_is_stable_when_rows_are_added(tmp_path):
+    params = ChatCleanParams()
+    nd, prompt_nd = params.near_dup, params.prompt_near_dup
+    cfg = ChatSplitParams(method="hash")
+    write_rows(tmp_path / "a.parquet", [conversation(i) for i in range(40)])
+    write_rows(tmp_path / "b.parquet", [conversation(i) for i in range(60)])
+    split.run(cfg, nd, prompt_nd, tmp_path / "a.parquet", tmp_path / "a")
+    split.run(cfg, nd, prompt_nd, tmp_path / "b.parquet", tmp_path / "b")
+
+    def where(folder):
+        return {
+            i: s
+            for s in ("train", "validation", "test")
+            for i in pq.read_table(folder / f"{s}.parquet")["id"].to_pylist()
+        }
+
+    before, after = where(tmp_path / "a"), where(tmp_path / "b")
+    assert all(after[i] == s for i, s in before.items())

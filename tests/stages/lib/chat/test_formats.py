@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from stages.lib.chat import ingest
-from stages.lib.chat.formats import read_turns, write_record
+from stages.lib.chat.formats import Unsupported, write_record
 from tests.stages.lib.chat.helpers import FIXTURES, ingest_params, write_jsonl
 
 FORMATS = FIXTURES / "formats"
@@ -36,37 +36,42 @@ def test_golden_file_reads_into_expected_turns(fmt):
     assert all(r["format"] == fmt and r["label"] is None for r in rows)
 
 
-@pytest.mark.parametrize("fmt", sorted(FILES))
-def test_golden_turns_write_back_to_the_file(fmt):
-    path = FORMATS / FILES[fmt]
-    if fmt == "alpaca":
-        records = json.loads(path.read_text())
-    elif fmt == "text":
-        records = [{"text": line} for line in path.read_text().splitlines()]
-    else:
-        records = [json.loads(line) for line in path.read_text().splitlines()]
-    assert [write_record(m, fmt) for m in EXPECTED[fmt]] == records
+WRITTEN = ("messages", "prompt_completion", "alpaca", "sharegpt")
+CONVERSATIONS = [c for fmt in WRITTEN for c in EXPECTED[fmt]]
 
 
-@pytest.mark.parametrize("fmt", ["messages", "prompt_completion", "sharegpt"])
-def test_any_conversation_round_trips_through_the_multi_turn_formats(fmt):
-    for messages in EXPECTED["messages"] + EXPECTED["sharegpt"]:
-        if fmt == "prompt_completion" or (any(m["role"] == "tool" for m in messages) and fmt != "messages"):
+def supported(fmt: str) -> list[list[dict[str, str]]]:
+    out = []
+    for messages in CONVERSATIONS:
+        try:
+            write_record(messages, fmt)
+        except Unsupported:
             continue
-        record = write_record(messages, fmt)
-        columns = {c: c for c in ("messages", "conversations", "system", "prompt", "completion")}
-        role_key, content_key = ("from", "value") if fmt == "sharegpt" else ("role", "content")
-        roles = {"system": "system", "human": "user", "gpt": "assistant"} if fmt == "sharegpt" else {}
-        back = read_turns(
-            record,
-            fmt,
-            columns=columns,
-            role_key=role_key,
-            content_key=content_key,
-            roles=roles or {r: r for r in ("system", "user", "assistant", "tool")},
-            content_parts="reject",
-        )
-        assert back == messages
+        out.append(messages)
+    return out
+
+
+@pytest.mark.parametrize("fmt", WRITTEN)
+def test_conversations_write_to_the_golden_records_and_read_back(fmt):
+    """Every golden conversation written in each format (golden files in formats/written/), then read back by
+    the same format's reader with its default settings: the same turns."""
+    golden = [json.loads(line) for line in (FORMATS / "written" / f"{fmt}.jsonl").read_text().splitlines()]
+    assert [write_record(m, fmt) for m in supported(fmt)] == golden
+    rows, rejects = read_format(fmt, FORMATS / "written", f"{fmt}.jsonl")
+    assert rejects == [] and [r["messages"] for r in rows] == supported(fmt)
+
+
+@pytest.mark.parametrize(
+    ("fmt", "roles", "reason"),
+    [
+        ("alpaca", ["user", "assistant", "tool", "assistant"], "tool_turns"),
+        ("alpaca", ["user", "assistant", "system", "user", "assistant"], "system_not_first"),
+        ("sharegpt", ["user", "assistant", "tool", "assistant"], "not_alternating"),
+    ],
+)
+def test_a_format_that_cannot_hold_a_conversation_says_why(fmt, roles, reason):
+    with pytest.raises(Unsupported, match=reason):
+        write_record([{"role": r, "content": "x"} for r in roles], fmt)
 
 
 def test_alpaca_input_joins_the_instruction_after_a_blank_line(tmp_path):
