@@ -9,9 +9,9 @@ import yaml
 
 from schemas.export import ExportParams, ExportPaths
 from stages import export, render
+from stages.lib.chat.formats import Unsupported, write_record
 from stages.lib.core.errors import StageError
 from stages.lib.export.classification import export_classification
-from stages.lib.export.formats import Unsupported, to_format
 from tests.render_helpers import CONVERSATIONS, conv, params, setup
 
 
@@ -80,10 +80,12 @@ def test_trainer_formats(tmp_path):
 def test_formats_skip_what_they_cannot_hold():
     two_users = conv(("user", "a"), ("user", "b"), ("assistant", "c"))
     with pytest.raises(Unsupported, match="not_alternating"):
-        to_format("alpaca", two_users)
-    assert to_format("messages", two_users)["messages"][1]["content"] == "b"
+        write_record(two_users, "alpaca")
+    assert write_record(two_users, "messages")["messages"][1]["content"] == "b"
     with pytest.raises(Unsupported, match="tool_turns"):
-        to_format("alpaca", conv(("user", "a"), ("assistant", "b"), ("tool", "c"), ("user", "d"), ("assistant", "e")))
+        write_record(
+            conv(("user", "a"), ("assistant", "b"), ("tool", "c"), ("user", "d"), ("assistant", "e")), "alpaca"
+        )
 
 
 def test_export_is_byte_deterministic(tmp_path):

@@ -13,10 +13,11 @@ from typing import Any
 import pyarrow.parquet as pq
 import yaml
 
+from stages.lib.chat.formats import Unsupported, write_record
 from stages.lib.core.errors import StageError
 from stages.lib.export import card
 from stages.lib.export.dataset import chat_features, save_dataset_dict
-from stages.lib.export.formats import Unsupported, axolotl_snippet, llama_factory_entries, to_format
+from stages.lib.export.formats import axolotl_snippet, llama_factory_entries
 
 SPLITS = ("train", "validation", "test")
 CHECK_WORDS = ("leak", "contamin", "by_origin", "by_kind", "noise", "conflict", "audit")
@@ -73,7 +74,7 @@ def export_chat(
             records = []
             for r in rows:
                 try:
-                    records.append(to_format(fmt, r["messages"]))
+                    records.append(write_record(r["messages"], fmt))
                 except Unsupported as exc:
                     skipped[str(exc)] += 1
             write_jsonl(records, out / fmt / f"{split}.jsonl")
