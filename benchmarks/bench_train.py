@@ -66,13 +66,8 @@ def base(root: Path, hidden: int) -> tuple:
             }
         }
     )
-    paths = BaseModelPaths(
-        train=str(root / "data/train.parquet"),
-        unlabeled=str(root / "data/unlabeled.parquet"),
-        out=str(root / "base"),
-        metrics=str(root / "base.json"),
-    )
-    base_model.run(cfg, paths)
+    paths = BaseModelPaths(out=str(root / "base"), metrics=str(root / "base.json"))
+    base_model.run(cfg, paths, str(root / "data"))
     return cfg, paths
 
 
@@ -89,7 +84,6 @@ def train_paths(root: Path, sub: str):
 
     return TrainPaths(
         data_dir=str(root / "data"),
-        class_weights=str(root / "data/class_weights.json"),
         models_dir=str(root / sub / "models"),
         metrics_dir=str(root / sub / "m"),
         live_dir=str(root / sub / "live"),
@@ -217,7 +211,7 @@ from schemas.train import TrainParams
 from stages import train
 root = Path({root!r})
 approach = KINDS[{kind!r}].model_validate({{"kind": {kind!r}}})
-paths = TrainPaths(data_dir=str(root / "data"), class_weights=str(root / "data/class_weights.json"),
+paths = TrainPaths(data_dir=str(root / "data"),
                    models_dir=str(root / "mem/models"), metrics_dir=str(root / "mem/m"), live_dir=str(root / "mem/l"),
                    checkpoints_dir=str(root / "mem/ck"))
 base = BaseModelPaths(out=str(root / "base"))

@@ -26,6 +26,7 @@ from pydantic import (
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from schemas.base import StrictModel
+from stages.lib.model.peft_config import peft_config_class, peft_kwargs
 
 Pooling = Literal["mean", "cls"]
 
@@ -109,19 +110,6 @@ _PROMPT_LEARNING = {"PROMPT_TUNING", "PREFIX_TUNING", "P_TUNING", "MULTITASK_PRO
 
 def _problem(loc: tuple[Any, ...], value: Any, message: str) -> InitErrorDetails:
     return {"type": PydanticCustomError("peft", message), "loc": loc, "input": value}
-
-
-def peft_config_class(peft_type: Any) -> type | None:
-    """PEFT's config class for a peft_type such as 'LORA' (case-insensitive), or None."""
-    import peft
-
-    return peft.PEFT_TYPE_TO_CONFIG_MAPPING.get(str(peft_type).upper())
-
-
-def peft_kwargs(block: dict[str, Any]) -> dict[str, Any]:
-    """The block as keyword arguments of its config class. The adapter wraps the backbone alone (the head is
-    Refinery's), so the task type is always feature extraction."""
-    return {k: v for k, v in block.items() if k != "peft_type"} | {"task_type": "FEATURE_EXTRACTION"}
 
 
 def _check_peft(block: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:

@@ -8,21 +8,10 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from schemas.base import StrictModel
 from schemas.textops import Operation, check_operations
+from schemas.tfidf import SKLEARN_TOKENS, TfidfFeatures
+from stages.lib.balance.kinds import CLEAN, NO_RESAMPLING, OVER, UNDER, sampler_kind
 
-# The samplers, by what imbalanced-learn does with `sampling_strategy` for each.
-OVER = ("random_over", "synthetic")
-UNDER = ("random_under", "near_miss", "instance_hardness")
-CLEAN = (
-    "tomek_links",
-    "edited_nearest_neighbours",
-    "repeated_edited_nearest_neighbours",
-    "all_knn",
-    "condensed_nearest_neighbour",
-    "one_sided_selection",
-    "neighbourhood_cleaning",
-)
-NO_RESAMPLING = ("none", "class_weights")
-# Literal over a tuple: one list of names, so a sampler added above is accepted by the schema too.
+# Literal over the library's tuples: one list of names, so a sampler added there is accepted here too.
 Strategy = Literal[NO_RESAMPLING + OVER + UNDER + CLEAN]  # type: ignore[valid-type]
 
 # The strings imbalanced-learn accepts for each kind of sampler ('minority' cannot be under-sampled).
@@ -33,26 +22,6 @@ STRINGS = {
 }
 
 
-def sampler_kind(strategy: str) -> str | None:
-    """'over', 'under', 'clean', or None for strategies that do not resample."""
-    if strategy in OVER:
-        return "over"
-    if strategy in UNDER:
-        return "under"
-    if strategy in CLEAN:
-        return "clean"
-    return None
-
-
-class Features(StrictModel):
-    """TF-IDF features on which the neighbour-based samplers measure distances."""
-
-    max_features: int | None = Field(
-        20000, ge=1, le=10_000_000, description="At most 10 million. Vocabulary size cap; null = no cap."
-    )
-    ngram_max: int = Field(2, ge=1, le=5, description="Use word n-grams from 1 to this length.")
-    min_df: int = Field(1, ge=1, description="Ignore terms in fewer rows than this.")
-    sublinear_tf: bool = Field(True, description="1 + log(tf): long messages do not dominate the distances.")
 
 
 class Synthetic(StrictModel):
@@ -102,7 +71,10 @@ class BalanceParams(StrictModel):
     n_neighbors: int = Field(
         3, ge=1, le=1000, description="At most 1000. Neighbours for the neighbour-based samplers (ENN, AllKNN, ...)."
     )
-    features: Features = Field(default_factory=Features, description="TF-IDF features for neighbour-based samplers.")
+    features: TfidfFeatures = Field(
+        default_factory=lambda: TfidfFeatures(word_ngrams=(1, 2), token_pattern=SKLEARN_TOKENS, max_features=20000),
+        description="TF-IDF features on which the neighbour-based samplers measure distances.",
+    )
     synthetic: Synthetic = Field(default_factory=Synthetic, description="Settings of the `synthetic` strategy.")
     seed: int = Field(42, description="random_state of the samplers and seed of the synthetic rows.")
 

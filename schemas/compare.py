@@ -4,46 +4,56 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from schemas.base import StrictModel
+from schemas.tfidf import SKLEARN_TOKENS, LogisticRegressionSettings, TfidfFeatures
 
 QualityMetric = Literal["accuracy", "macro_f1", "weighted_f1", "mcc"]
+
+
+# The range each test metric can take: a gate minimum outside it can never pass (or never fail).
+METRIC_RANGE = {"accuracy": (0.0, 1.0), "macro_f1": (0.0, 1.0), "weighted_f1": (0.0, 1.0), "mcc": (-1.0, 1.0)}
 
 
 class Gate(StrictModel):
     """Fail the pipeline when even the best approach is below a minimum."""
 
     metric: QualityMetric = Field("macro_f1", description="Test metric the gate checks.")
-    minimum: float = Field(description="The best approach must reach at least this value.")
+    minimum: float = Field(description="The best approach must reach at least this value (within the metric's range).")
+
+    @field_validator("minimum")
+    @classmethod
+    def _in_range(cls, minimum: float, info: ValidationInfo) -> float:
+        metric = info.data.get("metric")
+        if metric is None:
+            return minimum  # the metric itself is invalid and reported
+        low, high = METRIC_RANGE[metric]
+        if not low <= minimum <= high:
+            raise ValueError(
+                f"{metric} lies between {low:g} and {high:g}: a minimum outside that range always passes or can "
+                "never pass; set one in that range (or gate: null)"
+            )
+        return minimum
 
 
 class TfidfBaseline(StrictModel):
-    """TF-IDF word and character n-grams with logistic regression: what a data scientist tries first."""
+    """TF-IDF word and character n-grams with logistic regression: what a data scientist tries first.
 
-    word_ngrams: tuple[int, int] = Field((1, 2), description="Word n-gram range [min, max].")
-    char_ngrams: tuple[int, int] = Field(
-        (2, 5), description="Character n-gram range [min, max], within word boundaries (char_wb)."
-    )
-    min_df: int = Field(1, ge=1, description="Drop n-grams seen in fewer train texts.")
-    max_features: int | None = Field(None, ge=1, description="Keep the most frequent n-grams per kind; null keeps all.")
-    sublinear_tf: bool = Field(True, description="1 + log(tf) instead of raw counts.")
-    lowercase: bool = Field(True, description="Lower-case before extracting n-grams.")
-    c: float = Field(10.0, gt=0, description="Inverse L2 regularisation strength of the logistic regression.")
-    class_weight: Literal["balanced"] | None = Field(
-        "balanced", description="balanced: weight classes by n / (k * count); null: no weights."
-    )
-    seed: int = Field(42, description="Seed of the solver.")
+    Fitted on the split's train rows as they are before augment and balance (the rows a user would give a
+    classical model), like the majority-class row.
+    """
 
-    @model_validator(mode="after")
-    def _ranges(self) -> TfidfBaseline:
-        for name in ("word_ngrams", "char_ngrams"):
-            low, high = getattr(self, name)
-            if not 1 <= low <= high:
-                raise ValueError(
-                    f"compare.baseline.{name} must be [min, max] with 1 <= min <= max; got [{low}, {high}]"
-                )
-        return self
+    features: TfidfFeatures = Field(
+        default_factory=lambda: TfidfFeatures(word_ngrams=(1, 2), char_ngrams=(2, 5), token_pattern=SKLEARN_TOKENS),
+        description="The n-grams: word 1-2 and character 2-5 by default.",
+    )
+    classifier: LogisticRegressionSettings = Field(
+        default_factory=lambda: LogisticRegressionSettings(
+            solver="lbfgs", c=10.0, class_weight="balanced", max_iter=2000
+        ),
+        description="The logistic regression. lbfgs: deterministic and fits any number of classes.",
+    )
 
 
 class Bootstrap(StrictModel):

@@ -22,9 +22,6 @@ IMPLICIT_TEXT_FORMATS = ("text", "text_dir")
 # Columns ingest writes itself: a kept field of the same name would overwrite them.
 CANONICAL_COLUMNS = ("id", "text", "label", "source", "location")
 
-# Several `text_field` columns are joined with a blank line between them, e.g. subject and body.
-TEXT_JOIN = "\n\n"
-
 # Folders ingest depends on in dvc.yaml (`${paths.ingest.raw}`, `${paths.ingest.sample}`) besides collect's
 # snapshot: a source must live under one of them, so editing its data reruns ingest with no dvc.yaml edit.
 DATA_FOLDERS_HINT = "put the data under data/raw/ (your own, `dvc add`ed) or data/sample/ (bundled)"
@@ -171,7 +168,10 @@ class Source(StrictModel):
 
     @property
     def text_fields(self) -> list[str]:
-        """The fields the text is read from (one or several), in order."""
+        """The fields the text is read from (one or several), in order; `text` for the formats without field
+        names, whose readers put the line or file there."""
+        if self.format in IMPLICIT_TEXT_FORMATS:
+            return ["text"]
         return [self.text_field] if isinstance(self.text_field, str) else list(self.text_field)
 
     @model_validator(mode="after")

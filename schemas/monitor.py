@@ -8,6 +8,7 @@ from pydantic import Field, model_validator
 
 from schemas.base import StrictModel
 from schemas.ingest import Source, name_sources
+from schemas.tfidf import TfidfFeatures
 
 
 def _default_sources() -> dict[str, Source]:
@@ -19,9 +20,9 @@ class MonitorParams(StrictModel):
 
     sources: dict[str, Source] = Field(
         default_factory=_default_sources,
-        description="Incoming batches, read like ingest sources (same formats and options) and normalised with "
-        "clean.normalize, keyed by name like ingest.sources. No file present = no batch: the stage writes a "
-        "`no batch` result.",
+        description="Incoming batches, read like ingest sources (same formats and options) and made into model "
+        "text with clean.normalize and clean.pii (as the training rows were), keyed by name like ingest.sources. "
+        "No file present = no batch: the stage writes a `no batch` result.",
     )
     folds: int = Field(5, ge=2, le=20, description="Folds of the domain classifier's cross-validated ROC AUC.")
     permutations: int = Field(
@@ -30,6 +31,10 @@ class MonitorParams(StrictModel):
     alpha: float = Field(0.01, gt=0, lt=1, description="Drift is flagged when the domain classifier's p < alpha.")
     max_rows: int = Field(
         2000, ge=10, description="Rows per side in the domain classifier (random sample), to bound its cost."
+    )
+    domain_features: TfidfFeatures = Field(
+        default_factory=lambda: TfidfFeatures(word_ngrams=(1, 1), char_ngrams=None, max_features=20000),
+        description="TF-IDF features of the domain classifier (fitted on both sides, no domain label seen).",
     )
     review_budget: int = Field(50, ge=0, description="Most drifted / least confident rows exported as tasks.")
     seed: int = Field(42, description="Sampling, folds and permutations.")

@@ -25,6 +25,7 @@ from schemas.monitor import MonitorParams
 from schemas.paths import Paths
 from schemas.review import ReviewParams
 from schemas.split import SplitParams
+from schemas.tfidf import solver_problems
 from schemas.train import TrainParams
 
 
@@ -78,8 +79,10 @@ class Params(StrictModel):
 
     @model_validator(mode="after")
     def _cross_section(self) -> Params:
-        """Checks that need two sections: class names against label.classes, sources against ingest's folders."""
-        problems = class_name_problems(self) + source_folder_problems(self)
+        """Checks that need two sections: class names against label.classes, sources against ingest's folders, the
+        classifiers of compare and audit against the number of classes."""
+        declared = dict.fromkeys(self.label.classes, None) if self.label.classes else None
+        problems = class_name_problems(self) + source_folder_problems(self) + class_setting_problems(self, declared)
         if problems:
             raise ValueError("\n".join(problems))
         return self
@@ -104,6 +107,31 @@ def class_name_problems(params: Params) -> list[str]:
         for name in names
         if fold(str(name)) not in known
     ]
+
+
+def class_setting_problems(params: Params, counts: dict[str, int | None] | None) -> list[str]:
+    """What compare, audit and review need from the classes, checked before any training.
+
+    `counts`: rows per class of the audited splits (`audit.splits`) from the data, or the classes of
+    `label.classes` with None counts when only params are known; None checks nothing. The training stages call
+    this with the split's counts (stages/lib/model/preflight.py), so a setting that cannot work fails in seconds
+    instead of after the trainings.
+    """
+    if counts is None:
+        return []
+    classes = sorted(counts)
+    problems = []
+    if len(classes) < 2 and all(n is not None for n in counts.values()):  # the data's classes, not label.classes
+        problems.append(f"the labelled rows hold {len(classes)} class(es) {classes}; a classifier needs two or more")
+    problems += solver_problems("compare.baseline.classifier", params.compare.baseline.classifier.solver, classes)
+    problems += solver_problems("audit.classifier", params.audit.classifier.solver, classes)
+    few = {c: n for c, n in counts.items() if n is not None and n < params.audit.folds}
+    if few:
+        problems.append(
+            f"audit.folds: {params.audit.folds} folds need {params.audit.folds} labelled rows per class in "
+            f"{' and '.join(params.audit.splits)}; {few} have fewer: lower audit.folds or label more rows"
+        )
+    return problems
 
 
 def source_folder_problems(params: Params) -> list[str]:

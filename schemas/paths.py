@@ -2,6 +2,9 @@
 
 `dvc.yaml` refers to these with `${paths.<stage>.<name>}`, so a path is written
 in exactly one place (params.yaml) and the stage code never hard-codes one.
+A file inside another stage's folder is not a setting of its own: it is derived
+from that folder with the folder contract's file names
+(stages/lib/core/folders.py), so it follows when the folder moves.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 from pydantic import Field, ValidationInfo, field_validator
 
 from schemas.base import StrictModel, check_inside_repo
+from stages.lib.core.folders import class_weights_file, split_file
 
 
 class PathsModel(StrictModel):
@@ -88,6 +92,10 @@ class SplitPaths(PathsModel):
         "metrics/details/split.json", description="Every counter of split (git-tracked, not a metric)."
     )
 
+    def split(self, name: str) -> str:
+        """The `name` split file of dir (train, validation, test, unlabeled)."""
+        return split_file(self.dir, name)
+
 
 class CollectPaths(PathsModel):
     pages: str = Field(
@@ -145,10 +153,8 @@ class BalancePaths(PathsModel):
 
 
 class BaseModelPaths(PathsModel):
-    train: str = Field(
-        "data/split/train.parquet", description="Train split: its text (never validation/test) pre-trains scratch."
-    )
-    unlabeled: str = Field("data/split/unlabeled.parquet", description="Unlabeled rows, also pre-training text.")
+    """The scratch model pre-trains on paths.split.dir's train and unlabeled files (never validation/test)."""
+
     out: str = Field("models/base", description="The base model and tokenizer every approach starts from.")
     metrics: str = Field("metrics/base_model.json", description="base_model metrics file.")
     details: str = Field(
@@ -158,10 +164,9 @@ class BaseModelPaths(PathsModel):
 
 class TrainPaths(PathsModel):
     data_dir: str = Field(
-        "data/balanced", description="Folder with train.parquet and validation.parquet (balance stage output)."
-    )
-    class_weights: str = Field(
-        "data/balanced/class_weights.json", description="Class weights of the balance stage (may hold null)."
+        "data/balanced",
+        description="Folder of the four split files the approaches train, validate and are tested on, and "
+        "class_weights.json (the balance stage's output).",
     )
     models_dir: str = Field("models", description="Each approach writes models/<approach>/.")
     metrics_dir: str = Field("metrics/train", description="Each approach writes metrics/train/<approach>.json.")
@@ -176,9 +181,19 @@ class TrainPaths(PathsModel):
         "checkpoints", description="Trainer checkpoints for resume (not a DVC output: they must survive a crash)."
     )
 
+    def split(self, name: str) -> str:
+        """The `name` split file of data_dir (train, validation, test, unlabeled)."""
+        return split_file(self.data_dir, name)
+
+    @property
+    def class_weights(self) -> str:
+        """data_dir's class_weights.json (it may hold null, or be absent when data_dir is not balance's)."""
+        return class_weights_file(self.data_dir)
+
 
 class EvaluatePaths(PathsModel):
-    test: str = Field("data/balanced/test.parquet", description="Test split the approaches are scored on.")
+    """The approaches are scored on the test file of paths.train.data_dir."""
+
     metrics_dir: str = Field("metrics/eval", description="Each approach writes metrics/eval/<approach>.json.")
     details_dir: str = Field(
         "metrics/details/eval", description="Every score of each approach (per class...), git-tracked, not a metric."
@@ -205,7 +220,7 @@ class ComparePaths(PathsModel):
     )
 
 
-class CurvePaths(StrictModel):
+class CurvePaths(PathsModel):
     base: str = Field("models/curve_base", description="The scratch model the curves train on (curve.base: scratch).")
     metrics: str = Field("metrics/curve.json", description="Fits, exponent intervals, crossings, rows needed.")
     runs: str = Field("plots/curve.json", description="One row per training run: approach, rows, seed, macro-F1.")
@@ -213,7 +228,7 @@ class CurvePaths(StrictModel):
     work: str = Field("checkpoints/curve", description="Scratch space for the subsets and checkpoints.")
 
 
-class AuditPaths(StrictModel):
+class AuditPaths(PathsModel):
     issues: str = Field(
         "data/audit/issues.parquet",
         description="One row per (row, issue kind): id, text, label, suggested_label, issue, score, fold.",
@@ -231,7 +246,7 @@ class AuditPaths(StrictModel):
     plot: str = Field("plots/audit_issues.json", description="Issues per class and kind, for `dvc plots show`.")
 
 
-class ReviewPaths(StrictModel):
+class ReviewPaths(PathsModel):
     dir: str = Field(
         "data/review",
         description="One folder per queue (issues/, active/) with tasks in each tool's format.",
@@ -242,7 +257,7 @@ class ReviewPaths(StrictModel):
     )
 
 
-class MonitorPaths(StrictModel):
+class MonitorPaths(PathsModel):
     incoming: str = Field(
         "data/incoming", description="Folder watched for new batches (dvc.yaml depends on it); sources read there."
     )

@@ -24,11 +24,12 @@ from schemas import load_params
 from schemas.audit import AuditParams
 from schemas.paths import AuditPaths
 from stages.lib.audit import confident
-from stages.lib.audit.model import classifier, embed, folds, out_of_fold, outlier_scores, tfidf
+from stages.lib.audit.model import embed, folds, out_of_fold, outlier_scores
 from stages.lib.core.errors import StageError, cli
 from stages.lib.core.io import read_rows, write_json, write_parquet
 from stages.lib.core.log import get_logger
 from stages.lib.core.metrics import write_metrics
+from stages.lib.model.tfidf import classifier, vectorizer
 
 log = get_logger("audit")
 
@@ -78,9 +79,9 @@ def score(cfg: AuditParams, rows: list[dict[str, Any]], base_dir: str | Path | N
     texts = [r["text"] for r in rows]
     groups = [r.get("dup_cluster") or r["id"] for r in rows]
     fold = folds(labels, groups, cfg.folds, cfg.seed)
-    make_clf = partial(classifier, cfg.c, cfg.class_weight, cfg.seed)
+    make_clf = partial(classifier, **cfg.classifier.model_dump())
     if cfg.features == "tfidf":
-        make_vec = partial(tfidf, cfg.tfidf.max_features, cfg.tfidf.ngram_max, cfg.tfidf.min_df, cfg.tfidf.sublinear_tf)
+        make_vec = partial(vectorizer, **cfg.tfidf.model_dump())
         probs, x = out_of_fold(texts, None, labels, fold, len(classes), make_vec, make_clf)
     else:
         if base_dir is None or not Path(base_dir, "config.json").is_file():

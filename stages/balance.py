@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from schemas import load_params
-from schemas.balance import BalanceParams, sampler_kind
+from schemas.balance import BalanceParams
 from schemas.paths import BalancePaths
 from stages.lib.augment.augmentation import (
     DROP_REASONS,
@@ -25,27 +25,28 @@ from stages.lib.augment.augmentation import (
     imbalance_ratio,
     synthesize_rows,
 )
+from stages.lib.balance.kinds import sampler_kind
 from stages.lib.balance.sampling import (
     SAMPLERS,
     check_strategy_against_data,
     class_weights,
     resample_indices,
     target_counts_over,
-    tfidf,
 )
 from stages.lib.core.errors import cli
-from stages.lib.core.ids import row_id
+from stages.lib.core.folders import CLASS_WEIGHTS_FILE
+from stages.lib.core.ids import copy_key, row_id
 from stages.lib.core.io import write_json
 from stages.lib.core.log import get_logger
 from stages.lib.core.metrics import write_metrics
 from stages.lib.core.splitdir import check_split_dir, read_train, row_rejects, texts, to_table, write_split_dir
+from stages.lib.model.tfidf import vectorizer
 
 log = get_logger("balance")
 
 # What `dvc metrics show` lists; every counter is in the details file (stages/lib/core/metrics.py).
 HEADLINE = ("rows_in", "rows_out")
 
-CLASS_WEIGHTS_FILE = "class_weights.json"
 # Why a train row is not in the output; every key is always written.
 REASONS = ("under_sampling", "cleaning")
 PHASES = ("1 split", "2 augmented", "3 balanced")
@@ -95,8 +96,7 @@ def run(cfg: BalanceParams, paths: BalancePaths, source_dir: str | Path, nltk_da
     elif cfg.strategy in SAMPLERS:
         features = None
         if SAMPLERS[cfg.strategy][2]:
-            f = cfg.features
-            features = tfidf([r["text"] for r in labeled], f.max_features, f.ngram_max, f.min_df, f.sublinear_tf)
+            features = vectorizer(**cfg.features.model_dump()).fit_transform([r["text"] for r in labeled])
         indices = resample_indices(cfg.strategy, cfg.sampling_strategy, labels, features, cfg.seed, cfg.n_neighbors)
         out, added, removed = map_back(labeled, indices.tolist(), cfg.strategy, kind or "")
     else:
@@ -170,7 +170,7 @@ def map_back(
         origin = row["origin_id"] or row["id"]
         copy = {
             **row,
-            "id": row_id(row["source"], f"copy\x1f{row['id']}\x1f{seen[i] - 1}"),
+            "id": row_id(row["source"], copy_key(row["id"], seen[i] - 1)),
             "origin_id": origin,
             "aug_op": f"{row['aug_op']}+{strategy}" if row["aug_op"] else strategy,
         }

@@ -14,8 +14,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pyarrow.parquet as pq
-
 from schemas import load_params
 from schemas.model import ModelParams
 from schemas.paths import BaseModelPaths
@@ -24,7 +22,7 @@ from stages.lib.core.io import atomic_path
 from stages.lib.core.log import get_logger
 from stages.lib.core.metrics import write_metrics
 from stages.lib.model.packaged import verify_weights
-from stages.lib.model.pretrain import build_scratch, copy_pretrained
+from stages.lib.model.pretrain import build_scratch, copy_pretrained, pretraining_corpus
 from stages.lib.model.textclf import count_params, load_backbone
 
 log = get_logger("base_model")
@@ -34,8 +32,9 @@ log = get_logger("base_model")
 HEADLINE = ("total_params",)
 
 
-def run(cfg: ModelParams, paths: BaseModelPaths) -> dict[str, Any]:
-    """Write models/base/ atomically and return the metrics (source, size, pre-training loss)."""
+def run(cfg: ModelParams, paths: BaseModelPaths, split_dir: str) -> dict[str, Any]:
+    """Write models/base/ atomically and return the metrics (source, size, pre-training loss); a scratch model
+    pre-trains on the train and unlabeled files of `split_dir`."""
     import torch
 
     torch.set_num_threads(cfg.num_threads)
@@ -57,7 +56,7 @@ def run(cfg: ModelParams, paths: BaseModelPaths) -> dict[str, Any]:
             except (ValueError, FileNotFoundError) as exc:
                 raise StageError(str(exc)) from None
         else:
-            texts = corpus(paths)
+            texts = pretraining_corpus(split_dir)
             s = cfg.scratch
             log.info(
                 "pre-training a %d-layer, %d-wide model on %d texts for %d steps",
@@ -69,7 +68,7 @@ def run(cfg: ModelParams, paths: BaseModelPaths) -> dict[str, Any]:
             try:
                 stats = build_scratch(texts, s, tmp)
             except ValueError as exc:
-                raise StageError(f"{exc} ({paths.train}, {paths.unlabeled})") from None
+                raise StageError(f"{exc} ({split_dir}: train and unlabeled)") from None
             metrics |= {"corpus_texts": len(texts), **stats}
         backbone = load_backbone(tmp, cfg.trust_remote_code)
         metrics["total_params"] = count_params(backbone)[1]
@@ -83,19 +82,9 @@ def _local_path(name_or_path: str) -> bool:
     return name_or_path.startswith((".", "/", "~")) or name_or_path.count("/") > 1
 
 
-def corpus(paths: BaseModelPaths) -> list[str]:
-    """Text of the train split and the unlabeled rows, in file order."""
-    texts: list[str] = []
-    for path in (paths.train, paths.unlabeled):
-        if not Path(path).is_file():
-            raise StageError(f"{path} not found: base_model pre-trains on the split stage's outputs")
-        texts += pq.read_table(path, columns=["text"]).column("text").to_pylist()
-    return [t for t in texts if t]
-
-
 def main() -> None:
     params = load_params()
-    metrics = run(params.model, params.paths.base_model)
+    metrics = run(params.model, params.paths.base_model, params.paths.split.dir)
     p = params.paths.base_model
     headline = HEADLINE + (("mlm_loss_last",) if "mlm_loss_last" in metrics else ())
     write_metrics(metrics, headline, p.metrics, p.details, params.paths.timings, "base_model")

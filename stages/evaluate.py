@@ -24,10 +24,9 @@ from stages.lib.core.errors import StageError, cli
 from stages.lib.core.io import write_json, write_parquet
 from stages.lib.core.log import get_logger
 from stages.lib.core.metrics import write_metrics
-from stages.lib.model.approaches import KINDS
-from stages.lib.model.approaches.common import read_meta
 from stages.lib.model.evaluation import classification_report
-from stages.lib.model.textclf import batched_forward, encode, load_tokenizer, read_split, softmax_np
+from stages.lib.model.inference import load_trained
+from stages.lib.model.textclf import batched_forward, encode, read_split, softmax_np
 
 log = get_logger("evaluate")
 
@@ -45,13 +44,13 @@ def run(
 ) -> dict[str, Any]:
     """Predict the test split with models/<name>/, write predictions and confusion rows, return the metrics."""
     torch.set_num_threads(model_cfg.num_threads)
-    model_dir, base_dir = Path(train_paths.models_dir) / name, Path(base_paths.out)
-    if not (model_dir / "refinery.json").is_file():
-        raise StageError(f"{model_dir} holds no trained model; run train@{name} first")
-    meta = read_meta(model_dir)
-    model = KINDS[meta["kind"]].load(model_dir, base_dir, meta, model_cfg.trust_remote_code)
-    tokenizer = load_tokenizer(base_dir, model_cfg.trust_remote_code)
-    ids, texts, actual = read_split(paths.test)
+    try:
+        model, tokenizer, meta = load_trained(
+            Path(train_paths.models_dir) / name, base_paths.out, model_cfg.trust_remote_code
+        )
+    except FileNotFoundError as exc:  # no model folder, or one missing a file
+        raise StageError(f"run train@{name} first: {exc}") from None
+    ids, texts, actual = read_split(train_paths.split("test"))
     rows = encode(tokenizer, texts, None, meta["max_length"])
     labels: list[str] = meta["labels"]
     start = time.perf_counter()

@@ -1,7 +1,8 @@
 """monitor: does a new batch of text look like what the model was trained on?
 
-Reads every file of `monitor.sources` (ingest's formats and readers),
-normalised with clean.normalize, and compares it with split's train rows:
+Reads every file of `monitor.sources` (ingest's formats and readers), made
+into model text by the one text path (clean.normalize and clean.pii, as the
+training rows were), and compares it with split's train rows:
 a domain classifier (cross-validated ROC AUC with a permutation p-value: the
 drift flag), text descriptors (length, out-of-vocabulary share, language mix)
 and the predictions of the audit's TF-IDF model (class distribution, KS test on
@@ -17,80 +18,30 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
 
 from schemas import load_params
 from schemas.audit import AuditParams
-from schemas.clean import NormalizeParams
-from schemas.ingest import Source
+from schemas.clean import CleanParams
 from schemas.monitor import MonitorParams
 from schemas.paths import MonitorPaths
 from schemas.review import ReviewParams
-from stages.lib.audit.model import classifier, tfidf
-from stages.lib.core import ids
-from stages.lib.core.errors import StageError, cli
-from stages.lib.core.io import atomic_path, read_rows, write_json, write_table
+from stages.lib.core.errors import cli
+from stages.lib.core.io import write_json
 from stages.lib.core.log import get_logger
 from stages.lib.core.metrics import write_metrics
-from stages.lib.core.rejects import reject, rejects_table
-from stages.lib.ingest.readers import read_source, resolve_files
+from stages.lib.model.tfidf import classifier, vectorizer
 from stages.lib.monitor import drift
-from stages.lib.review import exports
-from stages.lib.review.queues import params_hash
-from stages.lib.text import normalize
+from stages.lib.monitor.batch import labelled, read_batch
+from stages.lib.monitor.output import worst, write_outputs
 
 log = get_logger("monitor")
-
-SCORED = pa.schema(
-    [
-        pa.field("id", pa.string()),
-        pa.field("text", pa.string()),
-        pa.field("source", pa.string()),
-        pa.field("location", pa.string()),
-        pa.field("drift_score", pa.float64()),
-        pa.field("predicted", pa.string()),
-        pa.field("confidence", pa.float64()),
-        pa.field("entropy", pa.float64()),
-    ]
-)
-
-
-def read_batch(
-    sources: dict[str, Source], norm: NormalizeParams, root: Path
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int]:
-    """Incoming rows (id, text, source, location), rejects, and the number of records read."""
-    steps = normalize.build_steps(**norm.model_dump())
-    rows, rejects, read = [], [], 0
-    for source in sources.values():
-        try:
-            resolve_files(source, root)
-        except StageError:
-            continue  # nothing arrived for this source
-        seen: Counter[str] = Counter()
-        for rec in read_source(source, root):
-            read += 1
-            text = None if rec.fields is None else rec.fields.get(source.text_field, rec.fields.get("text"))
-            reason = rec.reason or (None if isinstance(text, str) else "missing_text")
-            if reason is None:
-                text = normalize.normalize(text, steps)[0]
-                reason = None if text.strip() else "empty_text"
-            if reason:
-                rejects.append(
-                    reject("monitor", reason, source=source.name, location=rec.location, detail=rec.detail, raw=rec.raw)
-                )
-                continue
-            seen[text] += 1
-            row_id = ids.row_id(source.name, ids.content_key(text, None, seen[text]))
-            rows.append({"id": row_id, "text": text, "source": source.name, "location": rec.location})
-    rows.sort(key=lambda r: r["id"])
-    return rows, rejects, read
 
 
 def run(
     cfg: MonitorParams,
     paths: MonitorPaths,
     split_dir: str | Path,
-    norm: NormalizeParams,
+    clean: CleanParams,
     audit: AuditParams,
     review: ReviewParams,
     root: Path = Path("."),
@@ -99,17 +50,25 @@ def run(
 
     Raises StageError when split's train or validation file is missing.
     """
-    rows, rejects, read = read_batch(cfg.sources, norm, root)
+    rows, rejects, read = read_batch(cfg.sources, clean, root)
     dropped = Counter(r["reason"] for r in rejects)
     base = {"batch": bool(rows), "rows_in": read, "rows_out": len(rows), "dropped": dict(sorted(dropped.items()))}
     if not rows:
         log.info("no incoming batch in %s: nothing to compare", paths.incoming)
-        _write(paths, [], rejects, [], review, audit)
+        write_outputs(paths, [], rejects, [], review, audit)
         write_json([], paths.plot)
         return {**base, "drift": False}
-    train, valid = (_labelled(Path(split_dir) / f"{n}.parquet") for n in ("train", "validation"))
+    train, valid = (labelled(Path(split_dir) / f"{n}.parquet") for n in ("train", "validation"))
     texts = [r["text"] for r in rows]
-    dom = drift.domain_test([r["text"] for r in train], texts, cfg.folds, cfg.permutations, cfg.max_rows, cfg.seed)
+    dom = drift.domain_test(
+        [r["text"] for r in train],
+        texts,
+        vectorizer(**cfg.domain_features.model_dump()),
+        cfg.folds,
+        cfg.permutations,
+        cfg.max_rows,
+        cfg.seed,
+    )
 
     vocab = {t for r in train for t in drift.tokens(r["text"])}
     rng = np.random.default_rng(cfg.seed)
@@ -117,9 +76,8 @@ def run(
     len_ref, len_new = [len(r["text"]) for r in train], [len(t) for t in texts]
     lang_tv = drift.total_variation(drift.language_mix(ref_lang), drift.language_mix(texts[: cfg.max_rows]))
 
-    t = audit.tfidf
-    vec = tfidf(t.max_features, t.ngram_max, t.min_df, t.sublinear_tf)
-    clf = classifier(audit.c, audit.class_weight, cfg.seed).fit(
+    vec = vectorizer(**audit.tfidf.model_dump())
+    clf = classifier(**audit.classifier.model_dump() | {"seed": cfg.seed}).fit(
         vec.fit_transform([r["text"] for r in train]), [r["label"] for r in train]
     )
     p_val, p_new = clf.predict_proba(vec.transform([r["text"] for r in valid])), clf.predict_proba(vec.transform(texts))
@@ -139,7 +97,7 @@ def run(
         for n, r in enumerate(rows)
     ]
     tasks = worst(scored, cfg.review_budget)
-    _write(paths, scored, rejects, tasks, review, audit)
+    write_outputs(paths, scored, rejects, tasks, review, audit)
     shifts = {
         "length_chars": round(float(np.mean(len_new) - np.mean(len_ref)), 3),
         "length_ks": round(ks_len, 6),
@@ -167,51 +125,10 @@ def run(
     }
 
 
-def worst(scored: list[dict[str, Any]], budget: int) -> list[dict[str, Any]]:
-    """Half the budget to the most drifted rows, the rest to the least confident; each row once."""
-    by_drift = sorted(scored, key=lambda r: (-r["drift_score"], r["id"]))
-    by_doubt = sorted(scored, key=lambda r: (-r["entropy"], r["id"]))
-    picked, seen = [], set()
-    for pool, share in ((by_drift, budget // 2), (by_doubt, budget)):
-        for r in pool:
-            if len(picked) >= share:
-                break
-            if r["id"] not in seen:
-                seen.add(r["id"])
-                reason = f"drift={r['drift_score']:.3f}" if pool is by_drift else f"entropy={r['entropy']:.3f}"
-                picked.append(
-                    {**r, "label": None, "suggested_label": r["predicted"], "score": r["confidence"], "reason": reason}
-                )
-    return picked
-
-
-def _labelled(path: Path) -> list[dict[str, Any]]:
-    if not path.is_file():
-        raise StageError(f"monitor: {path} is missing; run dvc repro split")
-    return sorted(
-        (r for r in read_rows(path).select(["id", "text", "label"]).to_pylist() if r["label"]), key=lambda r: r["id"]
-    )
-
-
-def _write(
-    paths: MonitorPaths,
-    scored: list[dict[str, Any]],
-    rejects: list[dict[str, Any]],
-    tasks: list[dict[str, Any]],
-    review: ReviewParams,
-    audit: AuditParams,
-) -> None:
-    with atomic_path(paths.dir) as tmp:
-        tmp.mkdir(parents=True)
-        write_table(pa.Table.from_pylist(scored, schema=SCORED), tmp / "scored.parquet")
-        write_table(rejects_table(rejects), tmp / "rejects.parquet")
-        exports.write_queue(tmp / "review", tasks, review.formats, review.question, params_hash(audit, review))
-
-
 def main() -> None:
     params = load_params()
     p = params.paths
-    metrics = run(params.monitor, p.monitor, p.split.dir, params.clean.normalize, params.audit, params.review)
+    metrics = run(params.monitor, p.monitor, p.split.dir, params.clean, params.audit, params.review)
     headline = ("batch", "drift", "rows_out") + (("domain_auc", "domain_p_value") if metrics["batch"] else ())
     write_metrics(metrics, headline, p.monitor.metrics, p.monitor.details)
 

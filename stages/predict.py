@@ -1,17 +1,16 @@
 """predict: a trained approach on new text, outside the DVC graph.
 
     python -m stages.predict --approach full new_messages.csv predictions.csv
-    python -m stages.predict --approach full --source sms_spam --format text lines.txt out.jsonl
+    python -m stages.predict --approach full --format text lines.txt out.jsonl   # one message per line
     python -m stages.predict --approach tfidf_logreg new_messages.csv predictions.csv   # compare's baseline
 
-INPUT is read with the settings of one of `ingest.sources` (the first unless
---source names one; --format overrides its format), so a file shaped like the
-training data needs no options. Each text is normalised and PII-masked with the
-`clean` settings the model was trained behind. OUTPUT (.csv, .jsonl or
-.parquet) gets one row per readable input: location, text, predicted label,
-confidence and prob_<label> for every class. Unreadable rows follow the ingest
-contract: counted by reason, written to OUTPUT's `.rejects.jsonl` beside it,
-and the command fails (writing nothing) when their share exceeds
+INPUT is read with the settings of one of `ingest.sources` (the first, or --source NAME; --format reads
+another format, dropping the options only the source's own format reads). Each record becomes model text
+through the text path the training rows took (stages/lib/text/prepare.py, with `clean.normalize` and
+`clean.pii`); predict refuses settings other than those the model folder recorded. OUTPUT (.csv, .jsonl or
+.parquet) gets one row per readable input: location, text, predicted label, confidence and prob_<label> per
+class. Unreadable rows follow the ingest contract: counted by reason, written to OUTPUT's `.rejects.jsonl`
+(when there are some, or to empty an old one), and nothing is written when their share exceeds
 `ingest.max_reject_fraction`.
 """
 
@@ -20,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 from collections import Counter
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -29,16 +29,17 @@ import pyarrow.csv as pacsv
 import torch
 
 from schemas import load_params
-from schemas.ingest import IMPLICIT_TEXT_FORMATS, Source
-from stages.lib.clean import pii
+from schemas.ingest import Source
 from stages.lib.core.errors import StageError, cli
-from stages.lib.core.io import atomic_path, write_parquet
+from stages.lib.core.io import atomic_path, together, write_parquet
 from stages.lib.core.log import get_logger
 from stages.lib.ingest.readers import read_source
+from stages.lib.ingest.sources import pick_source, with_format
 from stages.lib.model.inference import load_trained, predict_proba
 from stages.lib.model.tfidf import NAME as TFIDF
 from stages.lib.model.tfidf import load_baseline
-from stages.lib.text import normalize
+from stages.lib.text.fingerprint import check_model_text
+from stages.lib.text.prepare import build_text_prep, prepare_records
 
 log = get_logger("predict")
 
@@ -59,7 +60,9 @@ def run(
     torch.set_num_threads(params.model.num_threads)
     source = source.model_copy(update={"path": input_path.name})
     records = list(read_source(source, input_path.parent))
-    texts, locations, rejects = rows_from(source, records, params.clean)
+    text = build_text_prep(normalize=params.clean.normalize.model_dump(), pii=params.clean.pii.model_dump())
+    kept, rejects = prepare_records(records, source.name, source.text_fields, text, "predict")
+    texts, locations = [t for _, t in kept], [r.location for r, _ in kept]
     if records and len(rejects) / len(records) > params.ingest.max_reject_fraction:
         counts = Counter(r["reason"] for r in rejects)
         raise StageError(
@@ -67,7 +70,7 @@ def run(
             f"({len(rejects) / len(records):.1%} > ingest.max_reject_fraction={params.ingest.max_reject_fraction}); "
             f"reasons {dict(counts)}. Check --format and the source's delimiter, quoting and encoding."
         )
-    probs, labels = predict_texts(approach, texts, params, batch_size)
+    probs, labels = predict_texts(approach, texts, params, batch_size, text.fingerprint)
     table = pa.table(
         {
             "location": pa.array(locations, pa.string()),
@@ -77,10 +80,12 @@ def run(
             **{f"prob_{label}": pa.array([float(p[j]) for p in probs], pa.float64()) for j, label in enumerate(labels)},
         }
     )
-    write_table(table, output_path)
     rejects_path = output_path.with_name(output_path.stem + ".rejects.jsonl")
-    with atomic_path(rejects_path) as tmp:
-        tmp.write_text("".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in rejects))
+    with together():
+        write_table(table, output_path)
+        if rejects or rejects_path.exists():  # no empty file per clean run; an old one is emptied, never left stale
+            with atomic_path(rejects_path) as tmp:
+                tmp.write_text("".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in rejects))
     counts = Counter(r["reason"] for r in rejects)
     log.info(
         "%s: %d rows predicted with %s, %d rejected %s", input_path, len(texts), approach, len(rejects), dict(counts)
@@ -88,47 +93,27 @@ def run(
     return {"rows_in": len(records), "rows_out": len(texts), "dropped": dict(sorted(counts.items()))}
 
 
-def predict_texts(approach: str, texts: list[str], params: Any, batch_size: int) -> tuple[Any, list[str]]:
-    """(class probabilities per text, the labels in column order) from a trained approach or the TF-IDF baseline."""
+def predict_texts(
+    approach: str, texts: list[str], params: Any, batch_size: int, text: Mapping[str, Any]
+) -> tuple[Any, list[str]]:
+    """(class probabilities per text, the labels in column order) from a trained approach or the TF-IDF baseline.
+
+    Raises StageError when the model is missing or recorded text settings other than `text` (the fingerprint
+    of the settings the texts were just prepared with).
+    """
     if approach == TFIDF:
         pipeline, meta = load_baseline(params.paths.compare.baseline_model)
+        _check_text(meta, text, params.paths.compare.baseline_model)
         return (pipeline.predict_proba(texts) if texts else np.zeros((0, len(meta["labels"])))), meta["labels"]
     model_dir = Path(params.paths.train.models_dir) / approach
     try:
         model, tokenizer, meta = load_trained(model_dir, params.paths.base_model.out, params.model.trust_remote_code)
     except FileNotFoundError as exc:
         raise StageError(str(exc)) from None
+    _check_text(meta, text, model_dir)
     with torch.no_grad():
         probs = predict_proba(model, tokenizer, texts, meta["max_length"], batch_size)
     return probs, meta["labels"]
-
-
-def rows_from(source: Source, records: list, clean: Any) -> tuple[list[str], list[str], list[dict[str, Any]]]:
-    """(texts, locations, rejects): each readable record's text, normalised and masked as clean does."""
-    steps = normalize.build_steps(**clean.normalize.model_dump())
-    tokens = {kind: getattr(clean.pii, kind).token for kind in pii.KINDS if getattr(clean.pii, kind).enabled}
-    text_field = "text" if source.format in IMPLICIT_TEXT_FORMATS else source.text_field
-    texts, locations, rejects = [], [], []
-    for record in records:
-        reason, detail, text = record.reason, record.detail, None
-        if reason is None:
-            fields = record.fields or {}
-            value = fields.get(text_field)
-            if text_field not in fields:
-                reason, detail = "missing_text", f"no field '{text_field}'"
-            elif isinstance(value, (dict, list)):
-                reason, detail = "text_not_string", type(value).__name__
-            else:
-                text, _ = normalize.normalize("" if value is None else str(value), steps)
-                text, _ = pii.mask(text, tokens)
-                if not text.strip():
-                    reason = "empty_text"
-        if reason is not None:
-            rejects.append({"location": record.location, "reason": reason, "detail": detail, "raw": record.raw})
-            continue
-        texts.append(text)
-        locations.append(record.location)
-    return texts, locations, rejects
 
 
 def write_table(table: pa.Table, path: Path) -> None:
@@ -142,14 +127,9 @@ def write_table(table: pa.Table, path: Path) -> None:
             tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in table.to_pylist()))
 
 
-def pick_source(sources: Any, name: str | None) -> Source:
-    """The ingest source named `name` (default: the first one)."""
-    by_name = dict(sources.items()) if isinstance(sources, dict) else {s.name: s for s in sources}
-    if name is None:
-        return next(iter(by_name.values()))
-    if name not in by_name:
-        raise StageError(f"--source {name} is not in ingest.sources: {', '.join(by_name)}")
-    return by_name[name]
+def _check_text(meta: Mapping[str, Any], text: Mapping[str, Any], model: str | Path) -> None:
+    for warning in check_model_text(meta.get("text"), text, str(model)):
+        log.warning("%s", warning)
 
 
 def main() -> None:
@@ -172,8 +152,8 @@ def main() -> None:
         )
     source = pick_source(params.ingest.sources, args.source)
     if args.format:
-        source = Source.model_validate(source.model_dump() | {"format": args.format})
-    if not args.input.is_file():
+        source = with_format(source, args.format)
+    if not args.input.exists():  # a file, or a folder for text_dir and hf_disk
         raise StageError(f"{args.input} not found")
     run(args.approach, source, args.input.resolve(), args.output, params)
 

@@ -11,7 +11,6 @@ back through the label stage (docs/refine.md).
 
 from __future__ import annotations
 
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +18,11 @@ from schemas import load_params
 from schemas.audit import AuditParams
 from schemas.paths import ReviewPaths
 from schemas.review import ReviewParams
-from stages.lib.audit.model import classifier, tfidf
 from stages.lib.core.errors import StageError, cli
 from stages.lib.core.io import atomic_path, read_rows
 from stages.lib.core.log import get_logger
 from stages.lib.core.metrics import write_metrics
+from stages.lib.model.tfidf import classifier, vectorizer
 from stages.lib.review import exports
 from stages.lib.review.queues import active_queue, issue_queue, params_hash, uncertainty
 
@@ -80,10 +79,9 @@ def active_tasks(cfg: ReviewParams, audit: AuditParams, split_dir: str | Path) -
     for name in audit.splits:
         labelled += [r for r in read_rows(Path(split_dir) / f"{name}.parquet").to_pylist() if r["label"]]
     labelled.sort(key=lambda r: r["id"])
-    t = audit.tfidf
-    vec = tfidf(t.max_features, t.ngram_max, t.min_df, t.sublinear_tf)
+    vec = vectorizer(**audit.tfidf.model_dump())
     x = vec.fit_transform([r["text"] for r in labelled])
-    clf = partial(classifier, audit.c, audit.class_weight, cfg.seed)().fit(x, [r["label"] for r in labelled])
+    clf = classifier(**audit.classifier.model_dump() | {"seed": cfg.seed}).fit(x, [r["label"] for r in labelled])
     xp = vec.transform([r["text"] for r in pool])
     probs = clf.predict_proba(xp)
     scores = uncertainty(probs, cfg.active.uncertainty)

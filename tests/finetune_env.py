@@ -30,7 +30,6 @@ class Env:
         out = self.root / sub
         return TrainPaths(
             data_dir=str(self.root / "data"),
-            class_weights=str(self.root / "data/class_weights.json"),
             models_dir=str(out / "models"),
             metrics_dir=str(out / "metrics/train"),
             live_dir=str(out / "dvclive"),
@@ -45,17 +44,11 @@ def approach(kind: str, **fields: Any):
 def make_env(root: Path, class_weights: dict[str, float] | None = None) -> Env:
     write_split(root / "data", class_weights)
     model = ModelParams.model_validate(tiny_model_params(steps=3))
-    base = BaseModelPaths(
-        train=str(root / "data/train.parquet"),
-        unlabeled=str(root / "data/unlabeled.parquet"),
-        out=str(root / "models/base"),
-        metrics=str(root / "metrics/base_model.json"),
-    )
-    base_model.run(model, base)
+    base = BaseModelPaths(out=str(root / "models/base"), metrics=str(root / "metrics/base_model.json"))
+    base_model.run(model, base, str(root / "data"))
     env = Env(root, model, base, TrainPaths(), EvaluatePaths())
     env.train_paths = env.paths_under(".")
     env.eval_paths = EvaluatePaths(
-        test=str(root / "data/test.parquet"),
         metrics_dir=str(root / "metrics/eval"),
         predictions_dir=str(root / "predictions"),
         confusion_dir=str(root / "plots/confusion"),

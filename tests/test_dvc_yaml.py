@@ -13,7 +13,7 @@ from .conftest import REPO
 
 # Modules that cannot change a stage's outputs (messages, progress bars): listing them as deps would rerun
 # every stage when a log line changes.
-NO_OUTPUT_EFFECT = {"stages/lib/core/log.py", "stages/lib/core/errors.py"}
+NO_OUTPUT_EFFECT = {"stages/lib/core/log.py", "stages/lib/core/errors.py", "stages/lib/core/exceptions.py"}
 
 # schemas/ modules that only load, compose or reject params (the loader, the top-level model with its
 # cross-section checks, the paths, the strict base model): a change there cannot change an output, since
@@ -43,10 +43,16 @@ DVC = {
 }
 
 
+# A string constant naming a library module is an import too: the approach registry imports each kind's module
+# by the name its params model gives (`module: ClassVar[str] = "stages.lib.model.approaches.full"`).
+MODULE_NAME = re.compile(r"^stages\.lib(\.\w+)+$")
+
+
 def module_imports(path: Path, skip: tuple[str, ...] = SFT_ONLY) -> set[str]:
     """Files under stages/ and schemas/ imported by a file, followed transitively (`from stages.lib.x import y`
-    and `from stages.lib import x` both count); VALIDATION_ONLY modules and those under `skip` (by default the
-    SFT-only ones) are neither listed nor followed."""
+    and `from stages.lib import x` both count, and so does a module named in a string for importlib);
+    VALIDATION_ONLY modules and those under `skip` (by default the SFT-only ones) are neither listed nor
+    followed."""
     seen: set[str] = set()
     todo = [path]
     while todo:
@@ -57,6 +63,8 @@ def module_imports(path: Path, skip: tuple[str, ...] = SFT_ONLY) -> set[str]:
                 names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
             elif isinstance(node, ast.Import):
                 names = [a.name for a in node.names]
+            elif isinstance(node, ast.Constant) and isinstance(node.value, str) and MODULE_NAME.match(node.value):
+                names = [node.value]
             for name in names:
                 if not name.startswith(("stages.", "schemas.", "schemas")):
                     continue
@@ -97,8 +105,8 @@ def test_stage_deps_list_its_code(name):
     wanted = (
         {str(module.relative_to(REPO))}
         | launcher_modules(stage)
-        | {m for m in module_imports(module) if not m.endswith("__init__.py")} - NO_OUTPUT_EFFECT
-    )
+        | {m for m in module_imports(module) if not m.endswith("__init__.py")}
+    ) - NO_OUTPUT_EFFECT
     covered = {w for w in wanted if w in deps or any(w.startswith(d.rstrip("/") + "/") for d in deps)}
     assert wanted - covered == set(), f"dvc.yaml stage '{name}' should list these deps"
 
@@ -113,3 +121,52 @@ def test_stage_params_are_the_sections_its_main_reads(name):
     declared = {p.split(".")[0] if isinstance(p, str) else next(iter(p)) for p in stage.get("params", [])}
     declared = {d.split("${")[0].rstrip(".") or d for d in declared}
     assert read <= declared | {"approaches"}, f"stage '{name}' reads params sections {read}, declares {declared}"
+
+
+def code_deps(stage: dict) -> list[str]:
+    """The deps of a stage under stages/ and schemas/ (its code), as written in dvc.yaml."""
+    return [str(d) for d in stage.get("deps", []) if str(d).startswith(("stages/", "schemas/"))]
+
+
+@pytest.mark.parametrize("name", sorted(set(DVC) - PARAMS_ONLY_STAGES))
+def test_stage_deps_list_no_code_it_does_not_import(name):
+    """Each code dep is a file the stage imports, or a folder all of whose modules it imports: an extra dep
+    reruns the stage (and all after it) on a change that cannot touch its outputs, e.g. compare's TF-IDF
+    baseline rerunning every train@<approach> through a `stages/lib/model` folder dep."""
+    stage = DVC[name]
+    module = stage_module(stage)
+    imported = {str(module.relative_to(REPO))} | launcher_modules(stage) | module_imports(module)
+    extra: dict[str, list[str]] = {}
+    for dep in code_deps(stage):
+        path = REPO / dep
+        if path.is_dir():
+            unused = sorted(
+                rel
+                for f in path.rglob("*.py")
+                if (rel := str(f.relative_to(REPO))) not in imported and f.name != "__init__.py"
+            )
+            if unused:
+                extra[dep] = unused
+        elif dep not in imported:
+            extra[dep] = [dep]
+    assert extra == {}, f"dvc.yaml stage '{name}' lists code it does not import (list the files it does)"
+
+
+@pytest.mark.parametrize("name", sorted(DVC))
+def test_stage_deps_do_not_list_modules_without_output_effect(name):
+    """Validation-only schemas (the paths above all: adding a path must not rerun every stage) and log/error
+    modules are never deps."""
+    listed = set(code_deps(DVC[name]))
+    assert listed & (VALIDATION_ONLY | NO_OUTPUT_EFFECT) == set()
+
+
+def test_derived_paths_in_dvc_yaml_use_the_folder_contract_names():
+    """dvc.yaml spells a file inside a stage folder as `${paths.<stage>.<folder>}/<name>`; the names must be the
+    ones the code derives (stages/lib/core/folders.py), or DVC would track another file than the stage reads."""
+    from stages.lib.core.folders import CLASS_WEIGHTS_FILE, SPLITS
+
+    allowed = {f"{s}.parquet" for s in SPLITS} | {CLASS_WEIGHTS_FILE}
+    text = (REPO / "dvc.yaml").read_text()
+    derived = re.findall(r"\$\{paths\.(?:train\.data_dir|split\.dir|balance\.dir|augment\.dir)\}/([\w.]+)", text)
+    assert derived and set(derived) <= allowed
+    assert not re.search(r"\$\{paths\.(evaluate\.test|train\.class_weights|base_model\.(train|unlabeled))\}", text)

@@ -156,12 +156,8 @@ def test_base_model_features_give_probabilities_for_every_row(tmp_path):
     out = tmp_path / "base"
     base_model.run(
         ModelParams.model_validate(tiny_model_params(steps=2)),
-        BaseModelPaths(
-            train=str(split / "train.parquet"),
-            unlabeled=str(split / "unlabeled.parquet"),
-            out=str(out),
-            metrics=str(tmp_path / "base.json"),
-        ),
+        BaseModelPaths(out=str(out), metrics=str(tmp_path / "base.json")),
+        str(split),
     )
     s = stage.score(AuditParams(features="base", folds=3, max_length=32), rows, out)
     assert s["probs"].shape == (120, 2) and np.allclose(s["probs"].sum(axis=1), 1.0)

@@ -12,14 +12,15 @@ import pyarrow.parquet as pq
 import pytest
 
 from schemas import load_params
-from schemas.clean import CleanParams
+from schemas.clean import CleanParams, FilterParams, NormalizeParams
 from schemas.paths import CleanPaths, IngestPaths
 from schemas.rows import ROW_FIELDS
 from stages import clean
 from stages.ingest import run as ingest_run
-from stages.lib.clean import filters, pii
+from stages.lib.clean import dedup, filters
+from stages.lib.clean.output import REASONS
 from stages.lib.core.errors import StageError
-from stages.lib.text import near_dup, normalize
+from stages.lib.text import near_dup, normalize, pii
 
 ROOT = Path(__file__).resolve().parents[2]
 NO_FILTERS = {"min_chars": None, "min_alpha_ratio": None}
@@ -93,12 +94,12 @@ def test_the_ascii_shortcut_gives_what_ftfy_gives(text):
 
 def test_whitespace_without_newlines_and_the_changed_steps_are_reported():
     assert normalize.collapse_whitespace("a\n\n b\tc", keep_newlines=False) == "a b c"
-    steps = normalize.build_steps()
+    steps = normalize.build_steps(**NormalizeParams().model_dump())
     text, changed = normalize.normalize("  That\x92s &lt;#&gt;\u200b  ", steps)
     assert text == "That's <#>"
     assert changed == ["ftfy", "html", "control_chars", "whitespace"]
     assert normalize.normalize("plain", steps) == ("plain", [])
-    assert [n for n, _ in normalize.build_steps(ftfy=False, unicode_form=None)] == [
+    assert [n for n, _ in normalize.build_steps(**NormalizeParams(ftfy=False, unicode_form=None).model_dump())] == [
         "html",
         "control_chars",
         "whitespace",
@@ -112,14 +113,14 @@ def test_whitespace_without_newlines_and_the_changed_steps_are_reported():
     ("kwargs", "text", "reason"),
     [
         ({}, "   ", "empty_text"),
-        ({"min_chars_": 5}, "abcd", "too_short_chars"),
-        ({"min_chars_": 5}, "abcde", None),
-        ({"max_chars_": 5}, "abcdef", "too_long_chars"),
-        ({"min_words_": 3}, "two words", "too_few_words"),
-        ({"max_words_": 2}, "three words here", "too_many_words"),
-        ({"min_alpha_ratio_": 0.5}, "12345 ab", "low_alpha_ratio"),
-        ({"min_alpha_ratio_": 0.5}, "abc 12", None),
-        ({"max_symbol_ratio_": 0.3}, "hi!!! ###", "high_symbol_ratio"),
+        ({"min_chars": 5}, "abcd", "too_short_chars"),
+        ({"min_chars": 5}, "abcde", None),
+        ({"max_chars": 5}, "abcdef", "too_long_chars"),
+        ({"min_words": 3}, "two words", "too_few_words"),
+        ({"max_words": 2}, "three words here", "too_many_words"),
+        ({"min_alpha_ratio": 0.5}, "12345 ab", "low_alpha_ratio"),
+        ({"min_alpha_ratio": 0.5}, "abc 12", None),
+        ({"max_symbol_ratio": 0.3}, "hi!!! ###", "high_symbol_ratio"),
         ({"max_dup_line_fraction": 0.3}, "buy now\nbuy now\nbuy now\nok", "repeated_lines"),
         ({"max_top_ngram_fraction": {2: 0.2}}, "click here click here click here to win", "repeated_top_ngram"),
         ({"max_dup_ngram_fraction": {3: 0.15}}, "a b c d a b c d e f", "repeated_ngrams"),
@@ -133,7 +134,7 @@ def test_whitespace_without_newlines_and_the_changed_steps_are_reported():
     ],
 )
 def test_each_filter_gives_its_reason(kwargs, text, reason):
-    verdict = filters.first_failure(text, filters.build_filters(**kwargs))
+    verdict = filters.first_failure(text, filters.build_filters(**FilterParams(**kwargs).model_dump()))
     assert (verdict[0] if verdict else None) == reason
 
 
@@ -223,7 +224,7 @@ def test_optimal_param_matches_text_dedup():
 
 def test_a_64_bit_hash_collision_does_not_merge_different_texts():
     # rows 1 and 2 share row 0's text hash but not its check hash: they form their own group
-    groups = clean._split_collisions(np.array([0, 0, 0, 1]), np.array([5, 6, 6, 7], np.uint64), np.array([1, 2]))
+    groups = dedup.split_collisions(np.array([0, 0, 0, 1]), np.array([5, 6, 6, 7], np.uint64), np.array([1, 2]))
     assert groups.tolist() == [0, 2, 2, 1]
 
 
@@ -371,8 +372,8 @@ def test_sms_with_the_committed_params(sms_rows, tmp_path):
     # nothing lost: every input row is an output row or a reject, each reason counted
     assert m["rows_in"] == len(ids_in) == m["rows_out"] + sum(m["dropped"].values())
     assert sorted([r["id"] for r in rows] + [r["id"] for r in rejects]) == sorted(ids_in)
-    assert {r: sum(x["reason"] == r for x in rejects) for r in clean.REASONS} == m["dropped"]
-    assert set(m["dropped"]) == set(clean.REASONS) and m["dropped"]["exact_dup"] >= 403
+    assert {r: sum(x["reason"] == r for x in rejects) for r in REASONS} == m["dropped"]
+    assert set(m["dropped"]) == set(REASONS) and m["dropped"]["exact_dup"] >= 403
     assert 50 < m["dropped"]["near_dup"] < 300 and m["rows_out"] > 4900  # templates go, ordinary messages stay
     # the traps: HTML entities and stray C1 controls are repaired, the original text kept
     assert sum("&lt;#&gt;" in r["text_raw"] for r in rows) > 100

@@ -29,7 +29,6 @@ def setup(root: Path, wrong: dict[str, int]) -> tuple[ComparePaths, TrainPaths, 
         data_dir=str(root / "data"), details_dir=str(root / "details/train"), live_dir=str(root / "dvclive")
     )
     evaluate = EvaluatePaths(
-        test=str(root / "data/test.parquet"),
         details_dir=str(root / "details/eval"),
         predictions_dir=str(root / "predictions"),
     )
@@ -37,7 +36,7 @@ def setup(root: Path, wrong: dict[str, int]) -> tuple[ComparePaths, TrainPaths, 
         Path(folder).mkdir(parents=True)
     for folder in ("train", "eval"):
         (root / "timings" / folder).mkdir(parents=True)
-    test = pq.read_table(evaluate.test).to_pylist()
+    test = pq.read_table(train.split("test")).to_pylist()
     for i, (name, n_wrong) in enumerate(wrong.items()):
         flip = {"ham": "spam", "spam": "ham"}
         predicted = [flip[r["label"]] if k >= len(test) - n_wrong else r["label"] for k, r in enumerate(test)]
@@ -67,7 +66,7 @@ def setup(root: Path, wrong: dict[str, int]) -> tuple[ComparePaths, TrainPaths, 
 
 def test_table_ranks_approaches_and_adds_both_baselines(tmp_path):
     paths, train, evaluate = setup(tmp_path, {"feature": 4, "full": 0, "adapter": 2})
-    metrics = run(["feature", "full", "adapter"], FAST, paths, train, evaluate, tmp_path / "timings")
+    metrics = run(["feature", "full", "adapter"], FAST, paths, train, evaluate, tmp_path / "data", tmp_path / "timings")
     # test split: 4 spam, 8 ham; the train majority is ham
     assert metrics["baseline"]["label"] == "ham"
     assert metrics["baseline"]["accuracy"] == pytest.approx(8 / 12, abs=1e-6)
@@ -104,7 +103,7 @@ def test_table_ranks_approaches_and_adds_both_baselines(tmp_path):
 
 def test_a_run_at_the_majority_baseline_is_flagged_failed(tmp_path):
     paths, train, evaluate = setup(tmp_path, {"full": 0, "broken": 12})
-    metrics = run(["full", "broken"], FAST, paths, train, evaluate)
+    metrics = run(["full", "broken"], FAST, paths, train, evaluate, tmp_path / "data")
     assert metrics["approaches"]["broken"]["failed"] is True
     assert metrics["approaches"]["broken"]["vs_tfidf"]["verdict"] == "worse"
     assert "broken (failed: at or below the majority class)" in Path(paths.report).read_text()
@@ -116,7 +115,7 @@ def test_the_spread_over_seeds_is_reported_when_train_had_several(tmp_path):
     spread = {"seeds": [42, 43, 44], "metric": "macro_f1", "values": [0.9, 0.4, 0.8], "mean": 0.7, "std": 0.264575}
     spread |= {"min": 0.4, "max": 0.9, "majority_class": 0.4, "failed": 1}
     details.write_text(json.dumps(json.loads(details.read_text()) | {"seeds": spread}))
-    metrics = run(["full", "adapter"], FAST, paths, train, evaluate)
+    metrics = run(["full", "adapter"], FAST, paths, train, evaluate, tmp_path / "data")
     assert metrics["approaches"]["full"]["seeds"] == spread and "seeds" not in metrics["approaches"]["adapter"]
     report = Path(paths.report).read_text()
     assert "| full | 42, 43, 44 | macro_f1 | 0.7000 | 0.2646 | 0.4000 | 0.9000 | 1 of 3 |" in report
@@ -125,17 +124,19 @@ def test_the_spread_over_seeds_is_reported_when_train_had_several(tmp_path):
 
 def test_the_fitted_baseline_is_saved_as_data_and_reloads_to_the_same_probabilities(tmp_path):
     paths, train, evaluate = setup(tmp_path, {"full": 0})
-    run(["full"], FAST, paths, train, evaluate)
+    run(["full"], FAST, paths, train, evaluate, tmp_path / "data")
     first = {f.name: f.read_bytes() for f in Path(paths.baseline_model).iterdir()}
     assert set(first) == {"refinery.json", "weights.safetensors"}  # no pickle anywhere
     pipeline, meta = load_baseline(paths.baseline_model)
-    _, texts, _ = read_split(evaluate.test)
-    _, train_texts, train_labels = read_split(Path(train.data_dir) / "train.parquet")
+    _, texts, _ = read_split(train.split("test"))
+    _, train_texts, train_labels = read_split(tmp_path / "data/train.parquet")
     pairs = [(t, y) for t, y in zip(train_texts, train_labels) if y is not None]
     fitted = baseline_pipeline(FAST.baseline).fit([t for t, _ in pairs], [y for _, y in pairs])
     assert meta["labels"] == ["ham", "spam"]
     assert np.array_equal(pipeline.predict_proba(texts), fitted.predict_proba(texts))
-    run(["full"], FAST, paths, train, evaluate)  # a rerun writes the same bytes: DVC's hash stays put
+    run(
+        ["full"], FAST, paths, train, evaluate, tmp_path / "data"
+    )  # a rerun writes the same bytes: DVC's hash stays put
     assert {f.name: f.read_bytes() for f in Path(paths.baseline_model).iterdir()} == first
     with pytest.raises(StageError, match=r"holds no fitted baseline: run the compare stage first"):
         load_baseline(tmp_path / "nothing")
@@ -143,7 +144,7 @@ def test_the_fitted_baseline_is_saved_as_data_and_reloads_to_the_same_probabilit
 
 def test_no_approach_better_than_tfidf_recommends_the_baseline(tmp_path):
     paths, train, evaluate = setup(tmp_path, {"full": 3})
-    metrics = run(["full"], FAST, paths, train, evaluate)
+    metrics = run(["full"], FAST, paths, train, evaluate, tmp_path / "data")
     assert metrics["recommended"] == "tfidf_logreg"
     assert Path(paths.report).read_text().splitlines()[2].startswith("Use the TF-IDF + logistic regression baseline")
 
@@ -152,11 +153,38 @@ def test_gate_fails_clearly_and_writes_nothing(tmp_path):
     paths, train, evaluate = setup(tmp_path, {"full": 3})
     gate = FAST.model_copy(update={"gate": CompareParams.model_validate({"gate": {"minimum": 0.9}}).gate})
     with pytest.raises(StageError, match=r"quality gate failed: best macro_f1 is 0.7\d* \(full\), below .* 0.9"):
-        run(["full"], gate, paths, train, evaluate)
+        run(["full"], gate, paths, train, evaluate, tmp_path / "data")
     assert not Path(paths.report).exists()
 
 
 def test_missing_approach_outputs_name_the_stage_to_run(tmp_path):
     paths, train, evaluate = setup(tmp_path, {"full": 0})
     with pytest.raises(StageError, match="run train@lora and evaluate@lora"):
-        run(["full", "lora"], FAST, paths, train, evaluate)
+        run(["full", "lora"], FAST, paths, train, evaluate, tmp_path / "data")
+
+
+def test_both_baselines_are_fitted_on_the_split_rows_not_the_augmented_ones(tmp_path):
+    """Augment and balance multiplied spam in the training folder (spam outnumbers ham there); the majority
+    class and the TF-IDF baseline still come from the split's train rows, where ham is the majority."""
+    paths, train, evaluate = setup(tmp_path, {"full": 0})
+    balanced = tmp_path / "balanced"
+    write_split(balanced)
+    rows = pq.read_table(balanced / "train.parquet").to_pylist()
+    copies = [
+        r | {"id": f"{r['id']}-copy{k}", "text": f"{r['text']} augmentedcopy"}
+        for r in rows
+        if r["label"] == "spam"
+        for k in range(3)
+    ]
+    pq.write_table(pa.Table.from_pylist(rows + copies), balanced / "train.parquet")
+    train = train.model_copy(update={"data_dir": str(balanced)})
+    split = tmp_path / "split"
+    write_split(split)
+    metrics = run(["full"], FAST, paths, train, evaluate, split)
+    assert metrics["baseline"]["label"] == "ham"  # 20 ham to 10 spam in the split; 40 spam to 20 ham augmented
+    assert metrics["baseline"]["accuracy"] == pytest.approx(8 / 12, abs=1e-6)
+    report = Path(paths.report).read_text()
+    assert "Both baselines are fitted on the split's train rows before augment and balance" in report
+    pipeline, _ = load_baseline(paths.baseline_model)
+    terms = pipeline.named_steps["features"].transformer_list[0][1].vocabulary_
+    assert "augmentedcopy" not in terms and "free" in terms  # the augmented rows' text never reached it

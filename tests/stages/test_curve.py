@@ -11,6 +11,9 @@ from schemas.compare import TfidfBaseline
 from schemas.curve import CurveParams
 from schemas.paths import CurvePaths
 from stages import curve
+from stages.lib.curve.analysis import analyse
+from stages.lib.curve.report import render
+from stages.lib.curve.runs import run_row
 from tests.finetune_env import make_env
 
 
@@ -37,7 +40,7 @@ def test_curve_trains_every_size_and_seed_and_reports(tmp_path):
         work=str(tmp_path / "work"),
     )
     metrics = curve.run(
-        cfg, env.train_params(), env.model, TfidfBaseline(), paths, env.train_paths, env.eval_paths, env.base
+        cfg, env.train_params(), env.model, TfidfBaseline(), paths, env.train_paths, env.base, str(env.root / "data")
     )
     runs = metrics["runs"]
     # per approach: 2 seeds at 0.34, one at 0.67 and 1.0; the TF-IDF baseline on the same subsets
@@ -79,14 +82,14 @@ def test_rows_needed_far_beyond_the_data_seen_are_not_estimated():
     cfg = CurveParams.model_validate({"target_macro_f1": 0.97})
 
     def runs(name: str, error: list[float]) -> list[dict]:
-        return [curve._run_row(name, n / 800, 0, n, 1 - e, 1.0, None, 10) for n, e in zip((100, 200, 400, 800), error)]
+        return [run_row(name, n / 800, 0, n, 1 - e, 1.0, None, 10) for n, e in zip((100, 200, 400, 800), error)]
 
     slow = [0.2 * n**-0.1 for n in (100, 200, 400, 800)]  # error 0.2 n^-0.1 reaches 0.03 at 1.7e8 rows
     fast = [0.3 * n**-0.4 for n in (100, 200, 400, 800)]  # error 0.3 n^-0.4 reaches 0.03 at 316 rows
-    metrics = curve.analyse(runs("slow", slow) + runs("fast", fast), cfg, majority_f1=0.45)
+    metrics = analyse(runs("slow", slow) + runs("fast", fast), cfg, majority_f1=0.45)
     s, f = metrics["approaches"]["slow"], metrics["approaches"]["fast"]
     assert s["rows_for_target_beyond"] == 80_000 and s["rows_for_target"] is None
     assert f["rows_for_target_beyond"] is None and f["rows_for_target"] == pytest.approx(316, abs=3)
-    report = curve.render(runs("slow", slow) + runs("fast", fast), metrics, cfg)
+    report = render(runs("slow", slow) + runs("fast", fast), metrics, cfg)
     assert "| fast | " in report and "| 316 |" in report
     assert "more than 80,000 (100x the data seen; not estimated)" in report

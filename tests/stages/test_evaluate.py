@@ -13,8 +13,10 @@ from stages import evaluate, train
 from stages.lib.core.errors import StageError
 from stages.lib.model.approaches import KINDS
 from stages.lib.model.approaches.common import read_meta
+from stages.lib.model.data import prepare_data
 from stages.lib.model.evaluation import classification_report, expected_calibration_error
 from stages.lib.model.textclf import encode, load_tokenizer
+from stages.lib.model.training import options_for
 from tests.finetune_env import Env, approach, make_env
 
 ADAPTER = {"peft": {"peft_type": "LORA", "r": 2, "lora_alpha": 4, "target_modules": ["query", "value"]}}
@@ -83,9 +85,9 @@ def test_reload_matches_the_model_that_was_trained(env):
     cfg = approach("adapter", **ADAPTER)
     params = env.train_params()
     seed_everything(params.seed, env.model.num_threads)
-    data = train.prepare_data(Path(env.train_paths.data_dir), Path(env.base.out), env.train_paths.class_weights, params)
+    data = prepare_data(Path(env.train_paths.data_dir), Path(env.base.out), env.train_paths.class_weights, params)
     model = adapter_module.build(cfg, load_backbone(env.base.out), 2)
-    adapter_module.train(cfg, model, data, train.options_for(cfg, params, 1), env.root / "ck", None, False, {})
+    adapter_module.train(cfg, model, data, options_for(cfg, params, 1), env.root / "ck", None, False, {})
     out = env.root / "saved-adapter"
     out.mkdir()
     adapter_module.save(model, cfg, out)

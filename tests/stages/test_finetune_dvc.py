@@ -82,7 +82,8 @@ def test_changing_one_approach_reruns_only_its_stages_and_compare(tmp_path):
 def test_dvc_yaml_declares_plots_and_never_lets_dvclive_own_them():
     dvc = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
     train = dvc["train"]["do"]
-    assert train["params"] == ["model", "train", "approaches.${key}"]
+    # clean.normalize and clean.pii: the model folder records the text settings it was trained with
+    assert train["params"] == ["model", "train", "approaches.${key}", "clean.normalize", "clean.pii"]
     assert train["plots"] == [{"${paths.train.live_dir}/${key}/plots/metrics": {"cache": False, "x": "step"}}]
     confusion = dvc["evaluate"]["do"]["plots"][0]["${paths.evaluate.confusion_dir}/${key}.json"]
     assert confusion["template"] == "confusion_normalized" and "${key}" in confusion["title"]

@@ -8,17 +8,22 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 
+from schemas import load_params
 from schemas.audit import AuditParams
-from schemas.clean import NormalizeParams
+from schemas.clean import CleanParams
+from schemas.ingest import Source
 from schemas.monitor import MonitorParams
 from schemas.paths import MonitorPaths
 from schemas.review import ReviewParams
 from stages import monitor as stage
+from stages.lib.model.tfidf import vectorizer
 from stages.lib.monitor import drift
+from stages.lib.monitor.batch import read_batch
 
 from .test_audit import sms_rows, write_split
 
-SMS = Path(__file__).parents[2] / "data/sample/sms_spam_collection/SMSSpamCollection"
+REPO = Path(__file__).parents[2]
+SMS = REPO / "data/sample/sms_spam_collection/SMSSpamCollection"
 NEW_WORDS = ["blockchain", "wallet", "staking", "airdrop", "token", "validator", "ledger", "mint", "bridge", "yield"]
 
 
@@ -32,9 +37,13 @@ def shifted(texts: list[str], seed: int) -> list[str]:
     return [t + " " + " ".join(rng.choice(NEW_WORDS, 2)) if rng.random() < 0.5 else t for t in texts]
 
 
+def domain_vectorizer():
+    return vectorizer(**MonitorParams().domain_features.model_dump())
+
+
 def test_planted_vocabulary_shift_is_flagged():
     reference, batch = messages(600), shifted(messages(300, skip=600), seed=0)
-    res = drift.domain_test(reference, batch, folds=5, permutations=100, max_rows=2000, seed=0)
+    res = drift.domain_test(reference, batch, domain_vectorizer(), folds=5, permutations=100, max_rows=2000, seed=0)
     assert res["auc"] > 0.6 and res["p_value"] < 0.01
     vocab = {t for text in reference for t in drift.tokens(text)}
     assert drift.oov_share(batch, vocab) > drift.oov_share(messages(300, skip=900), vocab)
@@ -46,7 +55,7 @@ def test_a_random_resplit_is_not_flagged_in_at_least_9_of_10_seeds():
     for seed in range(10):
         order = np.random.default_rng(seed).permutation(len(pool))
         ref, new = [pool[i] for i in order[:300]], [pool[i] for i in order[300:]]
-        res = drift.domain_test(ref, new, folds=5, permutations=100, max_rows=2000, seed=seed)
+        res = drift.domain_test(ref, new, domain_vectorizer(), folds=5, permutations=100, max_rows=2000, seed=seed)
         flagged += res["p_value"] < MonitorParams().alpha
     assert flagged <= 1
 
@@ -66,7 +75,7 @@ def run(tmp_path: Path, **cfg) -> dict:
         MonitorParams(permutations=100, **cfg),
         paths(tmp_path),
         split,
-        NormalizeParams(),
+        CleanParams(),
         AuditParams(),
         ReviewParams(),
         root=tmp_path,
@@ -99,3 +108,23 @@ def test_stage_reads_a_batch_normalises_it_and_exports_the_worst_rows(tmp_path):
     first = {p.name: p.read_bytes() for p in (tmp_path / "monitor").rglob("*") if p.is_file()}
     assert run(tmp_path, review_budget=10) == metrics
     assert first == {p.name: p.read_bytes() for p in (tmp_path / "monitor").rglob("*") if p.is_file()}
+
+
+def test_the_batch_is_masked_like_the_training_rows_and_joins_several_fields(tmp_path):
+    """Regressions: monitor normalised but never masked PII (so masking itself looked like drift), and
+    `fields.get(source.text_field)` raised TypeError when text_field is a list."""
+    incoming = tmp_path / "data/incoming"
+    incoming.mkdir(parents=True)
+    (incoming / "a.jsonl").write_text(
+        json.dumps({"subject": "Call 07911 123456", "body": "or mail me@x.com &amp; win"})
+        + "\n"
+        + json.dumps({"subject": "", "body": "  "})
+        + "\n"
+    )
+    source = Source(name="mail", path="data/incoming/*.jsonl", format="jsonl", text_field=["subject", "body"])
+    clean = load_params(REPO / "params.yaml").clean  # phone.region GB, as the shipped training rows were made
+    rows, rejects, read = read_batch({"mail": source}, clean, tmp_path)
+    assert read == 2 and [r["text"] for r in rows] == ["Call <PHONE>\n\nor mail <EMAIL> & win"]
+    assert [(r["stage"], r["reason"], r["location"]) for r in rejects] == [
+        ("monitor", "empty_text", "data/incoming/a.jsonl:2")
+    ]

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pyarrow.csv as pacsv
 import pytest
 
 from schemas import load_params
+from schemas.clean import CleanParams
 from schemas.ingest import Source
 from stages import predict, train
 from stages.lib.core.errors import StageError
+from stages.lib.ingest.sources import with_format
+from stages.lib.text.fingerprint import text_fingerprint
 from tests.finetune_env import Env, approach, make_env
 
 REPO = Path(__file__).resolve().parents[2]
@@ -20,15 +24,20 @@ REPO = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="module")
 def env(tmp_path_factory) -> Env:
     env = make_env(tmp_path_factory.mktemp("predict"))
-    train.run("feature", approach("feature"), env.train_params(), env.model, env.train_paths, env.base)
+    clean = load_params(REPO / "params.yaml").clean
+    text = text_fingerprint(clean.normalize.model_dump(), clean.pii.model_dump())
+    train.run("feature", approach("feature"), env.train_params(), env.model, env.train_paths, env.base, text=text)
     return env
 
 
-def params_for(env: Env, max_reject_fraction: float = 0.5):
+def params_for(env: Env, max_reject_fraction: float = 0.5, clean: dict | None = None):
     params = load_params(REPO / "params.yaml")
     paths = params.paths.model_copy(update={"train": env.train_paths, "base_model": env.base})
     ingest = params.ingest.model_copy(update={"max_reject_fraction": max_reject_fraction})
-    return params.model_copy(update={"paths": paths, "model": env.model, "ingest": ingest})
+    update = {"paths": paths, "model": env.model, "ingest": ingest}
+    if clean is not None:
+        update["clean"] = CleanParams.model_validate(params.clean.model_dump() | clean)
+    return params.model_copy(update=update)
 
 
 CSV = Source(name="new", path="x", format="csv", text_field="message")
@@ -45,7 +54,77 @@ def test_predicts_every_readable_row_with_probabilities_and_rejects_the_rest(env
     assert all(r["predicted"] in {"ham", "spam"} for r in table)
     assert all(abs(r["prob_ham"] + r["prob_spam"] - 1) < 1e-5 for r in table)
     rejects = [json.loads(line) for line in (tmp_path / "out.rejects.jsonl").read_text().splitlines()]
-    assert [r["reason"] for r in rejects] == ["empty_text"]
+    assert [(r["stage"], r["reason"], r["location"]) for r in rejects] == [("predict", "empty_text", "new.csv:3")]
+    src.write_text("message\nhello there\n")  # a clean run empties the old rejects rather than leave them stale
+    predict.run("feature", CSV, src, out, params_for(env))
+    assert (tmp_path / "out.rejects.jsonl").read_text() == ""
+
+
+def test_a_clean_run_writes_no_rejects_file(env, tmp_path):
+    src = tmp_path / "new.csv"
+    src.write_text("message\nhello there\n")
+    predict.run("feature", CSV, src, tmp_path / "out.csv", params_for(env))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["new.csv", "out.csv"]
+
+
+def test_national_phone_numbers_are_masked_with_cleans_region(env, tmp_path):
+    """Regression: predict masked PII without clean's phone region, so a UK number stayed digits."""
+    src = tmp_path / "new.csv"
+    src.write_text("message\ncall 07911 123456 or 09061701461 now\n")
+    predict.run("feature", CSV, src, tmp_path / "out.csv", params_for(env))
+    assert pacsv.read_csv(tmp_path / "out.csv").column("text").to_pylist() == ["call <PHONE> or <PHONE> now"]
+
+
+def test_several_text_fields_are_joined_as_ingest_joins_them(env, tmp_path):
+    """Regression: `fields.get(source.text_field)` raised TypeError when text_field is a list."""
+    src = tmp_path / "new.jsonl"
+    src.write_text(
+        json.dumps({"subject": "WIN  now", "body": "free &amp; prize"})
+        + "\n"
+        + json.dumps({"subject": "", "body": "hi"})
+        + "\n"
+    )
+    source = Source(name="mail", path="x", format="jsonl", text_field=["subject", "body"])
+    predict.run("feature", source, src, tmp_path / "out.jsonl", params_for(env))
+    rows = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert [r["text"] for r in rows] == ["WIN now\n\nfree & prize", "hi"]
+
+
+def test_text_settings_other_than_the_models_are_refused_in_one_line(env, tmp_path):
+    src = tmp_path / "new.csv"
+    src.write_text("message\nhello\n")
+    out = tmp_path / "out.csv"
+    params = params_for(
+        env,
+        clean={
+            "pii": {
+                **load_params(REPO / "params.yaml").clean.pii.model_dump(),
+                "phone": {"enabled": True, "token": "<PHONE>", "region": None},
+            }
+        },
+    )
+    with pytest.raises(StageError) as err:
+        predict.run("feature", CSV, src, out, params)
+    message = str(err.value)
+    assert "\n" not in message
+    assert re.search(r"clean\.pii\.phone\.region is null in params.yaml but .*feature was trained with 'GB'", message)
+    assert "set clean.pii.phone.region: 'GB' back" in message and "retrain" in message
+    assert not out.exists()
+    params = params_for(
+        env, clean={"normalize": {**load_params(REPO / "params.yaml").clean.normalize.model_dump(), "ftfy": False}}
+    )
+    with pytest.raises(StageError, match=r"clean\.normalize\.ftfy is false in params.yaml but .* trained with true"):
+        predict.run("feature", CSV, src, out, params)
+
+
+def test_the_docstrings_format_override_works_on_the_shipped_params(tmp_path):
+    """Regression: `--source sms_spam --format text` failed validation (csv options on a text source)."""
+    sms = load_params(REPO / "params.yaml").ingest.sources["sms_spam"]
+    text = with_format(sms, "text")
+    assert (text.format, text.delimiter, text.columns, text.text_fields) == ("text", None, None, ["text"])
+    assert with_format(sms, "csv").delimiter == ","
+    with pytest.raises(StageError, match=r"--format nonsense does not fit source 'sms_spam': format"):
+        with_format(sms, "nonsense")
 
 
 def test_too_many_bad_rows_fail_and_write_nothing(env, tmp_path):

@@ -12,8 +12,9 @@ from transformers import TrainerCallback
 from stages import train as train_stage
 from stages.lib.core.errors import StageError
 from stages.lib.model.approaches import KINDS
+from stages.lib.model.data import prepare_data
 from stages.lib.model.textclf import count_params, load_backbone
-from stages.lib.model.training import seed_everything
+from stages.lib.model.training import options_for, seed_everything
 from tests.finetune_env import Env, approach, make_env
 
 METRIC_KEYS = {
@@ -50,13 +51,11 @@ def train_in_memory(env: Env, cfg, tmp_path: Path):
     """Build and train through the approach module, as the stage does; return the model and its snapshot."""
     train = env.train_params()
     seed_everything(train.seed, env.model.num_threads)
-    data = train_stage.prepare_data(
-        Path(env.train_paths.data_dir), Path(env.base.out), env.train_paths.class_weights, train
-    )
+    data = prepare_data(Path(env.train_paths.data_dir), Path(env.base.out), env.train_paths.class_weights, train)
     module = KINDS[cfg.kind]
     model = module.build(cfg, load_backbone(env.base.out), len(data.labels))
     before = snapshot(model)
-    options = train_stage.options_for(cfg, train, env.model.num_threads)
+    options = options_for(cfg, train, env.model.num_threads)
     module.train(cfg, model, data, options, tmp_path / "ckpt", None, False, {})
     return model, before
 
@@ -212,15 +211,13 @@ def test_one_label_fails_clearly(env, tmp_path):
     pq.write_table(table.filter(table.column("label").to_pandas().eq("ham").to_numpy()), data / "train.parquet")
     pq.write_table(table, data / "validation.parquet")
     with pytest.raises(StageError, match="a classifier needs 2 or more"):
-        train_stage.prepare_data(data, Path(env.base.out), data / "none.json", env.train_params())
+        prepare_data(data, Path(env.base.out), data / "none.json", env.train_params())
 
 
 def test_class_weights_missing_a_label_fail_clearly(env, tmp_path):
     (tmp_path / "w.json").write_text(json.dumps({"class_weights": {"ham": 1.0}}))
     with pytest.raises(StageError, match="no weight for labels"):
-        train_stage.prepare_data(
-            Path(env.train_paths.data_dir), Path(env.base.out), tmp_path / "w.json", env.train_params()
-        )
+        prepare_data(Path(env.train_paths.data_dir), Path(env.base.out), tmp_path / "w.json", env.train_params())
 
 
 def test_mixed_precision_without_gpu_fails_before_training(env):
@@ -248,7 +245,7 @@ def test_rows_left_out_are_counted_by_reason(env, tmp_path):
     val_rows[0]["label"], val_rows[1]["label"] = None, "phishing"
     for name, rows in (("train", train_rows), ("validation", val_rows)):
         pq.write_table(pa.Table.from_pylist(rows), tmp_path / f"{name}.parquet")
-    data = train_stage.prepare_data(tmp_path, Path(env.base.out), tmp_path / "none.json", env.train_params())
+    data = prepare_data(tmp_path, Path(env.base.out), tmp_path / "none.json", env.train_params())
     assert data.dropped == {"train_no_label": 1, "validation_no_label": 1, "validation_unseen_label": 1}
     assert (len(data.train_rows), len(data.val_rows), data.labels) == (29, 10, ["ham", "spam"])
 

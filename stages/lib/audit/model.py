@@ -1,4 +1,5 @@
-"""The audit's classifier: features (TF-IDF, or frozen embeddings of models/base) + logistic regression.
+"""The audit's classifier: features (TF-IDF, or frozen embeddings of models/base) + logistic regression, both
+built by stages/lib/model/tfidf.py from `audit.tfidf` and `audit.classifier`.
 
 Out-of-fold: every row is scored by a model that never saw it, nor any row of
 its near-duplicate cluster (folds grouped by `dup_cluster`), so a memorised
@@ -12,26 +13,7 @@ from pathlib import Path
 
 import numpy as np
 from scipy import sparse
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedGroupKFold
-
-
-def tfidf(max_features: int | None, ngram_max: int, min_df: int, sublinear_tf: bool) -> TfidfVectorizer:
-    """Word n-grams; `token_pattern` keeps one-letter tokens ('u', '2') that carry meaning in SMS."""
-    return TfidfVectorizer(
-        max_features=max_features,
-        ngram_range=(1, ngram_max),
-        min_df=min_df,
-        sublinear_tf=sublinear_tf,
-        token_pattern=r"(?u)\b\w+\b",
-        dtype=np.float64,
-    )
-
-
-def classifier(c: float, class_weight: str | None, seed: int) -> LogisticRegression:
-    """saga: same flags as lbfgs on the planted-noise benchmark, about 15x faster on sparse TF-IDF at C=10."""
-    return LogisticRegression(C=c, class_weight=class_weight, max_iter=2000, tol=1e-4, random_state=seed, solver="saga")
 
 
 def embed(texts: Sequence[str], base_dir: str | Path, max_length: int, batch_size: int = 64) -> np.ndarray:

@@ -20,13 +20,12 @@ from typing import Any
 
 from schemas.textops import CharNoiseOp, EdaOp, MaskedLMOp, ParaphraseOp
 from stages.lib.core.errors import StageError
-from stages.lib.core.ids import row_id
+from stages.lib.core.ids import SEP, augmented_key, row_id
 from stages.lib.core.log import progress
 from stages.lib.text import textops
 
 # Why a generated row is not kept; every key is always written to the metrics.
 DROP_REASONS = ("unchanged", "duplicate", "eval_overlap", "max_rows")
-_SEP = "\x1f"
 
 
 @dataclass(frozen=True)
@@ -49,7 +48,7 @@ class Transform:
 
 
 def _rng(seed: int, *parts: object) -> Random:
-    return Random(_SEP.join(str(p) for p in (seed, *parts)))
+    return Random(SEP.join(str(p) for p in (seed, *parts)))
 
 
 def build_transform(op: EdaOp | CharNoiseOp | MaskedLMOp | ParaphraseOp, seed: int, nltk_data: str) -> Transform:
@@ -154,8 +153,13 @@ def new_row(source_row: dict[str, Any], text: str, aug_op: str) -> dict[str, Any
     """A generated row: the source row's columns and label, a new id, `origin_id` (the original row), `aug_op`."""
     origin = source_row.get("origin_id") or source_row["id"]
     chain = f"{source_row['aug_op']}+{aug_op}" if source_row.get("aug_op") else aug_op
-    key = f"aug{_SEP}{origin}{_SEP}{chain}{_SEP}{text}"
-    return {**source_row, "id": row_id(source_row["source"], key), "text": text, "origin_id": origin, "aug_op": chain}
+    return {
+        **source_row,
+        "id": row_id(source_row["source"], augmented_key(origin, chain, text)),
+        "text": text,
+        "origin_id": origin,
+        "aug_op": chain,
+    }
 
 
 def multiplied_count(n_aug: int, multiplier: float, rng: Random) -> int:
@@ -185,7 +189,7 @@ def augment_rows(
         jobs: list[tuple[dict[str, Any], Job]] = []
         for row in sources:
             n = multiplied_count(tf.n_aug, multipliers(row["label"]), _rng(seed, "count", tf.name, row["id"]))
-            jobs.extend((row, Job(row["text"], f"{tf.name}{_SEP}{row['id']}", k)) for k in range(n))
+            jobs.extend((row, Job(row["text"], f"{tf.name}{SEP}{row['id']}", k)) for k in range(n))
         outputs = _apply_in_chunks(tf, [j for _, j in jobs])
         for (row, _), (aug_op, text) in zip(jobs, outputs):
             counts["candidates"] += 1
@@ -242,7 +246,7 @@ def synthesize_rows(
                 mine = [(row, a) for row, t, a in plan if t is tf]
                 if not mine:
                     continue
-                outputs = _apply_in_chunks(tf, [Job(r["text"], f"{tf.name}{_SEP}{r['id']}", a) for r, a in mine])
+                outputs = _apply_in_chunks(tf, [Job(r["text"], f"{tf.name}{SEP}{r['id']}", a) for r, a in mine])
                 counts = result.op_counts(tf.name)
                 for (row, _), (aug_op, text) in zip(mine, outputs):
                     counts["candidates"] += 1

@@ -59,20 +59,6 @@ def check_strategy_against_data(strategy: str, sampling_strategy: Any, labels: S
             )
 
 
-def tfidf(texts: Sequence[str], max_features: int | None, ngram_max: int, min_df: int, sublinear_tf: bool) -> Any:
-    """Sparse L2-normalised TF-IDF rows (float32): cosine-like distances for the neighbour samplers."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
-
-    vectorizer = TfidfVectorizer(
-        max_features=max_features,
-        ngram_range=(1, ngram_max),
-        min_df=min_df,
-        sublinear_tf=sublinear_tf,
-        dtype=np.float32,
-    )
-    return vectorizer.fit_transform(texts)
-
-
 def resample_indices(
     strategy: str,
     sampling_strategy: Any,

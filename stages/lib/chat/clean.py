@@ -2,9 +2,10 @@
 then exact and near duplicates of whole conversations removed, and near-duplicate prompts with different
 answers reported (and dropped when `on_prompt_conflict: drop`).
 
-Uses the classification clean's pieces (normalize steps, filters, PII masks, duplicate decisions), so a
-rule means the same in both pipelines. Rows keep their columns; `messages` and `text` are the cleaned ones,
-`dup_cluster`/`dup_count` and `prompt_cluster` are added. `rows_in == rows_out + sum(dropped)`.
+Uses the classification clean's pieces (the one text path's normalisation and PII masking, the filters, the
+duplicate decisions), so a rule means the same in both pipelines. Rows keep their columns; `messages` and
+`text` are the cleaned ones, `dup_cluster`/`dup_count` and `prompt_cluster` are added.
+`rows_in == rows_out + sum(dropped)`.
 """
 
 from __future__ import annotations
@@ -19,47 +20,37 @@ import numpy as np
 import pyarrow as pa
 
 from schemas.chat import ChatCleanParams
-from schemas.clean import FilterParams
 from stages.lib.chat.conversation import conversation_text, last_answer, prompt_turns
 from stages.lib.chat.dedup import clusters
-from stages.lib.clean import filters, pii
+from stages.lib.clean import filters
 from stages.lib.clean.clusters import KEEP, STATUS_REASON, decide
 from stages.lib.core.errors import StageError
 from stages.lib.core.io import read_rows, write_parquets
 from stages.lib.core.rejects import reject, rejects_table
-from stages.lib.text import normalize
+from stages.lib.text import normalize, pii
+from stages.lib.text.prepare import TextPrep, build_text_prep
 
 REASONS = (*filters.REASONS, "exact_dup", "near_dup", "prompt_conflict")
-# build_filters names four thresholds with a trailing underscore (the rule builders own the plain names).
-_UNDERSCORED = {"min_chars", "max_chars", "min_words", "max_words", "min_alpha_ratio", "max_symbol_ratio"}
-
-
-def filter_args(f: FilterParams) -> dict[str, Any]:
-    """A role's FilterParams as `filters.build_filters` keyword arguments."""
-    return {(k + "_" if k in _UNDERSCORED else k): v for k, v in f.model_dump().items()}
 
 
 def clean_turns(
     messages: Sequence[Mapping[str, str]],
-    steps: Sequence[normalize.Step],
+    prep: TextPrep,
     rules: Mapping[str, Sequence[filters.Rule]],
-    pii_tokens: Mapping[str, str],
-    phone_region: str | None,
     counters: dict[str, Counter[str]],
 ) -> tuple[list[dict[str, str]], tuple[str, str] | None]:
-    """The turns normalised, filtered and masked, or the first failing filter as (reason, detail naming the turn).
-
-    `counters` gains `changed` (normalise steps) and `pii` (masked spans) per turn."""
+    """The turns normalised, filtered by their role's rules and masked (the one text path of
+    stages/lib/text/prepare.py, filters between its two steps as in clean), or the first failing filter as
+    (reason, detail naming the turn). `counters` gains `changed` (normalise steps) and `pii` per turn."""
     out = []
     for i, m in enumerate(messages):
-        text, changed = normalize.normalize(m["content"], steps)
+        text, changed = prep.normalize(m["content"])
         counters["changed"].update(changed)
         verdict = filters.first_failure(text, rules.get(m["role"], ()))
         if verdict is not None:
             return out, (verdict[0], f"{m['role']} turn {i}: {verdict[1]}")
-        if pii_tokens:
-            text, found = pii.mask(text, pii_tokens, phone_region)
-            counters["pii"].update({k: v for k, v in found.items() if v})
+        text, found = prep.mask(text)
+        counters["pii"].update({k: v for k, v in found.items() if v})
         out.append({"role": m["role"], "content": text})
     return out, None
 
@@ -75,9 +66,8 @@ def run(cfg: ChatCleanParams, rows_path: str | Path, out_rows: str, out_rejects:
     if "messages" not in table.column_names:
         raise StageError(f"{rows_path} has no `messages` column; is it the SFT ingest's output (task: sft)?")
     rows = table.to_pylist()
-    steps = normalize.build_steps(**cfg.normalize.model_dump())
-    rules = {role: filters.build_filters(**filter_args(f)) for role, f in cfg.filters.items()}
-    tokens = {kind: getattr(cfg.pii, kind).token for kind in pii.KINDS if getattr(cfg.pii, kind).enabled}
+    prep = build_text_prep(cfg.normalize.model_dump(), cfg.pii.model_dump())
+    rules = {role: filters.build_filters(**f.model_dump()) for role, f in cfg.filters.items()}
     counters: dict[str, Counter[str]] = {"changed": Counter(), "pii": Counter()}
     dropped: Counter[str] = Counter()
     rejects: list[dict[str, Any]] = []
@@ -99,7 +89,7 @@ def run(cfg: ChatCleanParams, rows_path: str | Path, out_rows: str, out_rejects:
         )
 
     for row in rows:
-        messages, verdict = clean_turns(row["messages"], steps, rules, tokens, cfg.pii.phone.region, counters)
+        messages, verdict = clean_turns(row["messages"], prep, rules, counters)
         if verdict is not None:
             drop(row, *verdict)
             continue

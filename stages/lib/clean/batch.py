@@ -1,4 +1,4 @@
-"""One batch of the clean stage's first pass: normalise, filter, mask PII, hash for near_dup.
+"""The clean stage's input and first pass: sorted batches in; per batch normalise, filter, mask PII, hash.
 
 A `BatchCleaner` is built once per worker process from plain settings. For each Arrow batch it writes the
 kept rows and the filter rejects to Arrow IPC part files and returns only what deduplication needs (text
@@ -8,17 +8,22 @@ hashes, LSH band keys, lengths, labels, ids) plus counters, so the parent never 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 
-from stages.lib.clean import filters, pii
-from stages.lib.core.ids import check_hashes, text_hashes
+from stages.lib.clean.dedup import lsh_keys
+from stages.lib.clean.filters import build_filters, first_failure
+from stages.lib.clean.parts import write_ipc
+from stages.lib.core.errors import StageError
+from stages.lib.core.ids import check_hashes, check_sorted_ids, text_hashes
 from stages.lib.core.rejects import reject, rejects_table
-from stages.lib.text import near_dup, normalize
+from stages.lib.text.prepare import build_text_prep
 
 
 @dataclass
@@ -41,18 +46,20 @@ class BatchResult:
 
 @dataclass
 class BatchCleaner:
-    """Settings of the first pass, as plain values (no params objects)."""
+    """Settings of the first pass as plain dicts of the `clean` sections (pickled to each worker process).
+
+    `near_dup` is `clean.near_dup` with `bands` and `rows` resolved (`dedup.lsh_shape`).
+    """
 
     part_dir: str
-    normalize_steps: Mapping[str, object]  # keyword arguments of normalize.build_steps
-    filter_args: Mapping[str, object]  # keyword arguments of filters.build_filters
-    pii_tokens: Mapping[str, str]  # {kind: token} of the enabled kinds
-    phone_region: str | None  # region of national phone numbers (ISO code), None = international only
-    near_dup: Mapping[str, object] | None  # unit, ngram, lowercase, num_perm, seed, bands, rows; None = off
+    normalize: Mapping[str, Any]
+    filters: Mapping[str, Any]
+    pii: Mapping[str, Any]
+    near_dup: Mapping[str, Any]
 
     def __post_init__(self) -> None:
-        self._steps = normalize.build_steps(**self.normalize_steps)  # type: ignore[arg-type]
-        self._rules = filters.build_filters(**self.filter_args)  # type: ignore[arg-type]
+        self._text = build_text_prep(normalize=self.normalize, pii=self.pii)
+        self._rules = build_filters(**self.filters)
 
     def __call__(self, item: tuple[int, pa.RecordBatch]) -> BatchResult:
         index, batch = item
@@ -68,9 +75,9 @@ class BatchCleaner:
         final: list[str] = []
         rejects: list[dict[str, str | None]] = []
         for i, raw in enumerate(texts_raw):
-            text, steps = normalize.normalize(raw, self._steps)
+            text, steps = self._text.normalize(raw)
             changed.update(steps)
-            verdict = filters.first_failure(text, self._rules)
+            verdict = first_failure(text, self._rules)
             if verdict is not None:
                 reason, detail = verdict
                 result_dropped[reason] += 1
@@ -80,11 +87,10 @@ class BatchCleaner:
                     )
                 )
                 continue
-            if self.pii_tokens:
-                text, counts = pii.mask(text, self.pii_tokens, self.phone_region)
-                if any(counts.values()):
-                    pii_rows += 1
-                    pii_counts.update({k: v for k, v in counts.items() if v})
+            text, counts = self._text.mask(text)
+            if any(counts.values()):
+                pii_rows += 1
+                pii_counts.update({k: v for k, v in counts.items() if v})
             keep_idx.append(i)
             final.append(text)
 
@@ -96,16 +102,10 @@ class BatchCleaner:
         kept = kept.append_column(pa.field("text_raw", pa.string(), nullable=False), raw_kept)
         kept_path = str(Path(self.part_dir) / f"kept-{index:06d}.arrow")
         rejects_path = str(Path(self.part_dir) / f"rejects-{index:06d}.arrow")
-        _write_ipc(kept, kept_path)
-        _write_ipc(rejects_table(rejects), rejects_path)
+        write_ipc(kept, kept_path)
+        write_ipc(rejects_table(rejects), rejects_path)
 
-        keys = None
-        if self.near_dup is not None:
-            nd = self.near_dup
-            sig = near_dup.minhash_signatures(
-                final, int(nd["ngram"]), int(nd["num_perm"]), int(nd["seed"]), str(nd["unit"]), bool(nd["lowercase"])
-            )
-            keys = near_dup.band_keys(sig, int(nd["bands"]), int(nd["rows"]))
+        keys = lsh_keys(final, **self.near_dup)
         return BatchResult(
             index=index,
             rows_in=len(texts_raw),
@@ -124,12 +124,26 @@ class BatchCleaner:
         )
 
 
-def _write_ipc(table: pa.Table, path: str) -> None:
-    with pa.OSFile(path, "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
-        writer.write_table(table)
+def checked_input(path: Path, columns: Sequence[str]) -> pq.ParquetFile:
+    """The input rows file, opened; StageError when it is missing or lacks a row column."""
+    if not path.is_file():
+        raise StageError(f"input rows {path} not found; run the ingest stage first (dvc repro ingest)")
+    source = pq.ParquetFile(path)
+    missing = [c for c in columns if c not in source.schema_arrow.names]
+    if missing:
+        raise StageError(f"{path} lacks the row columns {missing}; it has {source.schema_arrow.names}")
+    return source
 
 
-def read_ipc(path: str, columns: Sequence[str] | None = None) -> pa.Table:
-    """Read a part file written by a BatchCleaner (memory-mapped: only the columns used are touched)."""
-    table = pa.ipc.open_file(pa.memory_map(path)).read_all()
-    return table.select(list(columns)) if columns is not None else table
+def sorted_batches(source: pq.ParquetFile, batch_size: int, path: str) -> Iterator[tuple[int, pa.RecordBatch]]:
+    """Batches in order, checking on the way that ids strictly increase (so they are also unique).
+
+    Sorted input keeps both outputs sorted without a global sort; ingest writes it so. A failure here
+    comes before any output is written.
+    """
+    last = None
+    for index, batch in enumerate(source.iter_batches(batch_size=batch_size)):
+        if batch.num_rows == 0:
+            continue
+        last = check_sorted_ids(batch.column("id"), last, path)
+        yield index, batch

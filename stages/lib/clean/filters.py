@@ -35,15 +35,15 @@ Rule = Callable[[str], Verdict]
 _WORD = re.compile(r"\w+")
 
 
-def min_chars(n: int) -> Rule:
+def min_chars_rule(n: int) -> Rule:
     return lambda text: ("too_short_chars", f"{len(text)} < {n} chars") if len(text) < n else None
 
 
-def max_chars(n: int) -> Rule:
+def max_chars_rule(n: int) -> Rule:
     return lambda text: ("too_long_chars", f"{len(text)} > {n} chars") if len(text) > n else None
 
 
-def min_words(n: int) -> Rule:
+def min_words_rule(n: int) -> Rule:
     def rule(text: str) -> Verdict:
         count = len(text.split())
         return ("too_few_words", f"{count} < {n} words") if count < n else None
@@ -51,7 +51,7 @@ def min_words(n: int) -> Rule:
     return rule
 
 
-def max_words(n: int) -> Rule:
+def max_words_rule(n: int) -> Rule:
     def rule(text: str) -> Verdict:
         count = len(text.split())
         return ("too_many_words", f"{count} > {n} words") if count > n else None
@@ -106,7 +106,7 @@ def symbol_ratio(text: str) -> float:
     return (total - (len(text) - len(_ALNUM.sub("", text)))) / total if total else 0.0
 
 
-def min_alpha_ratio(threshold: float) -> Rule:
+def min_alpha_ratio_rule(threshold: float) -> Rule:
     def rule(text: str) -> Verdict:
         ratio = alpha_ratio(text)
         return ("low_alpha_ratio", f"{ratio:.2f} < {threshold}") if ratio < threshold else None
@@ -114,7 +114,7 @@ def min_alpha_ratio(threshold: float) -> Rule:
     return rule
 
 
-def max_symbol_ratio(threshold: float) -> Rule:
+def max_symbol_ratio_rule(threshold: float) -> Rule:
     def rule(text: str) -> Verdict:
         ratio = symbol_ratio(text)
         return ("high_symbol_ratio", f"{ratio:.2f} > {threshold}") if ratio > threshold else None
@@ -212,35 +212,38 @@ def not_empty(text: str) -> Verdict:
 
 
 def build_filters(
-    min_chars_: int | None = None,
-    max_chars_: int | None = None,
-    min_words_: int | None = None,
-    max_words_: int | None = None,
-    languages: Sequence[str] | None = None,
-    min_language_confidence: float = 0.0,
-    min_alpha_ratio_: float | None = None,
-    max_symbol_ratio_: float | None = None,
-    max_dup_line_fraction: float | None = None,
-    max_top_ngram_fraction: dict[int, float] | None = None,
-    max_dup_ngram_fraction: dict[int, float] | None = None,
-    repetition_min_words: int = 0,
-    deny_patterns: Sequence[str] = (),
-    allow_patterns: Sequence[str] = (),
+    min_chars: int | None,
+    max_chars: int | None,
+    min_words: int | None,
+    max_words: int | None,
+    languages: Sequence[str] | None,
+    min_language_confidence: float,
+    min_alpha_ratio: float | None,
+    max_symbol_ratio: float | None,
+    max_dup_line_fraction: float | None,
+    max_top_ngram_fraction: dict[int, float] | None,
+    max_dup_ngram_fraction: dict[int, float] | None,
+    repetition_min_words: int,
+    deny_patterns: Sequence[str],
+    allow_patterns: Sequence[str],
 ) -> list[Rule]:
-    """The enabled rules in a fixed order (cheap ones first; the language model last but one)."""
+    """The enabled rules in a fixed order (cheap ones first; the language model last but one).
+
+    The arguments are `clean.filters`' fields (`build_filters(**cfg.filters.model_dump())`).
+    """
     rules: list[Rule] = [not_empty]
-    if min_chars_:
-        rules.append(min_chars(min_chars_))
-    if max_chars_:
-        rules.append(max_chars(max_chars_))
-    if min_words_:
-        rules.append(min_words(min_words_))
-    if max_words_:
-        rules.append(max_words(max_words_))
-    if min_alpha_ratio_ is not None:
-        rules.append(min_alpha_ratio(min_alpha_ratio_))
-    if max_symbol_ratio_ is not None:
-        rules.append(max_symbol_ratio(max_symbol_ratio_))
+    if min_chars:
+        rules.append(min_chars_rule(min_chars))
+    if max_chars:
+        rules.append(max_chars_rule(max_chars))
+    if min_words:
+        rules.append(min_words_rule(min_words))
+    if max_words:
+        rules.append(max_words_rule(max_words))
+    if min_alpha_ratio is not None:
+        rules.append(min_alpha_ratio_rule(min_alpha_ratio))
+    if max_symbol_ratio is not None:
+        rules.append(max_symbol_ratio_rule(max_symbol_ratio))
     if max_dup_line_fraction is not None or max_top_ngram_fraction or max_dup_ngram_fraction:
         rules.append(
             repetition(max_dup_line_fraction, max_top_ngram_fraction, max_dup_ngram_fraction, repetition_min_words)

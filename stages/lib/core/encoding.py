@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from stages.lib.core.errors import StageError
+from stages.lib.core.exceptions import StageError
 
 _BOMS = (  # longest first: the UTF-32-LE BOM starts with the UTF-16-LE one
     (b"\xff\xfe\x00\x00", "utf-32"),

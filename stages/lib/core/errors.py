@@ -5,12 +5,9 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
+from stages.lib.core.exceptions import StageError
 
-class StageError(RuntimeError):
-    """A problem the user can fix (missing file, unknown field, too many bad rows).
-
-    Raised before any output is written; `cli` prints it without a traceback.
-    """
+__all__ = ["StageError", "cli"]  # stages import both from here; StageError is defined in exceptions.py
 
 
 def cli(main: Callable[[], None]) -> None:

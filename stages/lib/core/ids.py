@@ -5,7 +5,10 @@ Python versions, no extra dependency at the join key of the pipeline); xxhash
 for the hot dedup path where speed matters and collisions are re-checked.
 
     row_id(source, key) -> str           the join key of the pipeline (blake2b, 16 hex)
+    source_id_key(own_id) -> str         what row_id hashes when a source has ids of its own
     content_key(text, label, n) -> str   what row_id hashes when a source has no id of its own
+    augmented_key / copy_key             what row_id hashes for a generated row or a resampled copy
+    check_sorted_ids(ids, after, path)   the check that a rows file is sorted by unique id
     text_hash(text) -> int               exact-duplicate key of a text as it is (xxh3, 64 bits)
     text_hashes / check_hashes           the same and a second, independent hash, as uint64 arrays
     normalize_text(text) -> str          NFKC, case-folded, whitespace collapsed
@@ -18,16 +21,27 @@ import hashlib
 import re
 import unicodedata
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 import xxhash
 
-_SEP = "\x1f"  # unit separator: cannot occur in a source name, so fields never run together
+from stages.lib.core.exceptions import StageError
+
+SEP = "\x1f"  # unit separator: cannot occur in a source name, so fields never run together
 
 
 def row_id(source: str, key: str) -> str:
     """16 hex chars identifying a row from its source name and its own key (an id, or content)."""
-    return hashlib.blake2b(f"{source}{_SEP}{key}".encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
+    return hashlib.blake2b(f"{source}{SEP}{key}".encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
+
+
+def source_id_key(own_id: str) -> str:
+    """The key of a row whose source gives it an id (`id_field`): label imports with `join: source_id`
+    rebuild the row id from it."""
+    return f"id:{own_id}"
 
 
 def content_key(text: str, label: str | None, occurrence: int) -> str:
@@ -37,7 +51,46 @@ def content_key(text: str, label: str | None, occurrence: int) -> str:
     sample has 403 exact repeats) while a row's id does not depend on where in
     the file it sits.
     """
-    return f"text:{text}{_SEP}label:{label}{_SEP}{occurrence}"
+    return f"text:{text}{SEP}label:{label}{SEP}{occurrence}"
+
+
+def augmented_key(origin_id: str, chain: str, text: str) -> str:
+    """The key of a generated row: the original row, the chain of operations and the new text."""
+    return f"aug{SEP}{origin_id}{SEP}{chain}{SEP}{text}"
+
+
+def copy_key(copied_id: str, copy: int) -> str:
+    """The key of the `copy`-th repeat (1, 2...) of a row that an over-sampler drew more than once."""
+    return f"copy{SEP}{copied_id}{SEP}{copy}"
+
+
+def ids_increase(ids: Sequence[str] | pa.Array | pa.ChunkedArray) -> bool:
+    """Whether the ids strictly increase (so they are sorted and unique)."""
+    if len(ids) < 2:
+        return True
+    if not isinstance(ids, (pa.Array, pa.ChunkedArray)):
+        ids = pa.array(ids, pa.string())
+    return bool(pc.all(pc.greater(ids[1:], ids[:-1])).as_py())
+
+
+def unsorted_ids(path: str | Path) -> StageError:
+    """The error of a rows file whose ids do not strictly increase."""
+    return StageError(f"{path} is not sorted by unique id; the ingest stage writes it so, rerun it")
+
+
+def check_sorted_ids(
+    ids: Sequence[str] | pa.Array | pa.ChunkedArray, after: str | None, path: str | Path
+) -> str | None:
+    """The last id of a batch read in file order, after checking that its ids strictly increase and come after
+    `after` (the previous batch's last id, None for the first). Raises StageError naming `path` otherwise."""
+    if len(ids) == 0:
+        return after
+    first, last = ids[0], ids[-1]
+    if isinstance(ids, (pa.Array, pa.ChunkedArray)):
+        first, last = first.as_py(), last.as_py()
+    if not ids_increase(ids) or (after is not None and first <= after):
+        raise unsorted_ids(path)
+    return last
 
 
 def text_hash(text: str) -> int:

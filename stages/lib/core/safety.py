@@ -6,10 +6,11 @@ through the same rule and the same message.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
-from stages.lib.core.errors import StageError
+from stages.lib.core.exceptions import StageError
 
 
 def repo_root() -> Path:
@@ -32,7 +33,8 @@ def inside_repo(
     root = (root or repo_root()).resolve()
     resolved = Path(path).resolve()
     if resolved != root and root not in resolved.parents:
-        via = f" (a symlink to {resolved})" if Path(path).is_symlink() or resolved != Path(path).absolute() else ""
+        # `..` alone is not a link: only a path that resolves elsewhere than it reads goes through one
+        via = f" (a symlink to {resolved})" if resolved != Path(os.path.abspath(path)) else ""
         raise StageError(
             f"{what}: {path}{via} is outside the repository {root}; Refinery reads and writes only inside it. {fix}"
         )

@@ -18,10 +18,10 @@ import pyarrow as pa
 
 from schemas.rows import ROW_COLUMNS
 from stages.lib.core import rejects
-from stages.lib.core.errors import StageError
+from stages.lib.core.exceptions import StageError
+from stages.lib.core.folders import SPLITS
 from stages.lib.core.io import atomic_path, read_rows, write_table
 
-SPLITS = ("train", "validation", "test", "unlabeled")
 PASSTHROUGH = ("validation", "test", "unlabeled")
 PROVENANCE_FIELDS = (pa.field("origin_id", pa.string()), pa.field("aug_op", pa.string()))
 

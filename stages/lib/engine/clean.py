@@ -22,11 +22,10 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from stages.lib.clean.batch import BatchCleaner, BatchResult
-from stages.lib.core.errors import StageError
+from stages.lib.core.ids import ids_increase, unsorted_ids
 
 # Band-key rows per shuffle partition: ~24 bytes each, so a partition is a few tens of MB.
 _ROWS_PER_PARTITION = 2_000_000
@@ -61,7 +60,7 @@ class _CleanOnWorker:
             batch = read_batch(self._path, index, self._batch_size)
             ids = batch.column("id")
             out["index"].append(index)
-            if len(ids) > 1 and not pc.all(pc.greater(ids[1:], ids[:-1])).as_py():
+            if not ids_increase(ids):
                 # reported by the driver as a StageError (an exception raised here would reach it wrapped)
                 out["first"].append(None)
                 out["last"].append(None)
@@ -105,7 +104,7 @@ def first_pass(
     last_id = None
     for row in ds.iter_rows():  # preserve_order: batch 0, 1, 2... as the local engine yields them
         if row["first"] is None or (last_id is not None and row["first"] <= last_id):
-            raise StageError(f"{path} is not sorted by unique id; the ingest stage writes it so, rerun it")
+            raise unsorted_ids(path)
         last_id = row["last"]
         result: BatchResult = pickle.loads(row["result"])
         kept_path = Path(part_dir) / Path(result.kept_path).name

@@ -271,7 +271,8 @@ def read_collected(path: Path, source: Source, rel: str) -> Iterator[Record]:
         columns = pq.read_schema(path).names
     except (OSError, ValueError) as exc:
         raise StageError(f"source '{source.name}': {rel} cannot be read as Parquet ({exc})") from None
-    for needed, key in (("url", None), (source.id_field, "id_field"), (source.text_field, "text_field")):
+    wanted = [("url", None), (source.id_field, "id_field"), *((f, "text_field") for f in source.text_fields)]
+    for needed, key in wanted:
         if needed is not None and needed not in columns:
             what = f"`{key}: {needed}`" if key else "the page url"
             raise StageError(

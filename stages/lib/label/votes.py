@@ -59,7 +59,7 @@ class JoinIndex:
         if imp.join == "id":
             return [key] if key in self.ids else []
         if imp.join == "source_id":  # the row id ingest made from the source's own id
-            row = ids.row_id(imp.source, f"id:{key}")
+            row = ids.row_id(imp.source, ids.source_id_key(key))
             return [row] if row in self.ids else []
         if imp.join == "text":
             if self._by_text is None:

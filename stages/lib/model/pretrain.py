@@ -11,6 +11,8 @@ from typing import Any
 
 import torch
 
+from stages.lib.core.exceptions import StageError
+from stages.lib.core.folders import split_file
 from stages.lib.core.log import get_logger
 
 log = get_logger("base_model")
@@ -151,6 +153,20 @@ def pretrain_mlm(
         "seconds_per_step": round(seconds / steps, 4),
     }
     return model, stats
+
+
+def pretraining_corpus(split_dir: str) -> list[str]:
+    """The non-empty texts of the split folder's train and unlabeled files, in file order: what a scratch model
+    pre-trains on (never validation or test text, so no test input leaks into it)."""
+    import pyarrow.parquet as pq
+
+    texts: list[str] = []
+    for name in ("train", "unlabeled"):
+        path = split_file(split_dir, name)
+        if not Path(path).is_file():
+            raise StageError(f"{path} not found: a scratch model pre-trains on the split stage's outputs")
+        texts += pq.read_table(path, columns=["text"]).column("text").to_pylist()
+    return [t for t in texts if t]
 
 
 def build_scratch(texts: Sequence[str], s: Any, out: Path) -> dict[str, Any]:

@@ -1,7 +1,9 @@
-"""The classical baseline a data scientist tries first: TF-IDF word and character n-grams, logistic regression.
+"""TF-IDF features and logistic regression: the one builder for every stage that uses them.
 
-One builder for every stage that needs it (compare's baseline row, curve's baseline line), so that "the
-TF-IDF baseline" means the same model everywhere.
+compare's baseline row (and curve's baseline line), the audit's out-of-fold model, review's active-learning model,
+monitor's models and balance's neighbour features are all built here, from the settings models of
+schemas/tfidf.py: each builder's keyword arguments are that model's field names, with no defaults of their own
+(`vectorizer(**cfg.tfidf.model_dump())`), so a setting cannot be dropped on the way.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion, Pipeline
 
-from schemas.compare import TfidfBaseline
+from schemas.tfidf import SKLEARN_TOKENS
 from stages.lib.core.errors import StageError
 
 NAME = "tfidf_logreg"  # its name in compare's table and for `predict --approach`
@@ -23,70 +25,78 @@ ARRAYS_FILE = "weights.safetensors"  # idf per vectorizer, the classifier's coef
 META_FILE = "refinery.json"  # the baseline's params, the labels and each vectorizer's terms in column order
 
 
-def tfidf_logreg(
+def vectorizer(
     *,
-    word_ngrams: tuple[int, int] = (1, 2),
-    char_ngrams: tuple[int, int] = (2, 5),
-    min_df: int = 1,
-    max_features: int | None = None,
-    sublinear_tf: bool = True,
-    lowercase: bool = True,
-    c: float = 10.0,
-    class_weight: str | None = "balanced",
-    max_iter: int = 2000,
-    seed: int = 42,
-) -> Pipeline:
-    """An unfitted scikit-learn pipeline: word n-grams + character n-grams (within word boundaries), then LR.
+    word_ngrams: tuple[int, int] | None,
+    char_ngrams: tuple[int, int] | None,
+    token_pattern: str,
+    min_df: int,
+    max_features: int | None,
+    sublinear_tf: bool,
+    lowercase: bool,
+) -> FeatureUnion:
+    """Unfitted TF-IDF features (schemas.tfidf.TfidfFeatures): word n-grams, then `char_wb` n-grams, side by side.
 
-    `char_wb` n-grams keep "FREE!!" and "fr33" close to "free"; the word n-grams keep phrases such as "call now".
-    liblinear is deterministic for a given seed and fast on a few thousand short texts.
+    Each kind is named in the union ('word', 'char'); a kind whose range is null is left out.
     """
-    settings = {"min_df": min_df, "max_features": max_features, "sublinear_tf": sublinear_tf, "lowercase": lowercase}
-    features = FeatureUnion(
-        [
-            ("word", TfidfVectorizer(analyzer="word", ngram_range=tuple(word_ngrams), **settings)),
-            ("char", TfidfVectorizer(analyzer="char_wb", ngram_range=tuple(char_ngrams), **settings)),
-        ]
-    )
-    classifier = LogisticRegression(
-        C=c, class_weight=class_weight, max_iter=max_iter, solver="liblinear", random_state=seed
-    )
-    return Pipeline([("features", features), ("classifier", classifier)])
+    common = {"min_df": min_df, "max_features": max_features, "sublinear_tf": sublinear_tf, "lowercase": lowercase}
+    kinds = []
+    if word_ngrams is not None:
+        kinds.append(
+            (
+                "word",
+                TfidfVectorizer(analyzer="word", ngram_range=tuple(word_ngrams), token_pattern=token_pattern, **common),
+            )
+        )
+    if char_ngrams is not None:
+        kinds.append(("char", TfidfVectorizer(analyzer="char_wb", ngram_range=tuple(char_ngrams), **common)))
+    return FeatureUnion(kinds)
 
 
-def baseline_pipeline(b: TfidfBaseline) -> Pipeline:
-    """The baseline as `compare.baseline` configures it (compare's row and curve's line)."""
-    return tfidf_logreg(
-        word_ngrams=b.word_ngrams,
-        char_ngrams=b.char_ngrams,
-        min_df=b.min_df,
-        max_features=b.max_features,
-        sublinear_tf=b.sublinear_tf,
-        lowercase=b.lowercase,
-        c=b.c,
-        class_weight=b.class_weight,
-        seed=b.seed,
+def classifier(
+    *, solver: str, c: float, class_weight: str | None, max_iter: int, tol: float, seed: int
+) -> LogisticRegression:
+    """Unfitted logistic regression (schemas.tfidf.LogisticRegressionSettings)."""
+    return LogisticRegression(
+        solver=solver, C=c, class_weight=class_weight, max_iter=max_iter, tol=tol, random_state=seed
     )
 
 
-def save_baseline(pipeline: Pipeline, baseline: TfidfBaseline, folder: Path) -> None:
+def tfidf_logreg(*, features: dict[str, Any], classifier: dict[str, Any]) -> Pipeline:
+    """Unfitted features + logistic regression (schemas.compare.TfidfBaseline): `tfidf_logreg(**b.model_dump())`."""
+    return Pipeline([("features", vectorizer(**features)), ("classifier", _classifier(**classifier))])
+
+
+_classifier = classifier  # tfidf_logreg's keyword `classifier` shadows the builder inside it
+
+
+def baseline_pipeline(b: Any) -> Pipeline:
+    """The baseline as `compare.baseline` (schemas.compare.TfidfBaseline) configures it: compare's row, curve's line.
+
+    Takes the settings model untyped, so that this module (shared by audit, review, monitor, balance) depends on
+    schemas/tfidf.py alone, not on the compare section.
+    """
+    return tfidf_logreg(**b.model_dump())
+
+
+def save_baseline(pipeline: Pipeline, baseline: Any, folder: Path) -> None:
     """The fitted pipeline as plain data: arrays in safetensors, terms and params in JSON. No pickle, nothing that
     runs code on load, and the same bytes for the same fit (a pickle or skops file names objects by memory id)."""
     from safetensors.numpy import save_file
 
     folder.mkdir(parents=True, exist_ok=True)
     arrays, terms = {}, {}
-    for name, vectorizer in pipeline.named_steps["features"].transformer_list:
-        arrays[f"{name}.idf"] = np.ascontiguousarray(vectorizer.idf_, dtype=np.float64)
-        terms[name] = sorted(vectorizer.vocabulary_, key=vectorizer.vocabulary_.__getitem__)
-    classifier = pipeline.named_steps["classifier"]
-    arrays["classifier.coef"] = np.ascontiguousarray(classifier.coef_, dtype=np.float64)
-    arrays["classifier.intercept"] = np.ascontiguousarray(classifier.intercept_, dtype=np.float64)
+    for name, vec in pipeline.named_steps["features"].transformer_list:
+        arrays[f"{name}.idf"] = np.ascontiguousarray(vec.idf_, dtype=np.float64)
+        terms[name] = sorted(vec.vocabulary_, key=vec.vocabulary_.__getitem__)
+    clf = pipeline.named_steps["classifier"]
+    arrays["classifier.coef"] = np.ascontiguousarray(clf.coef_, dtype=np.float64)
+    arrays["classifier.intercept"] = np.ascontiguousarray(clf.intercept_, dtype=np.float64)
     save_file(arrays, str(folder / ARRAYS_FILE))
     meta = {
         "approach": NAME,
         "kind": NAME,
-        "labels": [str(c) for c in classifier.classes_],
+        "labels": [str(c) for c in clf.classes_],
         "baseline": baseline.model_dump(mode="json"),
         "terms": terms,
     }
@@ -102,11 +112,30 @@ def load_baseline(folder: str | Path) -> tuple[Pipeline, dict[str, Any]]:
         raise StageError(f"{folder} holds no fitted baseline: run the compare stage first (dvc repro compare)")
     meta = json.loads((folder / META_FILE).read_text(encoding="utf-8"))
     arrays = load_file(str(folder / ARRAYS_FILE))
-    pipeline = baseline_pipeline(TfidfBaseline.model_validate(meta["baseline"]))
-    for name, vectorizer in pipeline.named_steps["features"].transformer_list:
-        vectorizer.set_params(vocabulary={term: i for i, term in enumerate(meta["terms"][name])})
-        vectorizer.idf_ = arrays[f"{name}.idf"]
-    classifier = pipeline.named_steps["classifier"]
-    classifier.coef_, classifier.intercept_ = arrays["classifier.coef"], arrays["classifier.intercept"]
-    classifier.classes_ = np.asarray(meta["labels"], dtype=object)
+    pipeline = tfidf_logreg(**_current_layout(meta["baseline"]))
+    for name, vec in pipeline.named_steps["features"].transformer_list:
+        vec.set_params(vocabulary={term: i for i, term in enumerate(meta["terms"][name])})
+        vec.idf_ = arrays[f"{name}.idf"]
+    clf = pipeline.named_steps["classifier"]
+    clf.coef_, clf.intercept_ = arrays["classifier.coef"], arrays["classifier.intercept"]
+    clf.classes_ = np.asarray(meta["labels"], dtype=object)
     return pipeline, meta
+
+
+def _current_layout(baseline: dict[str, Any]) -> dict[str, Any]:
+    """A baseline saved before the settings were split into `features` and `classifier` (one flat block, word
+    tokens of two characters or more, liblinear), in today's layout; today's layout as it is."""
+    if "features" in baseline:
+        return baseline
+    features = ("word_ngrams", "char_ngrams", "min_df", "max_features", "sublinear_tf", "lowercase")
+    return {
+        "features": {k: baseline[k] for k in features} | {"token_pattern": SKLEARN_TOKENS},
+        "classifier": {
+            "solver": "liblinear",
+            "c": baseline["c"],
+            "class_weight": baseline["class_weight"],
+            "max_iter": 2000,
+            "tol": 1e-4,
+            "seed": baseline["seed"],
+        },
+    }

@@ -42,6 +42,16 @@ class FitResult:
     resumed_from_step: int | None
 
 
+def options_for(approach: Any, train: TrainParams, num_threads: int) -> TrainOptions:
+    """The shared `train` section with the approach's learning rate and epochs."""
+    return TrainOptions(
+        train=train,
+        learning_rate=approach.learning_rate,
+        epochs=approach.epochs or train.epochs,
+        num_threads=num_threads,
+    )
+
+
 def seed_everything(seed: int, num_threads: int) -> None:
     """Seed python, numpy and torch, and pin the thread count (CPU results depend on it)."""
     from transformers import set_seed

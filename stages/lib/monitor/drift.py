@@ -16,7 +16,6 @@ from typing import Any
 
 import numpy as np
 from scipy import stats
-from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.model_selection import StratifiedKFold
 
 TOKEN = re.compile(r"\w+", re.UNICODE)
@@ -27,11 +26,12 @@ def tokens(text: str) -> list[str]:
 
 
 def domain_test(
-    reference: Sequence[str], batch: Sequence[str], folds: int, permutations: int, max_rows: int, seed: int
+    reference: Sequence[str], batch: Sequence[str], vec: Any, folds: int, permutations: int, max_rows: int, seed: int
 ) -> dict[str, Any]:
     """Cross-validated ROC AUC of train-vs-batch, its permutation p-value, and each batch row's drift score.
 
-    Each side is sampled down to `max_rows` (seeded). The classifier is
+    `vec`: an unfitted TF-IDF vectorizer (`monitor.domain_features`). Each side is sampled down to `max_rows`
+    (seeded). The classifier is
     multinomial naive Bayes on TF-IDF, which fits in one sparse product, so the
     real labels and every permutation are fitted together per fold (100
     permutations cost about as much as one logistic regression). The
@@ -45,7 +45,6 @@ def domain_test(
     new_idx = np.sort(rng.choice(len(batch), min(max_rows, len(batch)), replace=False))
     texts = [reference[i] for i in ref_idx] + [batch[i] for i in new_idx]
     y = np.r_[np.zeros(len(ref_idx), dtype=int), np.ones(len(new_idx), dtype=int)]
-    vec = TfidfVectorizer(sublinear_tf=True, min_df=1, max_features=20000, token_pattern=r"(?u)\b\w+\b")
     x = vec.fit_transform(texts).tocsr()
     columns = [y] + [rng.permutation(y) for _ in range(permutations)]
     labels = np.stack(columns, axis=1).astype(float)

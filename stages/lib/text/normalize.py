@@ -120,14 +120,9 @@ Step = tuple[str, Callable[[str], str]]
 
 
 def build_steps(
-    ftfy: bool = True,
-    html: bool = True,
-    unicode_form: str | None = "NFKC",
-    control_chars: bool = True,
-    whitespace: bool = True,
-    keep_newlines: bool = True,
+    ftfy: bool, html: bool, unicode_form: str | None, control_chars: bool, whitespace: bool, keep_newlines: bool
 ) -> list[Step]:
-    """The enabled steps, in order, as (name, function) pairs."""
+    """The enabled steps, in order, as (name, function) pairs; the arguments are `clean.normalize`'s fields."""
     steps: list[Step] = []
     if ftfy:
         steps.append(("ftfy", fix_unicode))

@@ -14,10 +14,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from schemas.approaches import AdapterApproach, peft_config_class, peft_kwargs
+from schemas.approaches import AdapterApproach
 from stages.lib.core.errors import StageError
 from stages.lib.model import training
 from stages.lib.model.approaches.common import Data, assemble, fit_tokens, make_head, save_head
+from stages.lib.model.peft_config import peft_config_class, peft_kwargs
 from stages.lib.model.textclf import Classifier, load_backbone
 
 ADAPTER_DIR = "adapter"

@@ -84,8 +84,9 @@ def test_inside_repo_refuses_escapes(tmp_path: Path, kind: str):
     else:
         path = outside / "secret.txt"
     message = rf"my key: .* is outside the repository {re.escape(str(repo))}; .*Copy the data"
-    with pytest.raises(StageError, match=message):
+    with pytest.raises(StageError, match=message) as err:
         inside_repo(path, "my key", root=repo)
+    assert ("a symlink to" in str(err.value)) == kind.startswith("symlink")  # a plain `..` path is not a link
 
 
 def test_adapter_without_safetensors_is_refused(tmp_path: Path):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from stages.lib.clean.pii import mask
+from stages.lib.text.pii import mask
 
 TOKENS = {"email": "<EMAIL>", "ip": "<IP>", "credit_card": "<CREDIT_CARD>", "phone": "<PHONE>"}
 
