@@ -36,13 +36,27 @@ class AuditParams(StrictModel):
         description="The logistic regression on either features (review's and monitor's models too). saga: same "
         "flags as lbfgs on the planted-noise benchmark, about 15x faster on sparse TF-IDF at C=10.",
     )
-    method: Literal["prune_by_noise_rate", "confident_joint"] = Field(
+    method: Literal[
+        "prune_by_noise_rate", "prune_by_class", "both", "confident_learning", "confident_joint", "predicted_neq_given"
+    ] = Field(
         "prune_by_noise_rate",
-        description="Which rows confident learning flags: `prune_by_noise_rate` (expected count per off-diagonal "
-        "cell of the joint, by margin; the paper's default) or `confident_joint` (every off-diagonal row).",
+        description="Which rows confident learning flags (cleanlab's `filter_by`): `prune_by_noise_rate` (expected "
+        "count per off-diagonal cell of the joint, by margin; the paper's default), `prune_by_class`, `both` (flagged "
+        "by both), `confident_learning` (alias `confident_joint`: every row counted off the diagonal) or "
+        "`predicted_neq_given`.",
     )
-    rank_by: Literal["self_confidence", "normalized_margin"] = Field(
-        "self_confidence", description="Score of a label issue (lower = more likely wrong), its order in review."
+    rank_by: Literal["self_confidence", "normalized_margin", "confidence_weighted_entropy"] = Field(
+        "self_confidence",
+        description="Label quality score of an issue (cleanlab's; lower = more likely wrong), its order in review.",
+    )
+    interval_resamples: int = Field(
+        200,
+        ge=0,
+        le=100_000,
+        description="Bootstrap draws of the audited rows for the interval of the estimated error rate; 0 = none.",
+    )
+    interval_level: float = Field(
+        0.95, gt=0, lt=1, description="Coverage of that interval (0.95: the 2.5th to 97.5th percentile of the draws)."
     )
     outlier_quantile: float | None = Field(
         0.005,
