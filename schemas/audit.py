@@ -9,7 +9,7 @@ from pydantic import Field
 from schemas.base import Seed, StrictModel
 from schemas.tfidf import LogisticRegressionSettings, TfidfFeatures
 
-IssueKind = Literal["label_issue", "outlier", "duplicate_conflict"]
+IssueKind = Literal["label_issue", "outlier", "duplicate_conflict", "low_quality"]
 
 
 class AuditParams(StrictModel):
@@ -49,6 +49,13 @@ class AuditParams(StrictModel):
         "self_confidence",
         description="Label quality score of an issue (cleanlab's; lower = more likely wrong), its order in review.",
     )
+    error_estimate: Literal["auto", "calibrated_joint", "off_diagonal"] = Field(
+        "auto",
+        description="The estimated label-error rate: `calibrated_joint` (off-diagonal mass of the calibrated joint, "
+        "the paper's), `off_diagonal` (rows counted off the confident joint's diagonal over all rows, cleanlab's "
+        "`num_label_issues`), or `auto`: the first for two classes, the second for more (each was the closer on "
+        "planted rates of 0-20%, docs/refine.md).",
+    )
     interval_resamples: int = Field(
         200,
         ge=0,
@@ -63,6 +70,15 @@ class AuditParams(StrictModel):
         ge=0.0,
         le=0.5,
         description="Flag this share of rows least similar to their own class centroid as `outlier`; null = off.",
+    )
+    low_quality_share: float | None = Field(
+        0.15,
+        ge=0.0,
+        le=1.0,
+        description="Also list the rows confident learning did not flag with the lowest label quality score "
+        "(`rank_by`), up to this share of the audited rows, as `low_quality`: review sends them after the other "
+        "kinds while its budget lasts (one round then finds about 0.9 of planted flips, not 0.7: docs/refine.md). "
+        "null = off.",
     )
     duplicate_conflicts: bool = Field(
         True, description="Flag rows of one `dup_cluster` that carry different labels (`duplicate_conflict`)."

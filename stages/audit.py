@@ -59,8 +59,18 @@ def settings(cfg: AuditParams) -> dict[str, Any]:
         "tfidf": cfg.tfidf.model_dump(),
         "classifier": cfg.classifier.model_dump(),
         "method": cfg.method,
+        "error_estimate": cfg.error_estimate,
         "rank_by": cfg.rank_by,
         "max_length": cfg.max_length,
+    }
+
+
+def findings_settings(cfg: AuditParams) -> dict[str, Any]:
+    """The keyword arguments of `findings.issues_of` that come from params."""
+    return {
+        "outlier_quantile": cfg.outlier_quantile,
+        "duplicate_conflicts": cfg.duplicate_conflicts,
+        "low_quality_share": cfg.low_quality_share,
     }
 
 
@@ -72,9 +82,11 @@ def run(cfg: AuditParams, paths: AuditPaths, split_dir: str | Path, base_dir: st
     """
     rows = load_labelled(split_dir, cfg.splits)
     s = score(rows, **settings(cfg), base_dir=base_dir, fit_model=True)
-    issues = issues_of(rows, s, outlier_quantile=cfg.outlier_quantile, duplicate_conflicts=cfg.duplicate_conflicts)
+    issues = issues_of(rows, s, **findings_settings(cfg))
     classes, result = s["classes"], s["result"]
-    low, high = error_rate_interval(s["labels"], s["probs"], cfg.interval_resamples, cfg.interval_level, cfg.seed)
+    low, high = error_rate_interval(
+        s["labels"], s["probs"], cfg.interval_resamples, cfg.interval_level, cfg.seed, cfg.error_estimate
+    )
     write_parquet(pa.Table.from_pylist(issues, schema=ISSUE_SCHEMA), paths.issues)
     model_settings = {
         "features": cfg.tfidf.model_dump(mode="json"),
@@ -107,7 +119,7 @@ def run(cfg: AuditParams, paths: AuditPaths, split_dir: str | Path, base_dir: st
         "noise_rate": {c: round(float(v), 6) for c, v in zip(classes, result.noise_rate)},
         "max_noise_rate": round(float(result.noise_rate.max()), 6) if len(classes) else 0.0,
         "issues": {k: kinds.get(k, 0) for k in KINDS},
-        "flagged_rows": len({r["id"] for r in issues}),
+        "flagged_rows": len({r["id"] for r in issues if r["issue"] != "low_quality"}),
     }
 
 

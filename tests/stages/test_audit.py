@@ -110,7 +110,12 @@ def test_stage_writes_issues_metrics_and_plot_deterministically(tmp_path):
     assert {r["id"] for r in by_kind["duplicate_conflict"]} == {"r0010", "r0011"}
     assert "r0002" in {r["id"] for r in by_kind["label_issue"]}
     assert metrics["rows"] == 800
-    assert set(metrics["issues"]) == {"label_issue", "outlier", "duplicate_conflict"}
+    assert set(metrics["issues"]) == {"label_issue", "outlier", "duplicate_conflict", "low_quality"}
+    # low_quality: the next 15% most doubtful rows (review's budget filler), never the flagged ones
+    assert metrics["issues"]["low_quality"] == 120
+    assert not {r["id"] for r in by_kind["low_quality"]} & {r["id"] for r in by_kind["label_issue"]}
+    assert metrics["flagged_rows"] == len({r["id"] for k in stage.KINDS[:3] for r in by_kind.get(k, [])})
+    assert metrics["estimated_error_rate_interval"]["low"] <= metrics["estimated_error_rate"]
     assert metrics["issues"]["duplicate_conflict"] == 2
     assert set(metrics["noise_rate"]) == {"ham", "spam"}
     assert metrics["max_noise_rate"] == max(metrics["noise_rate"].values())

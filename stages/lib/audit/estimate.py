@@ -14,16 +14,17 @@ from stages.lib.audit.confident import error_rate
 
 
 def error_rate_interval(
-    labels: np.ndarray, probs: np.ndarray, resamples: int, level: float, seed: int
+    labels: np.ndarray, probs: np.ndarray, resamples: int, level: float, seed: int, how: str = "auto"
 ) -> tuple[float, float]:
-    """Percentile bootstrap interval (`level`, e.g. 0.95) of the estimated error rate over `resamples` draws.
+    """Percentile bootstrap interval (`level`, e.g. 0.95) of the estimated error rate (`how`: confident.rates)
+    over `resamples` draws.
 
     A draw that loses every row of a class estimates on the classes it kept (the class cannot add errors
     it has no rows for). With `resamples` 0 the interval is the point estimate on both sides.
     """
     labels = np.asarray(labels, dtype=np.int64)
     probs = np.asarray(probs, dtype=float)
-    point = error_rate(labels, probs)
+    point = error_rate(labels, probs, how)
     if resamples == 0 or len(labels) == 0:
         return point, point
     rng = np.random.default_rng(seed)
@@ -37,6 +38,6 @@ def error_rate_interval(
             code[kept] = np.arange(len(kept))
             pr = pr[:, kept]
             lab, pr = code[lab], pr / np.maximum(pr.sum(axis=1, keepdims=True), 1e-12)
-        rates[b] = error_rate(lab, pr)
+        rates[b] = error_rate(lab, pr, how)
     low, high = np.quantile(rates, [(1 - level) / 2, (1 + level) / 2])
     return float(low), float(high)

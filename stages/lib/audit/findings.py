@@ -20,7 +20,7 @@ from stages.lib.core.io import read_rows
 from stages.lib.model.tfidf import classifier as make_classifier
 from stages.lib.model.tfidf import tfidf_logreg, vectorizer
 
-KINDS = ("label_issue", "outlier", "duplicate_conflict")
+KINDS = ("label_issue", "outlier", "duplicate_conflict", "low_quality")
 
 
 def load_labelled(split_dir: str | Path, splits: list[str]) -> list[dict[str, Any]]:
@@ -45,6 +45,7 @@ def score(
     tfidf: dict[str, Any],
     classifier: dict[str, Any],
     method: str,
+    error_estimate: str,
     rank_by: str,
     max_length: int,
     base_dir: str | Path | None = None,
@@ -86,7 +87,7 @@ def score(
         "labels": labels,
         "fold": fold,
         "probs": probs,
-        "result": confident.find_issues(labels, probs, method),
+        "result": confident.find_issues(labels, probs, method, error_estimate),
         "quality": confident.rank(labels, probs, rank_by),
         "similarity": outlier_scores(x, labels, len(classes)),
         "model": model,
@@ -94,7 +95,12 @@ def score(
 
 
 def issues_of(
-    rows: list[dict[str, Any]], s: dict[str, Any], *, outlier_quantile: float | None, duplicate_conflicts: bool
+    rows: list[dict[str, Any]],
+    s: dict[str, Any],
+    *,
+    outlier_quantile: float | None,
+    duplicate_conflicts: bool,
+    low_quality_share: float | None,
 ) -> list[dict[str, Any]]:
     """One record per (row, issue kind), sorted by kind, then score (worst first), then id."""
     classes, labels, result = s["classes"], s["labels"], s["result"]
@@ -120,6 +126,11 @@ def issues_of(
 
     for n in np.flatnonzero(result.issues):
         add(n, "label_issue", s["quality"][n], classes[result.suggested[n]])
+    if low_quality_share:
+        best = s["probs"].argmax(axis=1)
+        order = [n for n in np.lexsort((np.arange(len(rows)), s["quality"])) if not result.issues[n]]
+        for n in order[: round(low_quality_share * len(rows))]:
+            add(n, "low_quality", s["quality"][n], classes[best[n]])
     if outlier_quantile:
         cut = np.quantile(s["similarity"], outlier_quantile)
         for n in np.flatnonzero(s["similarity"] <= cut):
