@@ -13,8 +13,9 @@ train rows three times: true labels, noisy labels, after the round. Reported: te
 the flips and its estimated error rate. Data: the SMS sample and BANKING77 (data/sample/), TREC
 (benchmarks/data/trec/).
 
-Run: python benchmarks/bench_loop.py [--data sms banking77 trec] [--seeds 0 1 2] [--features word|word+char]
-or pytest benchmarks/bench_loop.py --benchmark-only -s (SMS and TREC, one seed).
+Run: PYTHONPATH=. python benchmarks/bench_loop.py [--data sms banking77 trec] [--seeds 0 1 2] [--params JSON]
+[--rows N] [--no-train], or pytest benchmarks/bench_loop.py --benchmark-only -s (SMS and TREC, one seed).
+`--params '{"tfidf": {"char_ngrams": [2, 5], "max_features": null}}'` measures other audit settings.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ from schemas.audit import AuditParams
 from schemas.compare import TfidfBaseline
 from schemas.review import ReviewParams
 from stages.audit import findings_settings, settings
+from stages.lib.audit.confident import error_rate
+from stages.lib.audit.estimate import error_rate_interval
 from stages.lib.audit.findings import issues_of, score
 from stages.lib.audit.noise import flip_labels, precision_recall
 from stages.lib.model.tfidf import baseline_pipeline
@@ -85,10 +88,17 @@ def test_f1(train: list[dict], labels: list[str], test: list[dict]) -> float:
     return float(f1_score([r["label"] for r in test], model.predict([r["text"] for r in test]), average="macro"))
 
 
-def one_round(name: str, seed: int, cfg: AuditParams) -> dict:
+def one_round(
+    name: str, seed: int, cfg: AuditParams, rows_cap: int | None = None, train: bool = True, rate: float = RATE
+) -> dict:
+    """One round on `name` with flip seed `seed`; `rows_cap` audits a fixed sample of that many rows, `train`
+    False skips the three classifier fits (the audit's flags and estimate only)."""
     audited, test = load(name)
+    if rows_cap and rows_cap < len(audited):
+        keep = set(np.random.default_rng(0).choice(len(audited), rows_cap, replace=False).tolist())
+        audited = [r for n, r in enumerate(audited) if n in keep]
     true = [r["label"] for r in audited]
-    noisy, flipped = flip_labels(true, RATE, seed)
+    noisy, flipped = flip_labels(true, rate, seed)
     rows = [{**r, "label": lab} for r, lab in zip(audited, noisy)]
     started = time.perf_counter()
     s = score(rows, **settings(cfg))
@@ -99,23 +109,30 @@ def one_round(name: str, seed: int, cfg: AuditParams) -> dict:
     fixed = [t if r["id"] in answered else lab for r, lab, t in zip(rows, noisy, true)]
     audit_s = time.perf_counter() - started
     is_train = [r["split"] == "train" for r in audited]
-    train = [r for r, m in zip(audited, is_train) if m]
+    train_rows = [r for r, m in zip(audited, is_train) if m]
     f1 = {
-        kind: test_f1(train, [lab for lab, m in zip(labels, is_train) if m], test)
+        kind: test_f1(train_rows, [lab for lab, m in zip(labels, is_train) if m], test) if train else float("nan")
         for kind, labels in (("true", true), ("noisy", noisy), ("round", fixed))
     }
-    cost = f1["true"] - f1["noisy"]
+    cost = f1["true"] - f1["noisy"] if train else 0.0
     hits = int(sum(flipped[n] for n, r in enumerate(rows) if r["id"] in answered))
     return {
         "data": name,
         "seed": seed,
         "audited": len(rows),
         "planted": int(flipped.sum()),
+        "planted_rate": round(float(flipped.mean()), 4),
         "budget": budget,
         "reviewed": len(answered),
         "reviewed_flips": hits,
         "flags": precision_recall(s["result"].issues, flipped),
         "estimated_error_rate": round(s["result"].error_rate, 4),
+        "estimates": {
+            how: round(error_rate(s["labels"], s["probs"], how), 4) for how in ("calibrated_joint", "off_diagonal")
+        },
+        "interval": [
+            round(v, 4) for v in error_rate_interval(s["labels"], s["probs"], 100, 0.95, 0, cfg.error_estimate)
+        ],
         "f1": {k: round(v, 4) for k, v in f1.items()},
         "recovered": round((f1["round"] - f1["noisy"]) / cost, 4) if cost > 0 else None,
         "audit_seconds": round(audit_s, 1),
@@ -127,12 +144,15 @@ def main(argv: list[str] | None = None) -> list[dict]:
     ap.add_argument("--data", nargs="+", default=["sms", "banking77", "trec"])
     ap.add_argument("--seeds", nargs="+", type=int, default=[0])
     ap.add_argument("--params", default=None, help="audit params as JSON (default: the schema's defaults)")
+    ap.add_argument("--rows", type=int, default=None, help="audit a fixed sample of this many rows")
+    ap.add_argument("--no-train", action="store_true", help="the audit's flags and estimate only")
+    ap.add_argument("--rate", type=float, default=RATE, help="share of each class's labels flipped (0.1)")
     args = ap.parse_args(argv)
     cfg = AuditParams.model_validate(json.loads(args.params)) if args.params else AuditParams()
     out = []
     for name in args.data:
         for seed in args.seeds:
-            result = one_round(name, seed, cfg)
+            result = one_round(name, seed, cfg, args.rows, not args.no_train, args.rate)
             print(json.dumps(result), flush=True)
             out.append(result)
     return out
