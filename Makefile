@@ -5,17 +5,18 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 BASE ?= main
 
-.PHONY: setup demo demo-sft test test-all bench lint format schema collect curve report clean-venv
+.PHONY: setup demo demo-sft test test-all bench lint format schema collect curve report plots plots-diff clean-venv
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml scripts/install_torch.sh scripts/setup_data.sh scripts/setup_models.sh
+$(STAMP): pyproject.toml scripts/install_torch.sh scripts/setup_data.sh scripts/setup_models.sh scripts/setup_browser.sh
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	scripts/install_torch.sh $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[dev,ray]"
 	scripts/setup_data.sh $(BIN)/python
 	scripts/setup_models.sh $(BIN)/python
+	scripts/setup_browser.sh
 	touch $(STAMP)
 
 # curve is in the graph but off (curve.enabled: false): it retrains every approach about ten times (`make curve`).
@@ -52,6 +53,15 @@ collect: setup  ## fetch collect.sources again into a new snapshot; then `dvc re
 
 report: setup  ## review this branch against BASE (default main): reports/review.md, exit 1 on a regression
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python scripts/report.py --base $(BASE) --out reports/review.md
+
+# Vega is inlined in the page (scripts/plots/page.html, set in .dvc/config), so the HTML opens offline.
+plots: setup  ## the charts of dvc.yaml's plots: section, offline: dvc_plots/index.html
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc plots show -o dvc_plots
+	@echo "open dvc_plots/index.html (no network needed)"
+
+plots-diff: setup  ## the same charts, this workspace against BASE (default main): dvc_plots/index.html
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc plots diff $(BASE) -o dvc_plots
+	@echo "open dvc_plots/index.html (no network needed)"
 
 lint: setup
 	$(BIN)/ruff check .

@@ -72,9 +72,8 @@ class Params(StrictModel):
     monitor: MonitorParams = Field(default_factory=MonitorParams, description="monitor stage: drift of new text.")
     gate: Gate = Field(
         default_factory=default_gate,
-        description="Regression gate of `make report`: metric name -> direction and tolerance. A metric whose "
-        "dotted name is the key or ends with `.<key>` fails the review when it moves the wrong way by more than "
-        "abs_tol + rel_tol * |base value|. No stage reads it.",
+        description="Regression gate of `make report`: test scores by a paired bootstrap against the base's "
+        "predictions (scores), counters by tolerance (rules). No stage reads it.",
     )
 
     @model_validator(mode="after")

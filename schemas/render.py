@@ -110,7 +110,9 @@ class TokenizerParams(StrictModel):
 class RenderPaths(PathsModel):
     """Inputs and outputs of render (relative to the SFT pipeline folder)."""
 
-    split: str = Field("data/split", description="Folder with train, validation and test .parquet conversations.")
+    split: str = Field(
+        "data/decontaminated", description="Folder with train, validation and test .parquet conversations."
+    )
     tokenizer: str = Field("models/tokenizer", description="Tokenizer folder (tokenizer.json, tokenizer_config.json).")
     rendered: str = Field(
         "data/rendered",
@@ -124,5 +126,7 @@ class RenderPaths(PathsModel):
 class TokenizerPaths(PathsModel):
     """Input and output of the demo's tokenizer step."""
 
-    train: str = Field("data/split/train.parquet", description="Train split whose text trains the tokenizer.")
+    train: str = Field("data/decontaminated/train.parquet", description="Train split whose text trains the tokenizer.")
     tokenizer: str = Field("models/tokenizer", description="Output tokenizer folder.")
+    metrics: str = Field("metrics/tokenizer.json", description="Tokenizer headline metrics (vocabulary size).")
+    details: str = Field("metrics/details/tokenizer.json", description="Every counter of the tokenizer step.")

@@ -16,7 +16,9 @@ from schemas.base import StrictModel
 from schemas.chat import ChatCleanParams, ChatIngestParams, ChatSplitParams
 from schemas.decontam import DecontamParams
 from schemas.engine import EngineParams
+from schemas.export import ExportParams, ExportPaths
 from schemas.paths import CleanPaths, IngestPaths, PathsModel, SplitPaths
+from schemas.render import RenderParams, RenderPaths, TokenizerParams, TokenizerPaths
 
 
 class ChatCleanPaths(CleanPaths):
@@ -43,6 +45,9 @@ class SftPaths(StrictModel):
     clean: ChatCleanPaths = Field(default_factory=ChatCleanPaths, description="clean outputs.")
     split: SplitPaths = Field(default_factory=SplitPaths, description="split outputs.")
     decontaminate: DecontamPaths = Field(default_factory=DecontamPaths, description="decontaminate outputs.")
+    tokenizer: TokenizerPaths = Field(default_factory=TokenizerPaths, description="tokenizer input and output.")
+    render: RenderPaths = Field(default_factory=RenderPaths, description="render inputs and outputs.")
+    export: ExportPaths = Field(default_factory=ExportPaths, description="export inputs and outputs.")
 
 
 class SftParams(StrictModel):
@@ -56,6 +61,15 @@ class SftParams(StrictModel):
     split: ChatSplitParams = Field(default_factory=ChatSplitParams, description="split: grouped by cluster.")
     decontaminate: DecontamParams = Field(
         default_factory=DecontamParams, description="decontaminate: train against evaluation text."
+    )
+    tokenizer: TokenizerParams = Field(
+        default_factory=TokenizerParams, description="tokenizer: the demo's chat tokenizer, from train text."
+    )
+    render: RenderParams = Field(
+        default_factory=RenderParams, description="render: chat template, tokens, loss masks, lengths, packing."
+    )
+    export: ExportParams = Field(
+        default_factory=ExportParams, description="export: DatasetDict with a card, trainer formats."
     )
 
     @model_validator(mode="after")

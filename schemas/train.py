@@ -10,13 +10,29 @@ from schemas.base import Seed, StrictModel
 
 
 class EarlyStopping(StrictModel):
-    """Stop when the validation metric has not improved for `patience` evaluations; keep the best model."""
+    """Keep the best validation checkpoint; stop when it is `patience` old. Counted in optimiser steps or epochs
+    (`unit`), not in evaluations, and nothing before `minimum` counts: on a small validation split an early lucky
+    evaluation would otherwise be kept and stop the run."""
 
     metric: Literal["macro_f1", "accuracy", "loss"] = Field(
         "macro_f1", description="Validation metric that picks the best checkpoint (loss: lower is better)."
     )
-    patience: int | None = Field(
-        3, ge=1, le=100_000, description="Evaluations without improvement before stopping; null trains to the end."
+    unit: Literal["steps", "epochs"] = Field(
+        "steps", description="Unit of patience and minimum: optimiser steps or epochs (passes over the train rows)."
+    )
+    patience: float | None = Field(
+        150,
+        gt=0,
+        le=100_000_000,
+        description="Stop when the best evaluation is this many units old (in steps: at least train.eval_steps); "
+        "null trains to the end.",
+    )
+    minimum: float = Field(
+        0,
+        ge=0,
+        le=100_000_000,
+        description="Units trained before an evaluation may be kept as the best and before stopping; the last "
+        "evaluation always counts. 0: from the first evaluation.",
     )
 
 
@@ -116,6 +132,17 @@ class TrainParams(StrictModel):
             raise ValueError(
                 f"train.accelerate_config is set but train.launcher is {self.launcher}; set launcher: accelerate "
                 "or accelerate_config: null"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _patience_spans_an_evaluation(self) -> TrainParams:
+        stop = self.early_stopping
+        if stop.unit == "steps" and stop.patience is not None and stop.patience < self.eval_steps:
+            raise ValueError(
+                f"train.early_stopping.patience is {stop.patience:g} optimiser steps (unit: steps), less than "
+                f"train.eval_steps ({self.eval_steps}): it would stop at the first evaluation without improvement. "
+                f"Patience counts steps, not evaluations: e.g. set it to {3 * self.eval_steps} (three evaluations)"
             )
         return self
 

@@ -26,7 +26,7 @@ N_WORDNET = 1200
 N_SMS = 400
 POS_NAME = {"n": "noun", "v": "verb", "a": "adjective", "s": "adjective", "r": "adverb"}
 SYSTEM = "You are a concise English dictionary. Answer in one sentence."
-SMS_INSTRUCTION = "Is this text message spam? Answer with one word: spam or ham."
+SMS_INSTRUCTION = "Is this message spam?"
 
 
 def _key(*parts: str) -> str:

@@ -25,12 +25,12 @@ from schemas import load_params
 from schemas.audit import AuditParams
 from schemas.paths import AuditPaths
 from stages.lib.audit.estimate import error_rate_interval
-from stages.lib.audit.findings import KINDS, issues_of, load_labelled, score
+from stages.lib.audit.findings import FLAGGED, KINDS, issues_of, load_labelled, score
 from stages.lib.audit.saved import save_model
 from stages.lib.core.errors import cli
 from stages.lib.core.io import atomic_path, write_json, write_parquet
 from stages.lib.core.log import get_logger
-from stages.lib.core.metrics import write_metrics
+from stages.lib.core.metrics import PER_CLASS_HEADLINE, per_class_headline, write_metrics  # noqa: F401 (tests read it)
 
 log = get_logger("audit")
 
@@ -106,7 +106,7 @@ def run(cfg: AuditParams, paths: AuditPaths, split_dir: str | Path, base_dir: st
         paths.details,
     )
     per = Counter((r["label"], r["issue"]) for r in issues)
-    write_json([{"bar": f"{c} {k}", "rows": per.get((c, k), 0)} for c in classes for k in KINDS], paths.plot)
+    write_json([{"bar": f"{c} {k}", "rows": per.get((c, k), 0)} for c in classes for k in FLAGGED], paths.plot)
     kinds = Counter(r["issue"] for r in issues)
     log.info(
         "audited %d rows: %s; estimated label-error rate %.4f (%.0f%% interval %.4f to %.4f)",
@@ -119,21 +119,19 @@ def run(cfg: AuditParams, paths: AuditPaths, split_dir: str | Path, base_dir: st
         "noise_rate": {c: round(float(v), 6) for c, v in zip(classes, result.noise_rate)},
         "max_noise_rate": round(float(result.noise_rate.max()), 6) if len(classes) else 0.0,
         "issues": {k: kinds.get(k, 0) for k in KINDS},
-        "flagged_rows": len({r["id"] for r in issues if r["issue"] != "low_quality"}),
+        "flagged_rows": len({r["id"] for r in issues if r["issue"] in FLAGGED}),
     }
 
 
 # What `dvc metrics show` lists; the counts by kind and the error rate's interval are in metrics/details/audit.json
-# (the demo's `dvc metrics show` stays within 40 values). The rate of each class is
-# headline up to PER_CLASS_HEADLINE classes; with more (77 would be 77 columns of `dvc metrics show`) the worst
-# class's rate is, and the per-class rates stay in the details file.
+# (the demo's `dvc metrics show` stays within 40 values). The rate of each class is headline on two classes; with
+# more the worst class's rate is (per_class_headline), the per-class rates stay in the details file.
 HEADLINE = ("estimated_error_rate", "flagged_rows")
-PER_CLASS_HEADLINE = 10
 
 
 def headline(metrics: dict[str, Any]) -> tuple[str, ...]:
-    """HEADLINE plus `noise_rate.<class>`, or `max_noise_rate` past PER_CLASS_HEADLINE classes."""
-    return HEADLINE + (("noise_rate",) if len(metrics["noise_rate"]) <= PER_CLASS_HEADLINE else ("max_noise_rate",))
+    """HEADLINE plus `noise_rate.<class>` on two classes, or `max_noise_rate` with more."""
+    return (*HEADLINE, per_class_headline(len(metrics["noise_rate"]), "noise_rate", "max_noise_rate"))
 
 
 def _r(values: Any) -> Any:

@@ -3,8 +3,10 @@
 Reads the augmented folder, writes the balanced folder: train resampled,
 validation/test/unlabeled copied byte for byte, class_weights.json
 (`{"class_weights": {label: weight}}` or `{"class_weights": null}`) and
-rejects.parquet (rows a sampler removed, synthetic candidates dropped).
-`rows_in + added == rows_out + sum(dropped)`.
+rejects.parquet (rows a sampler removed, synthetic candidates dropped), and
+plots/balance_class_counts.json: rows per class through the pipeline (ingest's and
+label's counts read from their details files, then split's train rows, augmented,
+balanced). `rows_in + added == rows_out + sum(dropped)`.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from stages.lib.augment.augmentation import (
     imbalance_ratio,
     synthesize_rows,
 )
+from stages.lib.balance.flow import flow_rows, upstream_counts
 from stages.lib.balance.kinds import sampler_kind
 from stages.lib.balance.sampling import (
     SAMPLERS,
@@ -49,10 +52,15 @@ HEADLINE = ("rows_in", "rows_out")
 
 # Why a train row is not in the output; every key is always written.
 REASONS = ("under_sampling", "cleaning")
-PHASES = ("1 split", "2 augmented", "3 balanced")
 
 
-def run(cfg: BalanceParams, paths: BalancePaths, source_dir: str | Path, nltk_data: str) -> dict[str, Any]:
+def run(
+    cfg: BalanceParams,
+    paths: BalancePaths,
+    source_dir: str | Path,
+    nltk_data: str,
+    upstream: dict[str, dict[str, int]] | None = None,
+) -> dict[str, Any]:
     """Resample train as configured, write the balanced folder and the plot data atomically, return the metrics.
 
     Raises StageError before writing when sampling_strategy does not fit the
@@ -118,7 +126,7 @@ def run(cfg: BalanceParams, paths: BalancePaths, source_dir: str | Path, nltk_da
         "before": class_counts(r["label"] for r in rows),
         "after": class_counts(r["label"] for r in out),
     }
-    write_json(plot_rows(counts), paths.plot)
+    write_json(flow_rows(upstream or {}, counts), paths.plot)  # upstream: ingest, clean, label per class
     log.info(
         "train: %d rows in, %d added, %d removed; classes %s -> %s; class weights %s",
         len(rows),
@@ -181,21 +189,12 @@ def map_back(
     return out, added, removed
 
 
-def plot_rows(counts: dict[str, dict[str, int]]) -> list[dict[str, Any]]:
-    """Rows for dvc's bar_horizontal template: one bar per class and phase (split, augmented, balanced)."""
-    out = []
-    labels = sorted(set().union(*counts.values()))
-    for label in labels:
-        for phase, key in zip(PHASES, ("split", "before", "after")):
-            out.append({"bar": f"{label} | {phase}", "class": label, "phase": phase, "rows": counts[key].get(label, 0)})
-    return out
-
-
 def main() -> None:
     params = load_params()
-    metrics = run(params.balance, params.paths.balance, params.paths.augment.dir, params.paths.augment.nltk_data)
-    p = params.paths.balance
-    write_metrics(metrics, HEADLINE, p.metrics, p.details)
+    p = params.paths
+    details = {"ingested": p.ingest.details, "cleaned": p.clean.details, "labelled": p.label.details}
+    metrics = run(params.balance, p.balance, p.augment.dir, p.augment.nltk_data, upstream_counts(details))
+    write_metrics(metrics, HEADLINE, p.balance.metrics, p.balance.details)
 
 
 if __name__ == "__main__":

@@ -10,15 +10,18 @@ and for the paired difference of each approach to the TF-IDF baseline, with a
 verdict. Writes metrics/compare.json (headline), metrics/details/compare.json,
 reports/comparison.md (a one-sentence recommendation, then one table), the fitted
 baseline (models/tfidf_logreg/: terms, idf and coefficients, no pickle; `predict --approach tfidf_logreg`),
-plots/compare.json and plots/validation_macro_f1.json (every approach's
-validation curve, overlaid). Training time, peak memory and inference time vary
-with the machine, so they stay out of git and DVC: the same table with those
-columns goes to reports/timings/comparison.md. With `compare.gate`, fails when
-the best approach is below the minimum.
+plots/compare.json (each approach's and baseline's score with its bootstrap
+interval) and plots/validation_macro_f1.json (every approach's validation curve
+by optimizer step, overlaid). Training time, peak memory and inference time per
+1,000 rows are measured: each approach's from its train and evaluate details
+(`compute`, two significant figures), the baseline's here; the table shows them
+and the recommendation weighs them. With `compare.gate`, fails when the best
+approach is below the minimum.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +31,7 @@ from schemas.paths import ComparePaths, EvaluatePaths, TrainPaths
 from schemas.tfidf import solver_problems
 from stages.lib.compare.intervals import interval, paired_difference
 from stages.lib.compare.report import MAJORITY, TFIDF, recommend, render
-from stages.lib.compare.rows import approach_row, tfidf_baseline, timings, validation_curves
+from stages.lib.compare.rows import approach_row, plot_row, tfidf_baseline, validation_curves
 from stages.lib.core.errors import StageError, cli
 from stages.lib.core.io import atomic_path, write_json
 from stages.lib.core.log import get_logger
@@ -37,6 +40,7 @@ from stages.lib.model.baselines import majority_scores, split_train
 from stages.lib.model.evaluation import rounded
 from stages.lib.model.textclf import label_set, read_split
 from stages.lib.model.tfidf import save_baseline
+from stages.lib.text.fingerprint import text_fingerprint
 
 log = get_logger("compare")
 
@@ -51,12 +55,13 @@ def run(
     eval_paths: EvaluatePaths,
     split_dir: str | Path,
     timings_dir: str | Path | None = None,
+    text: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Build the comparison; raise StageError (writing nothing) when the gate fails.
 
-    Both baselines are fitted on `split_dir`'s train rows (before augment and balance). With `timings_dir`, also
-    writes `<timings_dir>/comparison.md`: the same table with each approach's training time, peak memory and
-    inference time from its last run on this machine.
+    Both baselines are fitted on `split_dir`'s train rows (before augment and balance). With `timings_dir`, the
+    baseline's raw timings go to `<timings_dir>/compare.json`. `text` (the text settings' fingerprint) is recorded
+    in the baseline's folder, so predict refuses other settings.
     """
     test_ids, test_texts, test_labels = read_split(train_paths.split("test"))
     _, train_texts, train_labels = read_split(split_train(split_dir))
@@ -75,8 +80,7 @@ def run(
             eval_paths.predictions_dir,
             [test_ids[i] for i in scored],
         )
-    timed = {n: timings(n, timings_dir) for n in approaches}
-    tfidf, predicted[TFIDF], timed[TFIDF], fitted = tfidf_baseline(
+    tfidf, predicted[TFIDF], timed, fitted = tfidf_baseline(
         cfg.baseline, train_texts, train_labels, test_texts, test_labels
     )
     majority = majority_scores(train_labels, actual)
@@ -115,14 +119,13 @@ def run(
     with atomic_path(paths.report) as tmp:
         tmp.write_text(report)
     with atomic_path(paths.baseline_model) as tmp:
-        save_baseline(fitted, cfg.baseline, tmp)
+        save_baseline(fitted, cfg.baseline, tmp, text)
     if timings_dir is not None:
-        with atomic_path(Path(timings_dir) / "comparison.md") as tmp:
-            tmp.write_text(render(*table, timed))
-        write_timings({"tfidf_train_seconds": timed[TFIDF]["train_seconds"]}, timings_dir, "compare")
-    write_json(validation_curves(approaches, Path(train_paths.live_dir), metric), paths.curves)
-    plot = [{"approach": n, metric: rows[n][metric]} for n in ranked]
-    plot += [{"approach": TFIDF, metric: tfidf[metric]}, {"approach": MAJORITY, metric: majority[metric]}]
+        write_timings({f"tfidf_{k}": v for k, v in timed.items()}, timings_dir, "compare")
+    curves = validation_curves(approaches, Path(train_paths.live_dir), metric, train_paths.details_dir)
+    write_json(curves, paths.curves)
+    plot = [plot_row(n, "approach", rows[n], metric) for n in ranked]
+    plot += [plot_row(TFIDF, "baseline", tfidf, metric), plot_row(MAJORITY, "baseline", majority, metric)]
     write_json(plot, paths.plot)
     log.info("%s", recommendation["sentence"])
     return metrics
@@ -131,7 +134,8 @@ def run(
 def main() -> None:
     params = load_params()
     p = params.paths
-    metrics = run(list(params.approaches), params.compare, p.compare, p.train, p.evaluate, p.split.dir, p.timings)
+    text = text_fingerprint(params.clean.normalize.model_dump(), params.clean.pii.model_dump())
+    metrics = run(list(params.approaches), params.compare, p.compare, p.train, p.evaluate, p.split.dir, p.timings, text)
     headline = (f"best.{params.compare.metric}", "best.margin_over_baseline", "best.margin_over_tfidf")
     write_metrics(metrics, headline, p.compare.metrics, p.compare.details)
 

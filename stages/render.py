@@ -2,25 +2,37 @@
 
 Reads the split folder's train/validation/test conversations and the tokenizer folder; writes
 `rendered/<split>.parquet` (`input_ids`, `labels` with -100 on untrained tokens, `length`, `n_trained`, the
-rendered `prompt` and reference `answer`), `rendered/packed/<split>.parquet` with `render.packing`, and
-`rendered/rejects.parquet`. Every dropped row is counted by reason: `rows_in == rows_out + sum(dropped)`.
-Two gates fail the stage (old outputs kept): the mask audit (`render.max_audit_failure_share`) and the length
-report (`render.max_over_length_share`).
+rendered `prompt` and reference `answer`), `rendered/packed/<split>.parquet` with `render.packing`,
+`rendered/rejects.parquet`, and `rendered/template.json` (the template text, its special tokens and end-of-turn
+markers: what a trainer stores with the model, so that predict renders the same way). Every dropped row is
+counted by reason: `rows_in == rows_out + sum(dropped)`. Two gates fail the stage (old outputs kept): the mask
+audit (`render.max_audit_failure_share`) and the length report (`render.max_over_length_share`).
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 from pathlib import Path
 from typing import Any
 
 from schemas import load_params
+from schemas.engine import EngineParams
 from schemas.render import RenderParams, RenderPaths
 from stages.lib.core.errors import StageError, cli
 from stages.lib.core.io import atomic_path, write_table
 from stages.lib.core.log import get_logger
 from stages.lib.core.metrics import write_metrics
 from stages.lib.core.rejects import rejects_table
-from stages.lib.render.files import SPLITS, load_tokenizer, make_renderer, pack_file, render_file
+from stages.lib.engine.session import ray_session
+from stages.lib.render.files import (
+    SPLITS,
+    load_tokenizer,
+    make_renderer,
+    pack_file,
+    render_file,
+    template_record,
+)
 from stages.lib.render.tokens import Tally, summary
 
 log = get_logger("render")
@@ -35,17 +47,22 @@ HEADLINE = [
 ]
 
 
-def run(cfg: RenderParams, paths: RenderPaths) -> dict[str, Any]:
-    """Render every split; returns the metrics (rows and rejects, mask audit, lengths, packing)."""
+def run(cfg: RenderParams, paths: RenderPaths, engine: EngineParams | None = None) -> dict[str, Any]:
+    """Render every split; returns the metrics (rows and rejects, mask audit, lengths, packing).
+
+    `engine` (default local): with `kind: ray` the batches are encoded on Ray workers; same bytes out.
+    """
+    engine = engine or EngineParams()
+    with contextlib.ExitStack() as stack:
+        if engine.kind == "ray":
+            stack.enter_context(ray_session(engine.ray.address, engine.ray.num_cpus))
+        return _run(cfg, paths, on_ray=engine.kind == "ray")
+
+
+def _run(cfg: RenderParams, paths: RenderPaths, on_ray: bool) -> dict[str, Any]:
     tokenizer = load_tokenizer(paths.tokenizer)
     renderer = make_renderer(cfg.template, tokenizer)
-    settings = {
-        "mask_policy": cfg.mask_policy,
-        "train_on_eos": cfg.train_on_eos,
-        "prompt_loss_weight": cfg.prompt_loss_weight,
-        "max_length": cfg.max_length,
-        "truncation": cfg.truncation,
-    }
+    settings = cfg.model_dump(include={"mask_policy", "train_on_eos", "prompt_loss_weight", "max_length", "truncation"})
     tally, rejects, per_split, packing = Tally(), [], {}, {}
     with atomic_path(paths.rendered) as tmp:
         tmp.mkdir()
@@ -59,6 +76,7 @@ def run(cfg: RenderParams, paths: RenderPaths) -> dict[str, Any]:
                 tokenizer,
                 tally,
                 cfg.batch_size,
+                on_ray,
                 **settings,
             )
             per_split[split] = tally.rows_in - sum(tally.dropped.values()) - before
@@ -68,6 +86,7 @@ def run(cfg: RenderParams, paths: RenderPaths) -> dict[str, Any]:
                 src, dst = tmp / f"{split}.parquet", tmp / "packed" / f"{split}.parquet"
                 packing[split] = pack_file(src, dst, cfg.max_length)
         write_table(rejects_table(rejects, sort_key=lambda r: (r["reason"], r["id"])), tmp / "rejects.parquet")
+        write_json_file(template_record(renderer, tokenizer), tmp / "template.json")
         metrics = summary(tally, cfg.max_length)
         metrics["splits"] = per_split
         if cfg.packing:
@@ -81,6 +100,10 @@ def run(cfg: RenderParams, paths: RenderPaths) -> dict[str, Any]:
         metrics["trained_tokens"],
     )
     return metrics
+
+
+def write_json_file(data: dict[str, Any], path: Path) -> None:
+    path.write_text(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
 
 
 def _gates(cfg: RenderParams, metrics: dict[str, Any], tally: Tally, template: str) -> None:
@@ -101,7 +124,7 @@ def _gates(cfg: RenderParams, metrics: dict[str, Any], tally: Tally, template: s
 
 def main() -> None:
     params = load_params()
-    metrics = run(params.render, params.paths.render)
+    metrics = run(params.render, params.paths.render, params.engine)
     p = params.paths.render
     write_metrics(metrics, HEADLINE, p.metrics, p.details)
 

@@ -94,6 +94,7 @@ def run(
         "train_seconds": round(seconds, 2),
         "samples_per_second": round(fit.samples_per_second, 2),
         "peak_memory_mb": round(peak_memory_mb(), 1),
+        "num_threads": model_cfg.num_threads,  # as chosen (model.num_threads: auto); same count, same weights
         "best_validation": {metric: fit.best_metric, "step": fit.best_step},
         "steps": fit.global_step,
         "train_rows": len(data.train_rows),

@@ -1,24 +1,28 @@
-"""The metrics contract: a screenful of headline metrics, details beside them, timings outside git and DVC;
-and the plots a reviewer wants, rendered by `dvc plots show`."""
+"""The metrics contract: a screenful of headline metrics, details beside them, timings outside git and DVC
+(the plots a reviewer reads: tests/test_plots.py)."""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
-from stages.lib.core.metrics import TIMING_KEYS, pick, write_metrics
+from stages.lib.core.metrics import (
+    PER_CLASS_HEADLINE,
+    TIMING_KEYS,
+    per_class_headline,
+    pick,
+    significant,
+    write_metrics,
+)
 
 from .conftest import REPO
-from .dvc_helpers import copy_project, dvc, flat, sh
+from .dvc_helpers import dvc, flat, sh
 
 
 def test_dvc_metrics_show_fits_a_screen_on_the_demo():
     """The committed metrics (the demo run) list at most 40 values (338 before the headline split)."""
-    shown = json.loads(dvc(REPO, "metrics", "show", "--json").stdout)
-    files = shown[""]["data"] if "" in shown else shown  # {"": {"data": {path: {"data": ...}}}} (workspace)
-    values = {f"{path}:{k}": v for path, entry in files.items() for k, v in flat(entry["data"]).items()}
+    values = demo_values()  # {"": {"data": {path: {"data": ...}}}} (workspace)
     assert 20 <= len(values) <= 40, sorted(values)
     assert not [k for k in values if k.rsplit(":", 1)[1].split(".")[-1] in TIMING_KEYS]
     # each approach's test macro-F1 and accuracy, leakage and rows in/out are there
@@ -27,13 +31,51 @@ def test_dvc_metrics_show_fits_a_screen_on_the_demo():
     assert {"metrics/split.json:leakage.near", "metrics/ingest.json:rows_out"} <= set(values)
 
 
-def test_no_tracked_file_holds_a_timing():
-    """Wall-clock values change on every run: in a tracked file they would dirty every fresh clone."""
+def demo_values() -> dict[str, object]:
+    shown = json.loads(dvc(REPO, "metrics", "show", "--json").stdout)
+    files = shown[""]["data"] if "" in shown else shown
+    return {f"{path}:{k}": v for path, entry in files.items() for k, v in flat(entry.get("data", {})).items()}
+
+
+@pytest.mark.parametrize("n_classes", [3, 77])
+def test_dvc_metrics_show_stays_within_40_values_for_any_number_of_classes(n_classes):
+    """The demo's headline with its two classes' per-class values replaced by what n classes would give.
+
+    Per-class values are headline only on two classes (PER_CLASS_HEADLINE); with more, one value (the worst
+    class's) is, and the rest go to the details files. Every other headline value is one per stage or approach.
+    """
+    from stages import audit
+
+    demo = ["ham", "spam"]
+    values = demo_values()
+    per_class = {k for k in values if k.rsplit(".", 1)[-1] in demo}
+    assert per_class == {"metrics/audit.json:noise_rate.ham", "metrics/audit.json:noise_rate.spam"}, per_class
+    classes = [f"class_{i}" for i in range(n_classes)]
+    metrics = {
+        "estimated_error_rate": 0.1,
+        "flagged_rows": 5,
+        "noise_rate": dict.fromkeys(classes, 0.1),
+        "max_noise_rate": 0.1,
+    }
+    audit_values = flat(pick(metrics, audit.headline(metrics)))
+    assert set(audit_values) == {"estimated_error_rate", "flagged_rows", "max_noise_rate"}
+    shown = len(values) - len(per_class) - 2 + len(audit_values)  # the demo's audit had 2 + 2 values
+    assert shown <= 40, shown
+    assert PER_CLASS_HEADLINE == 2
+    assert per_class_headline(2, "noise_rate", "max_noise_rate") == "noise_rate"
+
+
+def test_no_tracked_file_holds_a_raw_timing():
+    """Raw wall-clock values change on every run: in a tracked file they would dirty every fresh clone. Only the
+    details' `compute` (rounded to two significant figures) holds measured figures."""
     tracked = sh(["git", "ls-files", "metrics", "reports", "plots"], REPO).stdout.split()
     for rel in (r for r in tracked if r.endswith(".json")):
         data = json.loads((REPO / rel).read_text())
         keys = flat(data) if isinstance(data, dict) else {}
-        assert not [k for k in keys if k.split(".")[-1] in TIMING_KEYS], rel
+        raw = [k for k in keys if k.split(".")[-1] in TIMING_KEYS and not k.rsplit(".", 1)[0].endswith("compute")]
+        assert not raw, rel
+        for key in (k for k in keys if k.split(".")[-1] in TIMING_KEYS and keys[k] is not None):
+            assert significant(keys[key]) == keys[key], (rel, key)
 
 
 def test_write_metrics_splits_headline_details_and_timings(tmp_path):
@@ -45,38 +87,15 @@ def test_write_metrics_splits_headline_details_and_timings(tmp_path):
     assert json.loads((tmp_path / "m.json").read_text()) == top
     assert json.loads((tmp_path / "d/m.json").read_text()) == {k: v for k, v in metrics.items() if k != "seconds"}
     assert json.loads((tmp_path / "t/stage.json").read_text()) == {"seconds": 1.5}
+    # training time, peak memory and inference time are versioned too, rounded so that a rerun keeps the bytes
+    measured = {"train_seconds": 282.31, "peak_memory_mb": 1487.2, "predict_seconds_per_1000": 26.34, "steps": 272}
+    write_metrics(measured, ("steps",), tmp_path / "m.json", tmp_path / "d/m.json", tmp_path / "t", "train/full")
+    details = json.loads((tmp_path / "d/m.json").read_text())
+    assert details == {"steps": 272, "compute": {"train_seconds": 280.0, "peak_memory_mb": 1500.0,
+                                                 "predict_seconds_per_1000": 26.0}}  # fmt: skip
+    assert json.loads((tmp_path / "t/train/full.json").read_text())["train_seconds"] == 282.31
+    rerun = {"train_seconds": 279.8, "peak_memory_mb": 1491.0, "predict_seconds_per_1000": 25.9, "steps": 272}
+    write_metrics(rerun, ("steps",), tmp_path / "m.json", tmp_path / "d/m2.json", tmp_path / "t", "train/full")
+    assert (tmp_path / "d/m2.json").read_bytes() == (tmp_path / "d/m.json").read_bytes()
     with pytest.raises(KeyError, match=r"headline metric 'leakage\.far'"):
         pick(metrics, ["leakage.far"])
-
-
-def test_plots_render_with_titles_and_data(tmp_path):
-    """Validation curves of every approach overlaid; confusion matrices per approach, normalised per true class."""
-    repo = copy_project(tmp_path)
-    curves = [
-        {"approach": a, "step": s, "macro_f1": f} for a, f in (("full", 0.9), ("adapter", 0.8)) for s in (50, 100)
-    ]
-    (repo / "plots/validation_macro_f1.json").write_text(json.dumps(curves))
-    for approach in ("feature", "full", "adapter"):
-        tsv = Path(repo, "dvclive/train", approach, "plots/metrics/eval/macro_f1.tsv")
-        tsv.parent.mkdir(parents=True, exist_ok=True)  # the demo's curves are committed
-        tsv.write_text("step\tmacro_f1\n50\t0.7\n100\t0.8\n")
-    shown = json.loads(dvc(repo, "plots", "show", "--json").stdout)
-    assert not shown.get("errors"), shown.get("errors")
-    data = shown["data"]
-
-    overlay = data["Validation macro-F1 by approach"][0]["content"]
-    assert overlay["encoding"]["color"]["field"] == "approach"
-    assert {(v["approach"], v["step"]) for v in overlay["data"]["values"]} == {
-        (a, s) for a in ("full", "adapter") for s in (50, 100)
-    }
-
-    confusion = data["plots/confusion/full.json"][0]["content"]
-    assert confusion["title"]["text"] == "Confusion matrix of full (share of each true class)"
-    assert "datum.xy_count / datum.sum_y" in json.dumps(confusion)  # normalised by the true class's row
-    rows = json.loads((repo / "plots/confusion/full.json").read_text())
-    assert len(confusion["data"]["values"]) == len(rows)
-    counts = json.loads((repo / "metrics/details/eval/full.json").read_text())["confusion"]
-    assert sum(sum(row.values()) for row in counts.values()) == len(rows)  # the counts stay available
-
-    curve = data["dvclive/train/full/plots/metrics/eval/macro_f1.tsv"][0]["content"]
-    assert [float(v["macro_f1"]) for v in curve["data"]["values"]] == [0.7, 0.8]

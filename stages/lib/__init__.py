@@ -1,1 +1,2 @@
-"""Library code shared by the stages: I/O, hashing, logging. No stage logic here."""
+"""Library code the stages share, one folder per domain (core, text, ingest, clean, model, ...): the logic
+behind every stage. Stage files only orchestrate."""

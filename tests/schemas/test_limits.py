@@ -182,7 +182,8 @@ def test_seeds_fit_numpy(params_data, key, value):
         ("collect.max_wait_s", float("inf"), "Input should be a finite number"),
         ("collect.max_wait_s", 100_000, "Input should be less than or equal to 3600"),
         ("collect.backoff_s", 1e300, "Input should be less than or equal to 600"),
-        ("gate.macro_f1.abs_tol", float("nan"), "Input should be a finite number"),
+        ("gate.rules.near.abs_tol", float("nan"), "Input should be a finite number"),
+        ("gate.scores.level", 0.9, "Input should be less than 0.5"),
         ("monitor.permutations", 10**9, "Input should be less than or equal to 10000"),
         ("monitor.max_rows", 10**12, "Input should be less than or equal to 1000000"),
         ("audit.classifier.c", float("inf"), "Input should be a finite number"),
@@ -194,8 +195,8 @@ def test_seeds_fit_numpy(params_data, key, value):
     ],
 )
 def test_settings_that_validate_but_cannot_run_are_refused(params_data, key, value, message):
-    if key.startswith("gate."):
-        params_data.setdefault("gate", {})["macro_f1"] = {"direction": "higher", "abs_tol": value}
+    if key.startswith("gate.rules."):
+        params_data.setdefault("gate", {}).setdefault("rules", {})["near"] = {"direction": "lower", "abs_tol": value}
     else:
         _set(params_data, key, value)
     with pytest.raises(ParamsError, match=rf"{re.escape(key)}: {message}"):

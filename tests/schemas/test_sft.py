@@ -44,7 +44,7 @@ def test_committed_sft_params_write_every_field():
 
 def test_every_problem_is_listed_by_dotted_path():
     bad = data()
-    bad["ingest"]["sources"]["sample"]["format"] = "csv"
+    bad["ingest"]["sources"]["wordnet"]["format"] = "csv"
     bad["clean"]["filters"]["assistant"]["min_chars"] = 0
     bad["decontaminate"]["ngram"] = 20
     bad["split"]["shuffle"] = True
@@ -52,7 +52,7 @@ def test_every_problem_is_listed_by_dotted_path():
         validate_params(bad, source="sft/params.yaml")
     text = str(err.value)
     assert "4 problems" in text
-    assert "ingest.sources.sample.format" in text
+    assert "ingest.sources.wordnet.format" in text
     assert "clean.filters.assistant.min_chars" in text
     assert "decontaminate.ngram" in text
     assert "split.shuffle: unknown key" in text and "Allowed keys" in text
@@ -60,17 +60,17 @@ def test_every_problem_is_listed_by_dotted_path():
 
 def test_sources_and_benchmarks_must_live_in_the_watched_folders():
     bad = data()
-    bad["ingest"]["sources"]["sample"]["path"] = "elsewhere/c.jsonl"
+    bad["ingest"]["sources"]["wordnet"]["path"] = "elsewhere/c.jsonl"
     bad["decontaminate"]["benchmarks"] = {"gsm": {"path": "data/raw/gsm.jsonl", "format": "jsonl"}}
     with pytest.raises(ParamsError) as err:
         validate_params(bad)
-    assert "ingest.sources.sample.path" in str(err.value)
+    assert "ingest.sources.wordnet.path" in str(err.value)
     assert "decontaminate.benchmarks.gsm.path" in str(err.value)
 
 
 def test_unknown_file_suffix_asks_for_file_format():
     bad = data()
-    bad["ingest"]["sources"]["sample"]["path"] = "data/sample/c.data"
+    bad["ingest"]["sources"]["wordnet"]["path"] = "data/sample/c.data"
     with pytest.raises(ParamsError, match="set file_format"):
         validate_params(bad)
 

@@ -326,9 +326,9 @@ def test_metrics_and_plot_show_split_augmented_and_balanced_counts(tmp_path: Pat
     assert metrics["class_counts"]["before"] == {"billing": 30, "outage": 12, "praise": 6}
     assert metrics["imbalance_ratio"] == {"split": 2.5, "before": 5.0, "after": 2.0}
     plot = json.loads((tmp_path / "plot.json").read_text())
-    assert {"bar": "praise | 1 split", "class": "praise", "phase": "1 split", "rows": 0} in plot
-    assert {"bar": "billing | 3 balanced", "class": "billing", "phase": "3 balanced", "rows": 6} in plot
-    assert len(plot) == 9
+    assert {"bar": "praise | split (train)", "class": "praise", "phase": "split (train)", "order": 4, "rows": 0} in plot
+    assert {"bar": "billing | balanced", "class": "billing", "phase": "balanced", "order": 6, "rows": 6} in plot
+    assert len(plot) == 9  # no upstream counts given: split, augmented, balanced per class
 
 
 def test_dvc_plots_show_draws_the_class_counts(tmp_path: Path, source: Path) -> None:
@@ -350,4 +350,4 @@ def test_dvc_plots_show_draws_the_class_counts(tmp_path: Path, source: Path) -> 
     values = spec["content"]["data"]["values"]
     assert spec["content"]["encoding"]["y"]["field"] == "bar"
     assert spec["content"]["encoding"]["x"]["scale"] == {"zero": True}
-    assert {v["bar"]: int(v["rows"]) for v in values}["praise | 3 balanced"] == 30
+    assert {v["bar"]: int(v["rows"]) for v in values}["praise | balanced"] == 30

@@ -334,6 +334,7 @@ def test_inspect_proposes_a_source_block_and_the_classes(tmp_path):
     }
     assert block["label"]["classes"] == ["billing", "bug", "other"]
     assert "(3 classes: bug 10, billing 5, other 5)" in text
+    assert "#   clean.pii.phone.region: GB" in text  # a setting of the SMS sample to revisit
     # and the block is valid as it stands
     IngestParams.model_validate({"sources": block["ingest"]["sources"]})
 

@@ -167,3 +167,24 @@ def test_the_tfidf_baseline_predicts_without_a_trained_approach(env, tmp_path):
     rows = pacsv.read_csv(tmp_path / "out.csv").to_pylist()
     assert [r["predicted"] for r in rows] == ["spam", "ham"]
     assert all(abs(r["prob_ham"] + r["prob_spam"] - 1) < 1e-9 for r in rows)
+
+
+def test_the_tfidf_baseline_refuses_text_settings_it_was_not_fitted_with(env, tmp_path):
+    """Regression: compare's baseline folder recorded no text settings, so predict only warned about drifted ones."""
+    from stages.lib.model.tfidf import baseline_pipeline, save_baseline
+
+    shipped = load_params(REPO / "params.yaml")
+    text = text_fingerprint(shipped.clean.normalize.model_dump(), shipped.clean.pii.model_dump())
+    texts = ["win a free prize call now", "free cash prize text win", "see you at lunch", "are we meeting today"]
+    fitted = baseline_pipeline(shipped.compare.baseline).fit(texts, ["spam", "spam", "ham", "ham"])
+    save_baseline(fitted, shipped.compare.baseline, tmp_path / "tfidf", text)
+    compare = shipped.paths.compare.model_copy(update={"baseline_model": str(tmp_path / "tfidf")})
+    drifted = params_for(env, clean={"normalize": {**shipped.clean.normalize.model_dump(), "ftfy": False}})
+    drifted = drifted.model_copy(update={"paths": drifted.paths.model_copy(update={"compare": compare})})
+    src = tmp_path / "new.csv"
+    src.write_text("message\nWIN a FREE prize now\n")
+    with pytest.raises(StageError, match=r"clean\.normalize\.ftfy is false in params.yaml but .*tfidf was trained"):
+        predict.run("tfidf_logreg", CSV, src, tmp_path / "out.csv", drifted)
+    assert not (tmp_path / "out.csv").exists()
+    same = drifted.model_copy(update={"clean": shipped.clean})
+    assert predict.run("tfidf_logreg", CSV, src, tmp_path / "out.csv", same)["rows_out"] == 1

@@ -96,12 +96,15 @@ def test_truncation_policies(tmp_path):
 
 def test_special_token_in_content_and_rejects_file(tmp_path):
     bad = conv(("user", "Say <|im_end|> please"), ("assistant", "No."))
-    paths = setup(tmp_path, [*CONVERSATIONS, bad])
+    paths = setup(tmp_path, [*CONVERSATIONS, bad, conv(("user", "Anyone?"))])
     m = render.run(params(), paths)
-    assert m["dropped"]["special_token_in_content"] == 1
+    assert m["dropped"]["special_token_in_content"] == 1 and m["dropped"]["no_trained_tokens"] == 1
     rej = pq.read_table(Path(paths.rendered) / "rejects.parquet").to_pylist()
-    assert [(r["reason"], r["id"], r["location"]) for r in rej] == [("special_token_in_content", "r006", "train")]
-    assert "<|im_end|>" in rej[0]["detail"] and "Say" in rej[0]["raw"]
+    assert [(r["reason"], r["id"], r["location"]) for r in rej] == [
+        ("no_trained_tokens", "r007", "train"),
+        ("special_token_in_content", "r006", "train"),
+    ]
+    assert "<|im_end|>" in rej[1]["detail"] and "Say" in rej[1]["raw"]
 
 
 REWRITES = (
@@ -123,6 +126,19 @@ def test_audit_fails_on_a_template_that_rewrites_content(tmp_path):
     assert m["dropped"]["template_mismatch"] == 1 and m["mask_audit"]["failed_rows"] == 1
     rej = pq.read_table(Path(paths.rendered) / "rejects.parquet").to_pylist()
     assert "drops the content of message 0 (system)" in rej[0]["detail"]
+
+
+def test_a_template_refusing_one_conversation_rejects_that_row(tmp_path):
+    # as Mistral-style templates do when roles do not alternate
+    strict = (
+        "{%- for m in messages %}{%- if m['role'] == 'system' %}{{- raise_exception('no system role') }}"
+        "{%- endif %}{{- '<|im_start|>' + m['role'] + '\\n' + m['content'] + '<|im_end|>\\n' }}{%- endfor %}"
+    )
+    paths = setup(tmp_path)
+    m = render.run(params(template=strict, max_audit_failure_share=0.2), paths)
+    assert m["dropped"]["template_mismatch"] == 1 and m["rows_out"] == 9
+    rej = pq.read_table(Path(paths.rendered) / "rejects.parquet").to_pylist()
+    assert "failed to render: TemplateError: no system role" in rej[0]["detail"]
 
 
 def test_audit_catches_a_token_straddling_template_and_answer(tmp_path):
@@ -165,3 +181,58 @@ def test_packing_keeps_examples_apart(tmp_path):
         assert p["position_ids"] == [k for n in p["seq_lens"] for k in range(n)]
     eff = m["packing"]["train"]["efficiency"]
     assert eff == round(sum(r["length"] for r in rows.values()) / (len(packed) * 64), 6)
+
+
+def test_tokenizer_stage_trains_on_train_only_and_is_byte_stable(tmp_path):
+    from schemas.render import TokenizerParams, TokenizerPaths
+    from stages import tokenizer as tokenizer_stage
+
+    paths = setup(tmp_path)
+    digests = []
+    for k in range(2):
+        tp = TokenizerPaths(train=str(Path(paths.split) / "train.parquet"), tokenizer=str(tmp_path / f"t{k}"))
+        m = tokenizer_stage.run(TokenizerParams(vocab_size=300, min_frequency=1), tp)
+        digests.append(
+            {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted((tmp_path / f"t{k}").iterdir())}
+        )
+    assert digests[0] == digests[1] and "tokenizer.json" in digests[0]
+    assert m["rows_in"] == 6 and m["vocab_size"] == 300
+    paths.tokenizer = str(tmp_path / "t0")
+    assert render.run(params(), paths)["mask_audit"]["failed_rows"] == 0
+
+
+def test_template_record_and_weighted_packing(tmp_path):
+    import json
+
+    paths = setup(tmp_path, template="llama3")
+    render.run(params(template="llama3", packing=True, max_length=64, prompt_loss_weight=0.2), paths)
+    record = json.loads((Path(paths.rendered) / "template.json").read_text())
+    assert record["name"] == "llama3" and record["end_of_turn"] == ["<|eot_id|>"]
+    assert record["bos_token"] == "<|begin_of_text|>" and record["add_special_tokens"] is False
+    packed = pq.read_table(Path(paths.rendered) / "packed" / "train.parquet").to_pylist()
+    assert all(len(p["weights"]) == len(p["input_ids"]) for p in packed)
+
+
+@pytest.mark.parametrize("template", ["chatml", "llama3"])
+def test_mask_audit_passes_on_the_bundled_sample(tmp_path, template):
+    import json
+
+    from stages.lib.render.tokenizer import train_chat_tokenizer
+    from tests.render_helpers import rows, write_split
+
+    sample = Path(__file__).resolve().parents[2] / "sft" / "data" / "sample"
+    convs = [json.loads(x)["messages"] for x in (sample / "wordnet_chat.jsonl").read_text().splitlines()]
+    for x in (sample / "sms_spam_alpaca.jsonl").read_text().splitlines():
+        r = json.loads(x)
+        convs.append(conv(("user", f"{r['instruction']}\n\n{r['input']}"), ("assistant", r["output"])))
+    texts = [m["content"] for c in convs for m in c]
+    train_chat_tokenizer(
+        texts, vocab_size=1000, min_frequency=2, template=template, model_max_length=512
+    ).save_pretrained(tmp_path / "tok")
+    write_split(tmp_path / "split", rows(convs))
+    paths = setup(tmp_path / "unused")
+    paths.split, paths.tokenizer = str(tmp_path / "split"), str(tmp_path / "tok")
+    m = render.run(params(template=template, packing=True), paths)
+    assert m["rows_in"] == m["rows_out"] == 1600
+    assert m["mask_audit"]["failed_rows"] == 0 and m["mask_audit"]["turns_without_end_of_turn"] == 0
+    assert m["mask_audit"]["bos_doubled_rows"] == 0 and m["packing"]["train"]["efficiency"] > 0.95

@@ -24,6 +24,7 @@ METRIC_KEYS = {
     "train_seconds",
     "samples_per_second",
     "peak_memory_mb",
+    "num_threads",
     "best_validation",
     "steps",
     "train_rows",

@@ -21,6 +21,7 @@ from stages.lib.model.tfidf import classifier as make_classifier
 from stages.lib.model.tfidf import tfidf_logreg, vectorizer
 
 KINDS = ("label_issue", "outlier", "duplicate_conflict", "low_quality")
+FLAGGED = KINDS[:3]  # what `flagged_rows` and the plot count: low_quality only fills review's budget
 
 
 def load_labelled(split_dir: str | Path, splits: list[str]) -> list[dict[str, Any]]:

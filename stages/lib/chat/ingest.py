@@ -22,7 +22,7 @@ from stages.lib.chat.conversation import MESSAGES_TYPE, BadConversation, check_t
 from stages.lib.chat.conversation import REASONS as SHAPE_REASONS
 from stages.lib.chat.formats import read_turns
 from stages.lib.core.errors import StageError
-from stages.lib.core.ids import content_key, row_id
+from stages.lib.core.ids import content_key, row_id, source_id_key
 from stages.lib.core.io import write_parquets
 from stages.lib.core.rejects import reject, rejects_table, storable
 from stages.lib.core.values import as_text
@@ -115,7 +115,7 @@ def to_rows(source: ChatSource, records: list[Record], cfg: ChatIngestParams) ->
             if own is None:
                 drop(record, "missing_id", f"no value in '{source.id_field}'")
                 continue
-            key = f"id:{own}"
+            key = source_id_key(own)
             if seen[key]:
                 drop(record, "duplicate_id", f"{source.id_field}={own} seen before")
                 continue

@@ -1,8 +1,8 @@
 """compare's report: the recommendation (which approach to use, and why) and the Markdown table a reviewer reads.
 
-Rendered twice: the versioned reports/comparison.md without machine-dependent columns, and with `timings` (the
-training time, peak memory and inference time of the last local run) the unversioned
-reports/timings/comparison.md.
+The cost columns are measured, not assumed: each approach's training time, peak memory and inference time per
+1,000 rows from its train and evaluate details (`compute`, two significant figures, versioned with the run that
+measured them), and the TF-IDF baseline's from compare itself.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from stages.lib.compare.intervals import paired_difference
+from stages.lib.compare.rows import COMPUTE
 from stages.lib.model.tfidf import NAME as TFIDF
 
 MAJORITY = "majority_class"
@@ -31,17 +32,17 @@ def recommend(
     """The approach to use, and why, in one sentence.
 
     Among the approaches measurably better than the TF-IDF baseline (paired bootstrap), the best by `metric`;
-    then the one with the fewest trainable parameters among those with no evidence of a difference to that best
-    one, since a cheaper model that is as good is the better choice. With none better than the baseline, the
-    baseline. Only deterministic figures decide (not wall-clock time), so the versioned report is the same on
-    every machine.
+    then, among those with no evidence of a difference to that best one, the cheapest as measured (training
+    time, peak memory and inference time, each relative to the smallest among them, averaged), since a cheaper
+    model that is as good is the better choice. With none better than the baseline, the baseline. The measured
+    figures are rounded (two significant figures) and versioned with the runs, so the choice is reproducible.
     """
     better = [n for n, r in rows.items() if r["vs_tfidf"]["verdict"] == "better" and not r["failed"]]
     if not better:
         return {
             "name": TFIDF,
             "sentence": f"Use the TF-IDF + logistic regression baseline: no approach is measurably better on these "
-            f"{len(actual)} test rows (paired bootstrap), and it is by far the cheapest to train and serve.",
+            f"{len(actual)} test rows (paired bootstrap); {_cost_words(tfidf)}.",
         }
     top = max(better, key=lambda n: (rows[n][metric], n))
     tied = [
@@ -49,13 +50,14 @@ def recommend(
         for n in better
         if n == top or paired_difference(actual, predicted[n], predicted[top], metric, **options)["verdict"] != "worse"
     ]
-    pick = min(tied, key=lambda n: (rows[n]["trainable_params"] or 0, n))
+    cost = relative_cost({n: rows[n].get("compute", {}) for n in tied})
+    pick = min(tied, key=lambda n: (cost[n], n != top, n))
     r = rows[pick]
     ci = r["ci"]["macro_f1"]
     why = (
         f"the highest {metric}"
         if pick == top
-        else f"as good as {top} (no evidence of a difference) with {_times(rows[top], r)} fewer trainable parameters"
+        else f"as good as {top} (no evidence of a difference) and cheaper as measured ({_versus(r, rows[top])})"
     )
     sentence = (
         f"Use **{pick}**: {why}, macro-F1 {r['macro_f1']:.4f} (95% CI {ci['low']:.4f} to {ci['high']:.4f}), "
@@ -65,9 +67,33 @@ def recommend(
     return {"name": pick, "sentence": sentence}
 
 
-def _times(big: dict[str, Any], small: dict[str, Any]) -> str:
-    a, b = big.get("trainable_params") or 0, small.get("trainable_params") or 0
-    return f"{a / b:.1f}x" if b > 0 else "far"
+def relative_cost(compute: dict[str, dict[str, Any]]) -> dict[str, float]:
+    """Each candidate's measured cost: every measure (COMPUTE) that all candidates have, divided by the smallest
+    value among them, averaged. 1.0 for all when no measure is shared (then the best score decides)."""
+    shared = [k for k in COMPUTE if all((c.get(k) or 0) > 0 for c in compute.values())]
+    if not shared:
+        return dict.fromkeys(compute, 1.0)
+    low = {k: min(c[k] for c in compute.values()) for k in shared}
+    return {n: sum(c[k] / low[k] for k in shared) / len(shared) for n, c in compute.items()}
+
+
+LABELS = {
+    "train_seconds": ("trains in", "s"),
+    "peak_memory_mb": ("peaks at", "MB"),
+    "predict_seconds_per_1000": ("predicts 1,000 rows in", "s"),
+}
+
+
+def _versus(pick: dict[str, Any], other: dict[str, Any]) -> str:
+    a, b = pick.get("compute", {}), other.get("compute", {})
+    parts = [f"{LABELS[k][0]} {a[k]:g} {LABELS[k][1]} against {b[k]:g}" for k in COMPUTE if a.get(k) and b.get(k)]
+    return "; ".join(parts)
+
+
+def _cost_words(row: dict[str, Any]) -> str:
+    c = row.get("compute", {})
+    parts = [f"{LABELS[k][0]} {c[k]:g} {LABELS[k][1]}" for k in COMPUTE if c.get(k)]
+    return "it " + ", ".join(parts) + " here" if parts else "it is the cheapest to train and serve"
 
 
 def render(
@@ -79,12 +105,9 @@ def render(
     recommendation: dict[str, Any],
     confidence: float,
     n_test: int,
-    timings: dict[str, dict[str, Any]] | None = None,
 ) -> str:
-    """The report; with `timings` (the local run's), the cost columns too (reports/timings/comparison.md)."""
+    """The report (reports/comparison.md)."""
     level = f"{100 * confidence:g}%"
-    timed = timings is not None
-    t = timings or {}
     lines = [
         "# Approaches compared on the test split",
         "",
@@ -95,19 +118,9 @@ def render(
         "and its verdict.",
         "",
         f"| approach | macro-F1 [{level} CI] | accuracy [{level} CI] | vs TF-IDF (macro-F1) | MCC | ECE | "
-        "trainable params" + (" | train s | peak MB | predict s / 1,000 rows |" if timed else " |"),
-        "|---|---|---|---|---:|---:|---:" + ("|---:|---:|---:|" if timed else "|"),
+        "trainable params | train s | peak MB | predict s / 1,000 rows |",
+        "|---|---|---|---|---:|---:|---:|---:|---:|---:|",
     ]
-
-    def cost(name: str) -> str:
-        if not timed:
-            return ""
-        c = t.get(name, {})
-        return (
-            f" {_s(c.get('train_seconds'))} | {_mb(c.get('peak_memory_mb'))} | "
-            f"{_s(c.get('predict_seconds_per_1000'), 2)} |"
-        )
-
     for n in ranked:
         r = rows[n]
         d = r["vs_tfidf"]
@@ -115,32 +128,35 @@ def render(
         lines.append(
             f"| {name} | {_ci(r, 'macro_f1')} | {_ci(r, 'accuracy')} | {d['difference']:+.4f} "
             f"[{d['low']:+.4f}, {d['high']:+.4f}] {d['verdict']} | {_f(r['mcc'])} | {_f(r['ece'])} | "
-            f"{_int(r['trainable_params'])} |{cost(n)}"
+            f"{_int(r['trainable_params'])} | {_cost(r)} |"
         )
     lines.append(
         f"| {TFIDF} (baseline) | {_ci(tfidf, 'macro_f1')} | {_ci(tfidf, 'accuracy')} | - | {_f(tfidf['mcc'])} | "
-        f"{_f(tfidf['ece'])} | {_int(tfidf['trainable_params'])} |{cost(TFIDF)}"
+        f"{_f(tfidf['ece'])} | {_int(tfidf['trainable_params'])} | {_cost(tfidf)} |"
     )
     lines.append(
         f"| {MAJORITY} (always '{majority['label']}') | {_ci(majority, 'macro_f1')} | {_ci(majority, 'accuracy')} | "
-        f"- | {_f(majority['mcc'])} | - | 0 |" + (" 0 | - | - |" if timed else "")
+        f"- | {_f(majority['mcc'])} | - | 0 | - | - | - |"
     )
     lines += ["", BASELINE_ROWS, ""]
+    kept = [f"{n} step {rows[n]['kept_step']} of {rows[n]['steps']}" for n in ranked if rows[n].get("kept_step")]
+    if kept:
+        lines += ["Checkpoint kept by early stopping (best validation score): " + "; ".join(kept) + ".", ""]
     lines += seed_lines(ranked, rows)
-    if timed:
-        lines.append(
-            "Peak MB: peak GPU memory allocated, or the training process's peak resident memory on CPU (libraries "
-            "included). Times are wall-clock seconds of the last run on this machine ('-': not run here). TF-IDF "
-            "trainable params: the logistic regression's coefficients."
-        )
-    else:
-        lines.append(
-            "Training time, peak memory and inference time vary with the machine and its load, so they are not "
-            "versioned: `dvc repro` writes this table with those columns to reports/timings/comparison.md. TF-IDF "
-            "trainable params: the logistic regression's coefficients."
-        )
+    lines.append(
+        "Cost columns: measured by the run that trained and evaluated each approach (metrics/details/train and "
+        "eval, `compute`) and by compare for TF-IDF, rounded to two significant figures; they depend on the "
+        "machine and its load ('-': not measured). Peak MB: peak GPU memory allocated, or the process's peak "
+        "resident memory on CPU (libraries included). TF-IDF trainable params: the logistic regression's "
+        "coefficients."
+    )
     lines.append("")
     return "\n".join(lines)
+
+
+def _cost(row: dict[str, Any]) -> str:
+    c = row.get("compute", {})
+    return " | ".join("-" if c.get(k) is None else f"{c[k]:g}" for k in COMPUTE)
 
 
 def seed_lines(ranked: list[str], rows: dict[str, dict[str, Any]]) -> list[str]:
@@ -175,11 +191,3 @@ def _f(value: float | None) -> str:
 
 def _int(value: int | None) -> str:
     return "-" if value is None else f"{value:,}"
-
-
-def _s(value: float | None, digits: int = 1) -> str:
-    return "-" if value is None else f"{value:.{digits}f}"
-
-
-def _mb(value: float | None) -> str:
-    return "-" if value is None else f"{value:.0f}"

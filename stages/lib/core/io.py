@@ -12,18 +12,26 @@ wait until the stage has finished all its writes; then a journal listing them is
 Either way the next start leaves no temporary files behind. Outside a stage (a test calling `run`
 directly), `atomic_path` renames as soon as its block ends and `write_parquets` renames its tables
 together at the end, as before.
+
+A DVC stage's outputs are fixed by its name (`train@lora`), so its journal is named after it. A command whose
+outputs come from its arguments (predict) keys its journal by those outputs instead (`stage_outputs(...,
+outputs=...)`: `predict@<digest>.json`, a fixed-length name whatever the paths), and each of its runs first repairs
+what any killed run of the same command left, whatever that run's arguments were. The lock beside a journal is
+removed when its run ends, so locks do not pile up one per distinct command.
 """
 
 from __future__ import annotations
 
 import contextlib
+import glob
+import hashlib
 import json
 import os
 import re
 import shutil
 import sys
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -160,16 +168,26 @@ def recover(journal: Path) -> str | None:
 
 
 @contextlib.contextmanager
-def stage_outputs(key: str, journal_dir: Path = JOURNAL_DIR) -> Iterator[Transaction]:
+def stage_outputs(
+    key: str, journal_dir: Path = JOURNAL_DIR, outputs: Iterable[str | Path] | None = None
+) -> Iterator[Transaction]:
     """Run a stage so that all its outputs switch together; repair what a killed run left first.
 
     `key` names the stage (`train@lora` for one approach). A lock keeps two processes of one stage
     (the ranks of a distributed run) from repairing each other's work: only the first takes the
     journal; the others write with deferred renames but no journal.
+
+    With `outputs` (the paths a command outside the graph writes, from its arguments), the journal is
+    `<key>@<digest of the outputs>`: two runs with the same outputs share it, two with different outputs
+    run side by side. Every journal of `key` that no live process holds is repaired first, whatever
+    outputs it was for, so a killed run's outputs are all old or all new after the next run of the command.
     """
     global _active
     journal_dir.mkdir(parents=True, exist_ok=True)
     key = re.sub(r"[^A-Za-z0-9_.@-]", "_", key)
+    if outputs is not None:
+        key = f"{key}@{outputs_digest(outputs)}"
+        _repair_siblings(journal_dir, key.rsplit("@", 1)[0], key)
     lock = _try_lock(journal_dir / f"{key}.lock")
     journal = journal_dir / f"{key}.json"
     if lock is not None:
@@ -188,22 +206,62 @@ def stage_outputs(key: str, journal_dir: Path = JOURNAL_DIR) -> Iterator[Transac
     finally:
         _active = previous
         if lock is not None:
-            lock.close()
+            _unlock(lock)
+
+
+def outputs_digest(outputs: Iterable[str | Path]) -> str:
+    """16 hex characters naming a set of output paths (absolute, order-free): the journal key of a command."""
+    names = sorted({os.path.abspath(p) for p in outputs})
+    return hashlib.sha256("\0".join(names).encode("utf-8", "surrogateescape")).hexdigest()[:16]
+
+
+def _repair_siblings(journal_dir: Path, family: str, own: str) -> None:
+    """Recover every `<family>@*` journal except `own` whose lock no live process holds; drop stale locks."""
+    keys = {
+        p.name.rsplit(".", 1)[0] for p in journal_dir.glob(f"{glob.escape(family)}@*") if p.suffix in {".json", ".lock"}
+    }
+    for other in sorted(keys - {own}):
+        lock = _try_lock(journal_dir / f"{other}.lock")
+        if lock is None:  # a run of the command is writing those outputs now: its journal is its own
+            continue
+        try:
+            done = recover(journal_dir / f"{other}.json")
+            if done:
+                log.info("%s: %s", other, done)
+        finally:
+            _unlock(lock)
 
 
 def _try_lock(path: Path):
-    """An open file holding an exclusive lock on `path`, or None when another process holds it."""
+    """An open file holding an exclusive lock on `path`, or None when another process holds it.
+
+    The file is removed when its holder is done (`_unlock`), so a lock taken on a file that was removed
+    meanwhile is retried on the path's new file.
+    """
     try:
         import fcntl
     except ImportError:  # not POSIX: no lock, each process journals on its own
         return open(path, "a")
-    handle = open(path, "a")  # noqa: SIM115 (the lock lives as long as the open file)
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        handle.close()
-        return None
-    return handle
+    while True:
+        handle = open(path, "a")  # noqa: SIM115 (the lock lives as long as the open file)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            return None
+        try:
+            if os.path.samestat(os.fstat(handle.fileno()), os.stat(path)):
+                return handle
+        except FileNotFoundError:
+            pass
+        handle.close()  # its holder removed the file after we opened it: lock the one at the path now
+
+
+def _unlock(handle) -> None:
+    """Remove the lock file, then release it (in this order, so no one locks a file that is about to go)."""
+    with contextlib.suppress(OSError):
+        os.unlink(handle.name)
+    handle.close()
 
 
 def stage_key(argv: list[str] | None = None) -> str:

@@ -4,8 +4,12 @@
   and `dvc exp show` fit a screen;
 - `metrics/details/<stage>.json` (a plain `cache: false` output, git-tracked, not a metric): the full nested
   counters the stage computed, including the headline;
-- `reports/timings/<stage>.json` (ignored by git, no DVC output): wall-clock seconds and peak memory, which
-  differ on every run and would otherwise dirty `dvc.lock` and every fresh clone.
+- `reports/timings/<stage>.json` (ignored by git, no DVC output): wall-clock seconds and peak memory as
+  measured, which differ on every run and would otherwise dirty `dvc.lock` and every fresh clone;
+- `compute` in the details file: the figures a decision needs (training time, peak memory, inference time per
+  1,000 rows; COMPUTE_KEYS) rounded to two significant figures, so that a rerun on the same machine almost
+  always writes the same bytes while another machine's figures show as a change. compare's table and
+  recommendation read them from there.
 """
 
 from __future__ import annotations
@@ -38,6 +42,18 @@ def pick(metrics: Mapping[str, Any], keys: Iterable[str]) -> dict[str, Any]:
     return out
 
 
+# Per-class values are headline only up to this many classes (a binary task's pair); with more, the worst class's
+# value is, and every class's stays in the details file, so `dvc metrics show` lists at most 40 values whatever
+# the number of classes (3 classes or 77).
+PER_CLASS_HEADLINE = 2
+
+
+def per_class_headline(n_classes: int, per_class: str, worst: str) -> str:
+    """The headline key of a per-class value: `per_class` (one value per class) up to PER_CLASS_HEADLINE
+    classes, `worst` (a single value) beyond."""
+    return per_class if n_classes <= PER_CLASS_HEADLINE else worst
+
+
 # Top-level keys that measure the machine, not the data or the model: they go to the timings file.
 TIMING_KEYS = (
     "seconds",
@@ -47,6 +63,16 @@ TIMING_KEYS = (
     "peak_memory_mb",
     "predict_seconds_per_1000",
 )
+
+
+# Measured figures versioned in the details file's `compute`, rounded (COMPUTE_DIGITS significant figures).
+COMPUTE_KEYS = ("train_seconds", "peak_memory_mb", "predict_seconds_per_1000")
+COMPUTE_DIGITS = 2
+
+
+def significant(value: float | None, digits: int = COMPUTE_DIGITS) -> float | None:
+    """`value` rounded to `digits` significant figures (282.31 -> 280.0, 0.03456 -> 0.035); None stays None."""
+    return None if value is None else float(f"{value:.{digits}g}")
 
 
 def write_metrics(
@@ -60,10 +86,14 @@ def write_metrics(
     """Write a stage's metrics by the contract above and return the headline.
 
     `headline` lists the dotted keys `dvc metrics show` should list (`rows_out`, `leakage.near`). Keys in
-    TIMING_KEYS are taken out of the details and written to `<timings_dir>/<name>.json` instead.
+    TIMING_KEYS are taken out of the details and written to `<timings_dir>/<name>.json` instead; those in
+    COMPUTE_KEYS also go to the details' `compute`, rounded to COMPUTE_DIGITS significant figures.
     """
     details = {k: v for k, v in metrics.items() if k not in TIMING_KEYS}
     timings = {k: v for k, v in metrics.items() if k in TIMING_KEYS}
+    compute = {k: significant(v) for k, v in timings.items() if k in COMPUTE_KEYS}
+    if compute:
+        details["compute"] = compute
     top = pick(details, headline)
     if timings and timings_dir is not None and name is not None:
         write_timings(timings, timings_dir, name)

@@ -5,10 +5,12 @@
    bytes, so the driver holds the same `BatchResult`s, in the same order, as a local run.
 2. `candidate_pairs`: the LSH band keys become rows (band, key, row), shuffled by a groupby on a hash of
    the key, so every bucket of the whole corpus meets in one group; each group yields the bucket's star
-   pairs (every member with the bucket's smallest row), exactly the pairs `near_dup.candidate_pairs` finds.
+   pairs (every member with the bucket's smallest row), exactly the pairs `candidate_pairs` of
+   stages/lib/text/near_dup.py finds.
 
 Exact groups, verification, connected components and the survivor decisions then run on the driver in
-`stages.clean`, the same functions as the local engine, on arrays of a few dozen bytes per row.
+`deduplicate` (stages/lib/clean/dedup.py), the same functions as the local engine, on arrays of a few dozen
+bytes per row.
 """
 
 from __future__ import annotations

@@ -27,6 +27,15 @@ SUFFIX_FORMATS |= {".json": "json", ".parquet": "parquet", ".pq": "parquet", ".t
 ENCODINGS = ("utf-8", "cp1252", "latin-1")  # latin-1 decodes any bytes: the last resort
 SAMPLE_RECORDS = 20_000
 MAX_CLASSES = 200
+# Settings chosen for the bundled SMS sample (marked so in params.yaml and dvc.yaml): listed after the block so
+# that a new dataset's owner revisits each one.
+SAMPLE_SETTINGS = (
+    ("clean.pii.phone.region", "GB: the country whose numbering plan reads national phone numbers"),
+    ("clean.pii.url.enabled", "false: URLs kept because a spam URL's domain is the signal"),
+    ("augment (operations, minority_multiplier)", "sized for a 13% minority class of short messages"),
+    ("model.scratch (vocab_size, lowercase)", "4k vocabulary and case kept for SMS text"),
+    ("dvc.yaml artifacts: sms-spam-classifier", "the model's name in the registry"),
+)
 
 
 def inspect(path: Path, root: Path = Path(".")) -> str:
@@ -82,6 +91,8 @@ def inspect(path: Path, root: Path = Path(".")) -> str:
         lines.append(
             "label:\n  classes: " + yaml.safe_dump(sorted(classes), default_flow_style=True, width=1_000_000).strip()
         )
+    lines.append("# revisit for your data (chosen for the SMS sample in params.yaml / dvc.yaml):")
+    lines += [f"#   {key}: {why}" for key, why in SAMPLE_SETTINGS]
     if options["format"] == "text":
         lines.append(chat_inspect.text_note(rel, name).rstrip("\n"))
     return "\n".join(lines) + "\n"

@@ -9,6 +9,7 @@ schemas/tfidf.py: each builder's keyword arguments are that model's field names,
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -80,13 +81,16 @@ def baseline_pipeline(b: Any) -> Pipeline:
     return tfidf_logreg(**b.model_dump())
 
 
-def save_baseline(pipeline: Pipeline, baseline: Any, folder: Path) -> None:
+def save_baseline(pipeline: Pipeline, baseline: Any, folder: Path, text: Mapping[str, Any] | None = None) -> None:
     """The fitted pipeline as plain data: arrays in safetensors, terms and params in JSON. No pickle, nothing that
     runs code on load, and the same bytes for the same fit (a pickle or skops file names objects by memory id).
 
     `baseline` is the settings model (schemas.compare.TfidfBaseline) or the same as a plain dict
     (`{"features": ..., "classifier": ...}`: the audit's model, from `audit.tfidf` and `audit.classifier`).
-    Files already in `folder` (the audit's out-of-fold probabilities) are listed in its manifest too."""
+    Files already in `folder` (the audit's out-of-fold probabilities) are listed in its manifest too. `text` is
+    the fingerprint of the text settings the training rows were made with
+    (`stages.lib.text.fingerprint.text_fingerprint`), recorded as trained model folders record it, so predict
+    refuses other settings for the baseline too."""
     from safetensors.numpy import save_file
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -105,6 +109,8 @@ def save_baseline(pipeline: Pipeline, baseline: Any, folder: Path) -> None:
         "baseline": baseline if isinstance(baseline, dict) else baseline.model_dump(mode="json"),
         "terms": terms,
     }
+    if text is not None:
+        meta["text"] = dict(text)
     (folder / META_FILE).write_text(json.dumps(meta, ensure_ascii=False, sort_keys=True) + "\n", encoding="utf-8")
     write_manifest(folder)  # last: load_baseline verifies it
 

@@ -4,6 +4,7 @@ checkpoints that survive a crash, and dvclive curves that never touch dvc.yaml."
 from __future__ import annotations
 
 import json
+import math
 import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -58,6 +59,55 @@ def seed_everything(seed: int, num_threads: int) -> None:
 
     torch.set_num_threads(num_threads)
     set_seed(seed)
+
+
+def steps_per_epoch(rows: int, batch_size: int, accumulation: int, processes: int = 1) -> int:
+    """Optimiser steps in one pass over `rows` (the Trainer's count: batches per process, then accumulation)."""
+    return max(1, math.ceil(math.ceil(rows / (batch_size * processes)) / accumulation))
+
+
+def in_steps(value: float, unit: str, per_epoch: int) -> int:
+    """An early-stopping length (train.early_stopping.unit) in optimiser steps."""
+    return math.ceil(value * per_epoch) if unit == "epochs" else math.ceil(value)
+
+
+def counts_as_best(step: int, min_steps: int, max_steps: int) -> bool:
+    """Whether an evaluation at `step` may be kept as the best: from `min_steps` on, and the last one always."""
+    return step >= min_steps or step >= max_steps
+
+
+class StepPatience:
+    """Early stopping by optimiser steps: stop once the best evaluation (from `min_steps` on) is `patience` steps
+    old. Patience counted in evaluations stops a run early on a small, noisy validation split.
+
+    A TrainerCallback (made one in `fit`); it keeps its own best, since the Trainer updates its own after the
+    `on_evaluate` callbacks.
+    """
+
+    def __init__(self, metric: str, greater_is_better: bool, patience: int | None, min_steps: int) -> None:
+        self.key, self.greater = f"eval_{metric}", greater_is_better
+        self.patience, self.min_steps = patience, min_steps
+        self.best: float | None = None
+        self.best_step: int | None = None
+
+    def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> Any:
+        self.best, self.best_step = state.best_metric, getattr(state, "best_global_step", None)  # a resumed run's
+        return control
+
+    def on_evaluate(self, args: Any, state: Any, control: Any, metrics: dict[str, float] | None = None, **_: Any):
+        value = (metrics or {}).get(self.key)
+        step = state.global_step
+        if value is None or not counts_as_best(step, self.min_steps, state.max_steps):
+            return control
+        if self.best is None or (value > self.best if self.greater else value < self.best):
+            self.best, self.best_step = float(value), step
+        elif self.patience is not None and step - (self.best_step or step) >= self.patience:
+            log.info(
+                "early stopping at step %d: the best %s (%.4f, step %d) is %d steps old (patience %d)",
+                step, self.key, self.best, self.best_step, step - self.best_step, self.patience,
+            )  # fmt: skip
+            control.should_training_stop = True
+        return control
 
 
 def precision_flags(mode: str) -> dict[str, bool]:
@@ -123,7 +173,7 @@ def fit(
     from the last checkpoint, otherwise the folder is cleared first. The folder
     is removed after a successful run.
     """
-    from transformers import EarlyStoppingCallback, Trainer, TrainingArguments
+    from transformers import Trainer, TrainerCallback, TrainingArguments
     from transformers.integrations import DVCLiveCallback
     from transformers.trainer_utils import get_last_checkpoint
 
@@ -187,15 +237,28 @@ def fit(
     if last and main:
         log.info("resuming from %s (step %d)", last, resumed_from)
     all_callbacks = list(callbacks)
-    if t.early_stopping.patience:
-        all_callbacks.append(EarlyStoppingCallback(early_stopping_patience=t.early_stopping.patience))
+    stop = t.early_stopping
+    per_epoch = steps_per_epoch(len(train_rows), t.batch_size, t.gradient_accumulation_steps, args.world_size)
+    min_steps = in_steps(stop.minimum, stop.unit, per_epoch)
+    patience = None if stop.patience is None else in_steps(stop.patience, stop.unit, per_epoch)
+    stopper = type("StepPatienceCallback", (StepPatience, TrainerCallback), {})
+    all_callbacks.append(stopper(metric, metric != "loss", patience, min_steps))
     live = None
     if live_dir is not None and main:
         # dvcyaml=None and save_dvc_exp=False: dvclive must never rewrite dvc.yaml nor make experiments;
         # dvc.yaml declares the plots itself.
         live = Live(str(live_dir), dvcyaml=None, save_dvc_exp=False, resume=last is not None)
         all_callbacks.append(DVCLiveCallback(live=live))
-    trainer = Trainer(
+
+    class MinimumStepsTrainer(Trainer):
+        """Keeps no evaluation before `min_steps` as the best (the last one always counts)."""
+
+        def _determine_best_metric(self, metrics: dict[str, float], trial: Any) -> bool:
+            if not counts_as_best(self.state.global_step, min_steps, self.state.max_steps):
+                return False
+            return super()._determine_best_metric(metrics, trial)
+
+    trainer = MinimumStepsTrainer(
         model=model,
         args=args,
         train_dataset=list(train_rows),
@@ -213,6 +276,11 @@ def fit(
     best_step = getattr(state, "best_global_step", None)
     if best_step is None and state.best_model_checkpoint:
         best_step = int(Path(state.best_model_checkpoint).name.split("-")[-1])
+    if main:
+        log.info(
+            "kept step %s of %d (best validation %s %s)%s", best_step, state.global_step, metric, state.best_metric,
+            f"; evaluations before step {min_steps} were not candidates" if min_steps else "",
+        )  # fmt: skip
     _barrier()  # every process has loaded the best checkpoint before the folder goes
     if main:
         shutil.rmtree(checkpoint_dir, ignore_errors=True)

@@ -48,12 +48,22 @@ PACKED_SCHEMA = pa.schema(
 
 
 def load_tokenizer(folder: str | Path) -> Any:
-    """The tokenizer folder as a fast tokenizer (offsets need one); StageError saying how to get one."""
-    from transformers import AutoTokenizer
+    """The tokenizer folder as a fast tokenizer (offsets need one); StageError saying how to get one.
+
+    A folder with `tokenizer.json` loads as a plain `PreTrainedTokenizerFast` (about 5 s faster than
+    AutoTokenizer, which imports torch; render adds no special tokens, so the class-specific extras do not
+    matter); other folders go through AutoTokenizer.
+    """
+    from transformers import PreTrainedTokenizerFast
 
     if not (Path(folder) / "tokenizer_config.json").is_file():
         raise StageError(f"{folder} holds no tokenizer (no tokenizer_config.json); run the tokenizer stage first")
-    tok = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
+    if (Path(folder) / "tokenizer.json").is_file():
+        tok = PreTrainedTokenizerFast.from_pretrained(str(folder), local_files_only=True)
+    else:
+        from transformers import AutoTokenizer
+
+        tok = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
     if not tok.is_fast:
         raise StageError(f"the tokenizer in {folder} is not a fast tokenizer; render needs character offsets")
     return tok
@@ -68,17 +78,35 @@ def make_renderer(template: str, tokenizer: Any) -> Renderer:
 
 
 def render_file(
-    src: Path, dst: Path, split: str, renderer: Renderer, tokenizer: Any, tally: Tally, batch_size: int, **settings: Any
+    src: Path,
+    dst: Path,
+    split: str,
+    renderer: Renderer,
+    tokenizer: Any,
+    tally: Tally,
+    batch_size: int,
+    on_ray: bool = False,
+    **settings: Any,
 ) -> list[dict[str, Any]]:
-    """Render one split file into `dst` in batches (rows keep the split's order); returns its reject records."""
+    """Render one split file into `dst` in batches (rows keep the split's order); returns its reject records.
+
+    `on_ray`: the batches are encoded by Ray tasks (stages/lib/engine/render.py) running the same `encode_rows`,
+    and written here in the same order and batches, so the file has the same bytes as a local run.
+    """
     if not src.is_file():
         raise StageError(f"{src} is missing; run the split stage first (dvc repro)")
-    specials = special_pattern(tokenizer)
     schema = rendered_schema(settings["prompt_loss_weight"] > 0)
+    batches = pq.ParquetFile(src).iter_batches(batch_size=batch_size, columns=["id", "source", "messages"])
+    if on_ray:
+        from stages.lib.engine.render import encode_on_ray
+
+        results = encode_on_ray(batches, renderer, tokenizer, tally, settings)
+    else:
+        specials = special_pattern(tokenizer)
+        results = (encode_rows(b.to_pylist(), renderer, tokenizer, tally, specials, **settings) for b in batches)
     dropped: list[dict[str, Any]] = []
     with parquet_writer(dst, schema) as writer:
-        for batch in pq.ParquetFile(src).iter_batches(batch_size=batch_size, columns=["id", "source", "messages"]):
-            rows, rejects = encode_rows(batch.to_pylist(), renderer, tokenizer, tally, specials, **settings)
+        for rows, rejects in results:
             for r in rejects:
                 r["location"] = split
             dropped.extend(rejects)
@@ -88,7 +116,23 @@ def render_file(
 
 def pack_file(src: Path, dst: Path, max_length: int) -> dict[str, Any]:
     """Pack a rendered split file into `dst`; returns the packing report."""
-    rows = pq.read_table(src, columns=["id", "input_ids", "labels", "length"]).to_pylist()
-    packed, report = pack(rows, max_length)
-    write_table(pa.Table.from_pylist(packed, schema=PACKED_SCHEMA), dst)
+    weighted = "weights" in pq.read_schema(src).names
+    columns = ["id", "input_ids", "labels", "length"] + (["weights"] if weighted else [])
+    packed, report = pack(pq.read_table(src, columns=columns).to_pylist(), max_length)
+    schema = PACKED_SCHEMA.append(pa.field("weights", pa.list_(pa.float32()))) if weighted else PACKED_SCHEMA
+    write_table(pa.Table.from_pylist(packed, schema=schema), dst)
     return report
+
+
+def template_record(renderer: Renderer, tokenizer: Any) -> dict[str, Any]:
+    """What a trainer and predict need to render exactly as render did: the template text, its special tokens,
+    the end-of-turn markers render found after assistant turns, and that nothing is added when encoding."""
+    return {
+        "name": renderer.name,
+        "source": renderer.source,
+        "bos_token": tokenizer.bos_token,
+        "eos_token": tokenizer.eos_token,
+        "pad_token": tokenizer.pad_token,
+        "end_of_turn": renderer.end_of_turn_markers(),
+        "add_special_tokens": False,
+    }

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from stages.lib.render.templates import compile_template, render_messages
+from stages.lib.render.templates import TemplateRenderError, compile_template, render_messages
 
 # Private-use code points: no template filter (trim, upper, escape) changes them, and clean never keeps them.
 _OPEN, _CLOSE = "\ue000", "\ue001"
@@ -52,20 +52,39 @@ class Renderer:
 
     def __init__(self, name: str, source: str, special: dict[str, str | None], markers: list[str]):
         self.name = name
+        self.source = source
         self.compiled = compile_template(name, source)
         self.special = special
+        self.markers = list(markers)
+        self.seen_elsewhere: set[str] = set()  # end-of-turn markers that Ray workers' copies found
         # the longest marker first, so `<|im_end|>` is not read as a shorter token that prefixes it
         ordered = sorted(set(markers), key=lambda m: (-len(m), m))
         self._marker = re.compile(r"\s*(?:" + "|".join(re.escape(m) for m in ordered) + ")") if ordered else None
         self._skeletons: dict[tuple[str, ...], Skeleton] = {}
 
     def render(self, messages: list[dict[str, str]], add_generation_prompt: bool) -> str:
-        return render_messages(self.compiled, self.name, messages, add_generation_prompt, self.special)
+        """The rendered text; TemplateMismatch when the template refuses this conversation."""
+        try:
+            return render_messages(self.compiled, self.name, messages, add_generation_prompt, self.special)
+        except TemplateRenderError as exc:
+            raise TemplateMismatch(str(exc).replace(f"chat template '{self.name}' ", "", 1)) from None
 
     def skeleton(self, roles: tuple[str, ...]) -> Skeleton:
         if roles not in self._skeletons:
             self._skeletons[roles] = self._build(roles)
         return self._skeletons[roles]
+
+    def end_of_turn_markers(self) -> list[str]:
+        """The end-of-turn markers seen after assistant turns so far (sorted; whitespace before them dropped)."""
+        return sorted(
+            {
+                skel.end_of_turn[i].strip()
+                for roles, skel in self._skeletons.items()
+                for i, role in enumerate(roles)
+                if role == "assistant" and skel.end_of_turn[i]
+            }
+            | self.seen_elsewhere
+        )
 
     def _build(self, roles: tuple[str, ...]) -> Skeleton:
         text = self.render([{"role": r, "content": f"{_OPEN}{i}{_CLOSE}"} for i, r in enumerate(roles)], False)

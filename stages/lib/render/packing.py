@@ -35,7 +35,8 @@ def best_fit_decreasing(lengths: Sequence[int], keys: Sequence[str], max_length:
 
 
 def pack(rows: Sequence[dict[str, Any]], max_length: int) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Packed sequences (`ids`, `input_ids`, `labels`, `position_ids`, `seq_lens`) and the packing report."""
+    """Packed sequences (`ids`, `input_ids`, `labels`, `position_ids`, `seq_lens`, and `weights` when the rows
+    have them) and the packing report."""
     bins = best_fit_decreasing([r["length"] for r in rows], [r["id"] for r in rows], max_length)
     out = []
     for members in bins:
@@ -49,6 +50,8 @@ def pack(rows: Sequence[dict[str, Any]], max_length: int) -> tuple[list[dict[str
                 "seq_lens": [rows[i]["length"] for i in members],
             }
         )
+        if "weights" in rows[members[0]]:
+            out[-1]["weights"] = [w for i in members for w in rows[i]["weights"]]
     out.sort(key=lambda r: r["ids"][0])
     tokens = sum(r["length"] for r in rows)
     report = {

@@ -123,6 +123,10 @@ def compile_template(name: str, source: str) -> Any:
         raise StageError(f"chat template '{name}' does not compile: {type(exc).__name__}: {exc}") from None
 
 
+class TemplateRenderError(StageError):
+    """The template raised while rendering a conversation (its own `raise_exception`, a missing key...)."""
+
+
 def render_messages(
     compiled: Any,
     name: str,
@@ -133,7 +137,9 @@ def render_messages(
     """Render one conversation with a compiled template; StageError naming the template on any failure.
 
     A template that reaches outside the sandbox (attribute access such as `__class__`) raises jinja2's
-    SecurityError here; it is reported as an unsafe template, never run.
+    SecurityError here; it is reported as an unsafe template (StageError), never run. Any other failure is a
+    TemplateRenderError, which render counts against the row (a template may refuse one conversation, as
+    templates that `raise_exception` on roles out of order do).
     """
     from jinja2.exceptions import SecurityError
 
@@ -142,4 +148,11 @@ def render_messages(
     except SecurityError as exc:
         raise StageError(f"chat template '{name}' is unsafe (the sandbox refused it): {exc}") from None
     except Exception as exc:
-        raise StageError(f"chat template '{name}' failed to render: {type(exc).__name__}: {exc}") from None
+        raise TemplateRenderError(f"chat template '{name}' failed to render: {type(exc).__name__}: {exc}") from None
+
+
+def source_of(template: str) -> str | None:
+    """The Jinja text of params' `template` without a tokenizer at hand: None for `tokenizer` (its own)."""
+    if template == FROM_TOKENIZER:
+        return None
+    return template if is_inline(template) else named(template).source

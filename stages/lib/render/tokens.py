@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -42,6 +42,19 @@ class Tally:
     audit_examples: list[str] = field(default_factory=list)
     turns_without_end: int = 0
     bos_doubled: int = 0
+
+    def merge(self, other: Tally) -> None:
+        """Add the counts of `other` (a later batch's), as if its rows had been counted here."""
+        for f in fields(self):
+            mine, theirs = getattr(self, f.name), getattr(other, f.name)
+            if isinstance(mine, dict):
+                for k, v in theirs.items():
+                    mine[k] = mine.get(k, 0) + v
+            elif isinstance(mine, list):
+                mine.extend(theirs)
+            else:
+                setattr(self, f.name, mine + theirs)
+        del self.audit_examples[5:]
 
 
 def special_pattern(tokenizer: Any) -> re.Pattern[str] | None:
@@ -79,14 +92,18 @@ def encode_rows(
                 _reject(row, "special_token_in_content", f"content holds the special token {hit.group(0)!r}")
             )
             continue
+        if not any(m["role"] == "assistant" for m in messages):  # ingest rejects these; a hand-made split may not
+            dropped.append(_reject(row, "no_trained_tokens", "no assistant turn"))
+            continue
         try:
             loc = renderer.locate(messages, mask_policy, train_on_eos)
+            prompt, answer = prompt_and_answer(renderer, messages)
         except TemplateMismatch as exc:
             tally.audit_failed += 1
             _example(tally, f"{row['id']}: template '{renderer.name}' {exc}")
             dropped.append(_reject(row, "template_mismatch", f"template '{renderer.name}' {exc}"))
             continue
-        kept.append((row, loc, *prompt_and_answer(renderer, messages)))
+        kept.append((row, loc, prompt, answer))
         located.append(loc.text)
     if not located:
         return [], _count(tally, dropped)

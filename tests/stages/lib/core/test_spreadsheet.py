@@ -73,7 +73,7 @@ def test_neutralise_table_touches_string_columns_only():
 
 def test_predict_csv_output_is_spreadsheet_safe(tmp_path):
     """predict writes untrusted input text to CSV too: the same neutralisation applies there."""
-    from stages.predict import write_table
+    from stages.lib.predict.output import write_table
 
     table = pa.table({"text": ["=cmd|' /C calc'!A0", "fine"], "label": ["spam", "ham"], "prob": [0.9, 0.8]})
     write_table(table, tmp_path / "out.csv")

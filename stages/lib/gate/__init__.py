@@ -1,0 +1,1 @@
+"""The review gate of `make report` (scripts/report.py): no stage imports it."""
