@@ -3,8 +3,9 @@
 Run: pytest benchmarks/bench_audit.py --benchmark-only -s (needs `dvc repro split` first: it reads the
 sample's data/split). 10% of each class's train labels are flipped (seed 0; validation rows stay clean and
 are audited too); the flags are compared with the flips. Without planted noise it prints how many of the
-original SMS labels are flagged. With cleanlab installed (dev extra only: AGPL-3.0) it also runs
-`cleanlab.filter.find_label_issues` on the same out-of-fold probabilities and prints the overlap.
+original SMS labels are flagged. The audit's flags come from cleanlab (stages/lib/audit/confident.py); the
+overlap line checks them against a plain `cleanlab.filter.find_label_issues` call. The refine loop's
+one-round recovery is benchmarks/bench_loop.py.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import pytest
 from schemas import load_params
 from schemas.audit import AuditParams
 from stages import audit
+from stages.lib.audit.findings import load_labelled, score
 from stages.lib.audit.noise import flip_labels, precision_recall
 
 SPLIT = Path("data/split")
@@ -25,14 +27,12 @@ SPLIT = Path("data/split")
 def _rows() -> list[dict]:
     if not (SPLIT / "train.parquet").is_file():
         pytest.skip("run `dvc repro split` first")
-    return audit.load_labelled(SPLIT, ["train", "validation"])
+    return load_labelled(SPLIT, ["train", "validation"])
 
 
 def _cleanlab_overlap(s: dict) -> str:
-    try:
-        from cleanlab.filter import find_label_issues
-    except ImportError:
-        return "cleanlab not installed"
+    from cleanlab.filter import find_label_issues
+
     theirs = find_label_issues(s["labels"], s["probs"], filter_by="prune_by_noise_rate")
     ours = s["result"].issues
     both = int((ours & theirs).sum())
@@ -46,7 +46,7 @@ def test_bench_audit_planted_noise(benchmark, rate):
     cfg: AuditParams = load_params().audit
     noisy, flipped = flip_labels([r["label"] for r in rows], rate, 0, [r["split"] == "train" for r in rows])
     data = [{**r, "label": lab} for r, lab in zip(rows, noisy)]
-    s = benchmark.pedantic(audit.score, args=(cfg, data), rounds=1, iterations=1)
+    s = benchmark.pedantic(lambda: score(data, **audit.settings(cfg)), rounds=1, iterations=1)
     res = s["result"]
     print(f"\nrate {rate}: {len(rows)} rows, planted {int(flipped.sum())}, flagged {int(res.issues.sum())}")
     print(

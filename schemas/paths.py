@@ -244,6 +244,11 @@ class AuditPaths(PathsModel):
         "metrics/details/audit.json", description="Every counter of audit, issues by kind (git-tracked, not a metric)."
     )
     plot: str = Field("plots/audit_issues.json", description="Issues per class and kind, for `dvc plots show`.")
+    model: str = Field(
+        "models/audit",
+        description="The audit's TF-IDF + logistic regression fitted on every audited row, and its out-of-fold "
+        "probabilities: review and monitor read it instead of refitting.",
+    )
 
 
 class ReviewPaths(PathsModel):

@@ -17,8 +17,9 @@ class IssueQueue(StrictModel):
 
     budget: int = Field(100, ge=0, le=1_000_000, description="Rows sent (at most 1 million); 0 disables the queue.")
     kinds: list[IssueKind] = Field(
-        default_factory=lambda: ["label_issue", "duplicate_conflict", "outlier"],
-        description="Issue kinds sent, in this priority; a row flagged twice is sent once.",
+        default_factory=lambda: ["label_issue", "duplicate_conflict", "outlier", "low_quality"],
+        description="Issue kinds sent, in this priority; a row flagged twice is sent once. `low_quality` (the "
+        "audit's next most doubtful rows) fills what the budget leaves.",
     )
 
 

@@ -25,11 +25,12 @@ from schemas.clean import CleanParams
 from schemas.monitor import MonitorParams
 from schemas.paths import MonitorPaths
 from schemas.review import ReviewParams
+from stages.lib.audit.saved import load_model, reference_probs
 from stages.lib.core.errors import cli
 from stages.lib.core.io import write_json
 from stages.lib.core.log import get_logger
 from stages.lib.core.metrics import write_metrics
-from stages.lib.model.tfidf import classifier, vectorizer
+from stages.lib.model.tfidf import vectorizer
 from stages.lib.monitor import drift
 from stages.lib.monitor.batch import labelled, read_batch
 from stages.lib.monitor.output import worst, write_outputs
@@ -44,11 +45,12 @@ def run(
     clean: CleanParams,
     audit: AuditParams,
     review: ReviewParams,
+    model_dir: str | Path,
     root: Path = Path("."),
 ) -> dict[str, Any]:
     """Read the batch, measure drift, write scored rows, rejects, review tasks and the plot; return the metrics.
 
-    Raises StageError when split's train or validation file is missing.
+    Raises StageError when split's train or validation file, or the audit's model, is missing.
     """
     rows, rejects, read = read_batch(cfg.sources, clean, root)
     dropped = Counter(r["reason"] for r in rejects)
@@ -76,15 +78,14 @@ def run(
     len_ref, len_new = [len(r["text"]) for r in train], [len(t) for t in texts]
     lang_tv = drift.total_variation(drift.language_mix(ref_lang), drift.language_mix(texts[: cfg.max_rows]))
 
-    vec = vectorizer(**audit.tfidf.model_dump())
-    clf = classifier(**audit.classifier.model_dump() | {"seed": cfg.seed}).fit(
-        vec.fit_transform([r["text"] for r in train]), [r["label"] for r in train]
-    )
-    p_val, p_new = clf.predict_proba(vec.transform([r["text"] for r in valid])), clf.predict_proba(vec.transform(texts))
+    # The audit's model (fitted on the audited rows) scores the batch; its out-of-fold probabilities of the
+    # validation rows are the held-out reference, so neither side is scored by a model that saw its rows.
+    model, meta = load_model(model_dir)
+    p_val, p_new = reference_probs(model_dir, "validation"), model.predict_proba(texts)
     h_val, h_new = drift.entropy(p_val), drift.entropy(p_new)
     ks_h, ks_p = drift.ks(h_val, h_new)
     ks_len, ks_len_p = drift.ks(len_ref, len_new)
-    classes = [str(c) for c in clf.classes_]
+    classes = list(meta["labels"])
     best = p_new.argmax(axis=1)
     scored = [
         {
@@ -128,7 +129,7 @@ def run(
 def main() -> None:
     params = load_params()
     p = params.paths
-    metrics = run(params.monitor, p.monitor, p.split.dir, params.clean, params.audit, params.review)
+    metrics = run(params.monitor, p.monitor, p.split.dir, params.clean, params.audit, params.review, p.audit.model)
     headline = ("batch", "drift", "rows_out") + (("domain_auc", "domain_p_value") if metrics["batch"] else ())
     write_metrics(metrics, headline, p.monitor.metrics, p.monitor.details)
 

@@ -18,11 +18,11 @@ from schemas import load_params
 from schemas.audit import AuditParams
 from schemas.paths import ReviewPaths
 from schemas.review import ReviewParams
+from stages.lib.audit.saved import load_model
 from stages.lib.core.errors import StageError, cli
 from stages.lib.core.io import atomic_path, read_rows
 from stages.lib.core.log import get_logger
 from stages.lib.core.metrics import write_metrics
-from stages.lib.model.tfidf import classifier, vectorizer
 from stages.lib.review import exports
 from stages.lib.review.queues import active_queue, issue_queue, params_hash, uncertainty
 
@@ -32,11 +32,16 @@ QUEUES = ("issues", "active")
 
 
 def run(
-    cfg: ReviewParams, audit: AuditParams, paths: ReviewPaths, issues_path: str | Path, split_dir: str | Path
+    cfg: ReviewParams,
+    audit: AuditParams,
+    paths: ReviewPaths,
+    issues_path: str | Path,
+    split_dir: str | Path,
+    model_dir: str | Path,
 ) -> dict[str, Any]:
     """Build both queues and write their exports; return the metrics (rows per queue, model_version).
 
-    Raises StageError when the audit's issues or split's files are missing.
+    Raises StageError when the audit's issues or model, or split's files are missing.
     """
     for path in (Path(issues_path), Path(split_dir) / "unlabeled.parquet"):
         if not path.is_file():
@@ -56,7 +61,7 @@ def run(
             }
             for r in picked
         ],
-        "active": active_tasks(cfg, audit, split_dir),
+        "active": active_tasks(cfg, split_dir, model_dir),
     }
     with atomic_path(paths.dir) as tmp:  # the folder is one DVC output: replaced as a whole
         for name in QUEUES:
@@ -69,20 +74,14 @@ def run(
     }
 
 
-def active_tasks(cfg: ReviewParams, audit: AuditParams, split_dir: str | Path) -> list[dict[str, Any]]:
-    """The most uncertain unlabelled rows under a model fitted on the audited labelled rows."""
+def active_tasks(cfg: ReviewParams, split_dir: str | Path, model_dir: str | Path) -> list[dict[str, Any]]:
+    """The most uncertain unlabelled rows under the audit's model (fitted on the audited labelled rows)."""
     pool = read_rows(Path(split_dir) / "unlabeled.parquet").to_pylist()
     if not pool or cfg.active.budget == 0:
         return []
     pool.sort(key=lambda r: r["id"])
-    labelled = []
-    for name in audit.splits:
-        labelled += [r for r in read_rows(Path(split_dir) / f"{name}.parquet").to_pylist() if r["label"]]
-    labelled.sort(key=lambda r: r["id"])
-    vec = vectorizer(**audit.tfidf.model_dump())
-    x = vec.fit_transform([r["text"] for r in labelled])
-    clf = classifier(**audit.classifier.model_dump() | {"seed": cfg.seed}).fit(x, [r["label"] for r in labelled])
-    xp = vec.transform([r["text"] for r in pool])
+    model, _ = load_model(model_dir)
+    clf, xp = model.named_steps["classifier"], model.named_steps["features"].transform([r["text"] for r in pool])
     probs = clf.predict_proba(xp)
     scores = uncertainty(probs, cfg.active.uncertainty)
     clusters = None
@@ -110,7 +109,7 @@ def active_tasks(cfg: ReviewParams, audit: AuditParams, split_dir: str | Path) -
 def main() -> None:
     params = load_params()
     p = params.paths
-    metrics = run(params.review, params.audit, p.review, p.audit.issues, p.split.dir)
+    metrics = run(params.review, params.audit, p.review, p.audit.issues, p.split.dir, p.audit.model)
     write_metrics(metrics, ("queues.issues", "queues.active"), p.review.metrics, p.review.details)
 
 

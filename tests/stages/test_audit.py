@@ -14,7 +14,9 @@ from schemas.audit import AuditParams
 from schemas.paths import AuditPaths
 from stages import audit as stage
 from stages.lib.audit import confident
+from stages.lib.audit.findings import score
 from stages.lib.audit.noise import flip_labels, precision_recall
+from stages.lib.audit.saved import OOF_FILE, load_model, reference_probs
 from stages.lib.core.errors import StageError
 
 SMS = Path(__file__).parents[2] / "data/sample/sms_spam_collection/SMSSpamCollection"
@@ -47,7 +49,12 @@ def paths(tmp_path: Path) -> AuditPaths:
         details=str(out / "details.json"),
         metrics=str(out / "audit.json"),
         plot=str(out / "plot.json"),
+        model=str(out / "model"),
     )
+
+
+def audit_score(cfg: AuditParams, rows: list[dict], base_dir: Path | None = None) -> dict:
+    return score(rows, **stage.settings(cfg), base_dir=base_dir)
 
 
 def test_confident_joint_and_thresholds_by_hand():
@@ -55,10 +62,10 @@ def test_confident_joint_and_thresholds_by_hand():
     probs = np.array([[0.9, 0.1], [0.8, 0.2], [0.1, 0.9], [0.3, 0.7], [0.2, 0.8]])
     t = confident.thresholds(labels, probs)
     assert t == pytest.approx([0.6, 0.75])
-    cj, guess = confident.confident_joint(labels, probs, t)
+    cj, _ = confident.joint(labels, probs)
     # row 2 (given 0) is confidently 1; row 3 (p1 0.7 < 0.75, p0 0.3 < 0.6) is counted nowhere
     assert cj.tolist() == [[2, 1], [0, 1]]
-    assert guess.tolist() == [0, 0, 1, -1, 1]
+    assert confident.confident_guess(probs, t).tolist() == [0, 0, 1, -1, 1]
     res = confident.find_issues(labels, probs)
     assert res.issues.tolist() == [False, False, True, False, False]
     assert res.suggested[2] == 1
@@ -81,7 +88,7 @@ def test_planted_flips_are_found_on_real_messages():
     rows = sms_rows(1500)
     noisy, flipped = flip_labels([r["label"] for r in rows], 0.1, seed=0)
     assert flipped.sum() == pytest.approx(150, abs=2)
-    s = stage.score(AuditParams(), [{**r, "label": lab} for r, lab in zip(rows, noisy)])
+    s = audit_score(AuditParams(), [{**r, "label": lab} for r, lab in zip(rows, noisy)])
     pr = precision_recall(s["result"].issues, flipped)
     assert pr["precision"] >= 0.7 and pr["recall"] >= 0.6, pr
     assert 0.05 < s["result"].error_rate < 0.2
@@ -103,7 +110,12 @@ def test_stage_writes_issues_metrics_and_plot_deterministically(tmp_path):
     assert {r["id"] for r in by_kind["duplicate_conflict"]} == {"r0010", "r0011"}
     assert "r0002" in {r["id"] for r in by_kind["label_issue"]}
     assert metrics["rows"] == 800
-    assert set(metrics["issues"]) == {"label_issue", "outlier", "duplicate_conflict"}
+    assert set(metrics["issues"]) == {"label_issue", "outlier", "duplicate_conflict", "low_quality"}
+    # low_quality: the next 15% most doubtful rows (review's budget filler), never the flagged ones
+    assert metrics["issues"]["low_quality"] == 120
+    assert not {r["id"] for r in by_kind["low_quality"]} & {r["id"] for r in by_kind["label_issue"]}
+    assert metrics["flagged_rows"] == len({r["id"] for k in stage.KINDS[:3] for r in by_kind.get(k, [])})
+    assert metrics["estimated_error_rate_interval"]["low"] <= metrics["estimated_error_rate"]
     assert metrics["issues"]["duplicate_conflict"] == 2
     assert set(metrics["noise_rate"]) == {"ham", "spam"}
     assert metrics["max_noise_rate"] == max(metrics["noise_rate"].values())
@@ -130,16 +142,30 @@ def test_missing_split_says_which_stage_to_run(tmp_path):
         stage.run(AuditParams(), paths(tmp_path), tmp_path / "nowhere")
 
 
-def test_same_issues_as_cleanlab_on_the_same_probabilities():
-    """Dev-only check of the in-house confident learning against cleanlab (AGPL-3.0, never shipped)."""
-    filt = pytest.importorskip("cleanlab.filter")
-    rows = sms_rows(1500)
-    noisy, _ = flip_labels([r["label"] for r in rows], 0.1, seed=1)
-    s = stage.score(AuditParams(), [{**r, "label": lab} for r, lab in zip(rows, noisy)])
-    ours = s["result"].issues
-    theirs = filt.find_label_issues(s["labels"], s["probs"], filter_by="prune_by_noise_rate")
-    jaccard = (ours & theirs).sum() / max((ours | theirs).sum(), 1)
-    assert jaccard >= 0.9, (ours.sum(), theirs.sum(), jaccard)
+def test_the_saved_model_is_the_refit_and_carries_the_out_of_fold_probabilities(tmp_path):
+    """review and monitor read models/audit instead of refitting: it predicts what a fit on every audited row
+    predicts, and its oof.parquet holds the probabilities the audit flagged from."""
+    rows = sms_rows(300)
+    split = write_split(tmp_path / "split", rows)
+    p = paths(tmp_path)
+    cfg = AuditParams(folds=3)
+    stage.run(cfg, p, split)
+    model, meta = load_model(p.model)
+    assert meta["labels"] == ["ham", "spam"] and meta["baseline"]["features"] == cfg.tfidf.model_dump(mode="json")
+    audited = stage.load_labelled(split, cfg.splits)
+    refit = score(audited, **stage.settings(cfg), fit_model=True)
+    texts = [r["text"] for r in audited]
+    assert np.allclose(model.predict_proba(texts), refit["model"].predict_proba(texts))
+    oof = pq.read_table(Path(p.model) / OOF_FILE).to_pydict()
+    assert oof["id"] == [r["id"] for r in audited]
+    assert np.allclose(np.array(oof["probs"]), refit["probs"], atol=1e-6)
+    validation = [n for n, r in enumerate(audited) if r["split"] == "validation"]
+    assert np.allclose(reference_probs(p.model, "validation"), refit["probs"][validation], atol=1e-6)
+    first = {f.name: f.read_bytes() for f in Path(p.model).iterdir()}
+    stage.run(cfg, p, split)
+    assert first == {f.name: f.read_bytes() for f in Path(p.model).iterdir()}
+    with pytest.raises(StageError, match=r"dvc repro audit"):
+        load_model(tmp_path / "none")
 
 
 @pytest.mark.slow
@@ -159,8 +185,8 @@ def test_base_model_features_give_probabilities_for_every_row(tmp_path):
         BaseModelPaths(out=str(out), metrics=str(tmp_path / "base.json")),
         str(split),
     )
-    s = stage.score(AuditParams(features="base", folds=3, max_length=32), rows, out)
+    s = audit_score(AuditParams(features="base", folds=3, max_length=32), rows, out)
     assert s["probs"].shape == (120, 2) and np.allclose(s["probs"].sum(axis=1), 1.0)
     assert set(np.unique(s["fold"])) == {0, 1, 2}
     with pytest.raises(StageError, match="dvc repro base_model"):
-        stage.score(AuditParams(features="base", folds=3), rows, tmp_path / "missing")
+        audit_score(AuditParams(features="base", folds=3), rows, tmp_path / "missing")

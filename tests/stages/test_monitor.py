@@ -13,8 +13,9 @@ from schemas.audit import AuditParams
 from schemas.clean import CleanParams
 from schemas.ingest import Source
 from schemas.monitor import MonitorParams
-from schemas.paths import MonitorPaths
+from schemas.paths import AuditPaths, MonitorPaths
 from schemas.review import ReviewParams
+from stages import audit
 from stages import monitor as stage
 from stages.lib.model.tfidf import vectorizer
 from stages.lib.monitor import drift
@@ -71,6 +72,17 @@ def paths(tmp_path: Path) -> MonitorPaths:
 
 def run(tmp_path: Path, **cfg) -> dict:
     split = write_split(tmp_path / "split", sms_rows(600))
+    model = tmp_path / "audit/model"
+    if not model.is_dir():  # the audit writes the model monitor reads
+        out = tmp_path / "audit"
+        a = AuditPaths(
+            issues=str(out / "i.parquet"),
+            details=str(out / "d.json"),
+            metrics=str(out / "m.json"),
+            plot=str(out / "p.json"),
+            model=str(model),
+        )
+        audit.run(AuditParams(), a, split)
     return stage.run(
         MonitorParams(permutations=100, **cfg),
         paths(tmp_path),
@@ -78,6 +90,7 @@ def run(tmp_path: Path, **cfg) -> dict:
         CleanParams(),
         AuditParams(),
         ReviewParams(),
+        model,
         root=tmp_path,
     )
 

@@ -130,11 +130,12 @@ def test_stage_writes_both_queues_with_budgets(tmp_path):
         details=str(tmp_path / "audit/d.json"),
         metrics=str(tmp_path / "audit/m.json"),
         plot=str(tmp_path / "audit/p.json"),
+        model=str(tmp_path / "audit/model"),
     )
     audit.run(AuditParams(folds=3), a, split)
     cfg = ReviewParams(issues={"budget": 4}, active={"budget": 10, "kmeans_clusters": 3})
     p = ReviewPaths(dir=str(tmp_path / "review"), metrics=str(tmp_path / "review.json"))
-    metrics = review.run(cfg, AuditParams(folds=3), p, a.issues, split)
+    metrics = review.run(cfg, AuditParams(folds=3), p, a.issues, split, a.model)
     assert metrics["queues"] == {
         "issues": min(4, len({r["id"] for r in pq.read_table(a.issues).to_pylist()})),
         "active": 10,
@@ -150,7 +151,7 @@ def test_stage_writes_both_queues_with_budgets(tmp_path):
         "tasks.csv",
     ]
     first = {f.name: f.read_bytes() for f in (tmp_path / "review/active").iterdir()}
-    review.run(cfg, AuditParams(folds=3), p, a.issues, split)
+    review.run(cfg, AuditParams(folds=3), p, a.issues, split, a.model)
     assert first == {f.name: f.read_bytes() for f in (tmp_path / "review/active").iterdir()}
 
 
@@ -248,6 +249,7 @@ def _review_project(folder: Path, budget: int) -> Path:
             details=str(folder / "a/d.json"),
             metrics=str(folder / "a/m.json"),
             plot=str(folder / "a/p.json"),
+            model=str(folder / "models/audit"),
         )
         audit.run(AuditParams(folds=3), a, split)
     return folder

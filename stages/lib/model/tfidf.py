@@ -85,7 +85,10 @@ def save_baseline(pipeline: Pipeline, baseline: Any, folder: Path, text: Mapping
     """The fitted pipeline as plain data: arrays in safetensors, terms and params in JSON. No pickle, nothing that
     runs code on load, and the same bytes for the same fit (a pickle or skops file names objects by memory id).
 
-    `text` is the fingerprint of the text settings the training rows were made with
+    `baseline` is the settings model (schemas.compare.TfidfBaseline) or the same as a plain dict
+    (`{"features": ..., "classifier": ...}`: the audit's model, from `audit.tfidf` and `audit.classifier`).
+    Files already in `folder` (the audit's out-of-fold probabilities) are listed in its manifest too. `text` is
+    the fingerprint of the text settings the training rows were made with
     (`stages.lib.text.fingerprint.text_fingerprint`), recorded as trained model folders record it, so predict
     refuses other settings for the baseline too."""
     from safetensors.numpy import save_file
@@ -103,7 +106,7 @@ def save_baseline(pipeline: Pipeline, baseline: Any, folder: Path, text: Mapping
         "approach": NAME,
         "kind": NAME,
         "labels": [str(c) for c in clf.classes_],
-        "baseline": baseline.model_dump(mode="json"),
+        "baseline": baseline if isinstance(baseline, dict) else baseline.model_dump(mode="json"),
         "terms": terms,
     }
     if text is not None:
@@ -112,14 +115,17 @@ def save_baseline(pipeline: Pipeline, baseline: Any, folder: Path, text: Mapping
     write_manifest(folder)  # last: load_baseline verifies it
 
 
-def load_baseline(folder: str | Path) -> tuple[Pipeline, dict[str, Any]]:
-    """(pipeline ready to predict, meta) from `save_baseline`'s folder; StageError when it is missing."""
+def load_baseline(
+    folder: str | Path, fix: str = "run the compare stage first (dvc repro compare)"
+) -> tuple[Pipeline, dict[str, Any]]:
+    """(pipeline ready to predict, meta) from `save_baseline`'s folder; StageError, ending with `fix` (the stage
+    that writes it), when it is missing or does not match its manifest."""
     from safetensors.numpy import load_file
 
     folder = Path(folder)
     if not (folder / ARRAYS_FILE).is_file() or not (folder / META_FILE).is_file():
-        raise StageError(f"{folder} holds no fitted baseline: run the compare stage first (dvc repro compare)")
-    verify_model_folder(folder, "run dvc repro compare", (NAME,))
+        raise StageError(f"{folder} holds no fitted baseline: {fix}")
+    verify_model_folder(folder, fix, (NAME,))
     meta = json.loads((folder / META_FILE).read_text(encoding="utf-8"))
     arrays = load_file(str(folder / ARRAYS_FILE))
     pipeline = tfidf_logreg(**_current_layout(meta["baseline"]))
