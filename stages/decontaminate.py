@@ -57,7 +57,7 @@ def run(
     texts = [role_contents(r["messages"], cfg.roles) for r in rows]
     settings = {"ngram": cfg.ngram, "min_words": cfg.min_words, "near": cfg.near.model_dump()}
     if engine is not None and engine.kind == "ray":
-        with ray_session(engine.ray.address, engine.ray.num_cpus) as cpus:
+        with ray_session(**engine.ray.model_dump()) as cpus:
             matches, stats = find_contaminated_on_ray(texts, evaluation, cpus, **settings)
     else:
         matches, stats = find_contaminated(texts, evaluation, **settings)

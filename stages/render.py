@@ -55,7 +55,7 @@ def run(cfg: RenderParams, paths: RenderPaths, engine: EngineParams | None = Non
     engine = engine or EngineParams()
     with contextlib.ExitStack() as stack:
         if engine.kind == "ray":
-            stack.enter_context(ray_session(engine.ray.address, engine.ray.num_cpus))
+            stack.enter_context(ray_session(**engine.ray.model_dump()))
         return _run(cfg, paths, on_ray=engine.kind == "ray")
 
 

@@ -88,4 +88,4 @@ def test_dvc_yaml_declares_plots_and_never_lets_dvclive_own_them():
     assert {"${paths.train.live_dir}/${key}/plots/metrics": {"cache": False}} in train["outs"]
     assert "plots" not in train and "plots" not in dvc["evaluate"]["do"]
     assert {"${paths.evaluate.confusion_dir}/${key}.json": {"cache": False}} in dvc["evaluate"]["do"]["outs"]
-    assert dvc["compare"]["params"] == ["approaches", "compare"]
+    assert dvc["compare"]["params"] == ["approaches", "compare", "clean.normalize", "clean.pii"]
