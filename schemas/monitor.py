@@ -25,7 +25,16 @@ class MonitorParams(StrictModel):
         default_factory=_default_sources,
         description="Incoming batches, read like ingest sources (same formats and options) and made into model "
         "text with clean.normalize and clean.pii (as the training rows were), keyed by name like ingest.sources. "
-        "No file present = no batch: the stage writes a `no batch` result.",
+        "No file present = no batch: the stage writes a `no batch` result. A file refused (a symlink leading "
+        "outside the repository) or a source with too many unusable records is an error, never `no batch`.",
+    )
+    max_reject_fraction: float = Field(
+        0.05,
+        ge=0.0,
+        le=1.0,
+        description="Fail when more than this share of a source's records cannot be used (undecodable, empty "
+        "text), as ingest.max_reject_fraction does: a wrong format or encoding should stop the stage, not "
+        "report a smaller batch. A source whose every record is rejected always fails.",
     )
     folds: int = Field(5, ge=2, le=20, description="Folds of the domain classifier's cross-validated ROC AUC.")
     permutations: int = Field(

@@ -52,7 +52,7 @@ def run(
 
     Raises StageError when split's train or validation file, or the audit's model, is missing.
     """
-    rows, rejects, read = read_batch(cfg.sources, clean, root)
+    rows, rejects, read = read_batch(cfg.sources, clean, root, max_reject_fraction=cfg.max_reject_fraction)
     dropped = Counter(r["reason"] for r in rejects)
     base = {"batch": bool(rows), "rows_in": read, "rows_out": len(rows), "dropped": dict(sorted(dropped.items()))}
     if not rows:

@@ -480,3 +480,31 @@ def test_float_and_nan_labels_from_parquet_are_normalised(tmp_path):
 def test_keep_fields_naming_a_canonical_column_is_a_schema_error(name):
     with pytest.raises(ValueError, match=r"would overwrite the canonical column"):
         IngestParams(sources={"s": {"path": "a.csv", "format": "csv", "keep_fields": ["date", name]}})
+
+
+def test_a_binary_file_read_as_csv_escapes_control_bytes_in_the_error(tmp_path):
+    """Regression: the header of a binary file became the "fields present" of the error message, raw control
+    bytes (an ANSI escape, a bell, undecodable bytes) and all, printed to the terminal."""
+    (tmp_path / "a.csv").write_bytes(b"\x1b[31mred\x07,\x00\xff\x01\nx,y\n")
+    with pytest.raises(StageError) as err:
+        run_sources(tmp_path, {"path": "a.csv", "format": "csv"})
+    message = str(err.value)
+    assert "fields present" in message and "\\x1b[31mred\\x07" in message
+    assert message.isprintable()
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "json"])
+def test_a_list_or_object_label_is_a_counted_reject_and_booleans_map_to_true_false(tmp_path, fmt):
+    """Regression: a label `[1]` became the class "[1]" silently; a boolean becomes "true"/"false" (documented)."""
+    records = [
+        {"text": "a", "label": [1]},
+        {"text": "b", "label": {"x": 1}},
+        {"text": "c", "label": True},
+        {"text": "d", "label": "spam"},
+    ]
+    body = json.dumps(records) if fmt == "json" else "\n".join(json.dumps(r) for r in records) + "\n"
+    (tmp_path / f"a.{fmt}").write_text(body)
+    rows, rejects, metrics = run_sources(tmp_path, {"path": f"a.{fmt}", "format": fmt, "label_field": "label"})
+    assert sorted((r["text"], r["label"]) for r in rows) == [("c", "true"), ("d", "spam")]
+    assert metrics["dropped"]["label_not_scalar"] == 2
+    assert {r["reason"] for r in rejects} == {"label_not_scalar"}

@@ -94,3 +94,42 @@ def test_round_must_be_positive():
 
     with pytest.raises(ValueError, match="round"):
         LabelImport(name="x", path="data/annotations/x.json", format="label_studio", round=0)
+
+
+def test_an_export_saved_twice_is_one_vote_not_two(tmp_path):
+    """Regression: with `corrections: vote` the same answer present twice (the export saved twice in the folder)
+    won 2:1 against the row's label; one vote per annotator per row and round, the repeat counted."""
+    rows = clean_rows(TEXTS, SOURCE_LABELS)
+    export = review_export(tmp_path, "r1", {"r1": "ham"})
+    metrics, out, rejects, _ = label(
+        tmp_path,
+        rows,
+        {"r1.json": export, "r1-copy.json": export},
+        source_labels="annotator",
+        corrections="vote",
+        imports=[imp("round1", "r1*.json", "label_studio", join="id", key="row_id", round=1)],
+    )
+    assert "r1" not in out and [r["reason"] for r in rejects if r["id"] == "r1"] == ["tie"]
+    assert metrics["annotations"]["imports"]["round1"]["duplicates"] == 1
+    assert metrics["annotations"]["imports"]["round1"]["votes"] == 1
+    assert metrics["rows_in"] == metrics["rows_out"] + sum(metrics["dropped"].values())
+
+
+def test_an_annotation_repeated_in_a_task_is_one_vote(tmp_path):
+    rows = clean_rows(TEXTS, SOURCE_LABELS)
+    tasks = [{"data": {"row_id": "r1", "text": TEXTS["r1"]}}]
+    data = answer_label_studio(tasks, {"r1": "ham"}, email="reviewer@example.test")
+    data[0]["annotations"] = data[0]["annotations"] * 2  # the same annotator's identical annotation, twice
+    path = tmp_path / "r1.json"
+    path.write_text(json.dumps(data))
+    metrics, out, rejects, _ = label(
+        tmp_path,
+        rows,
+        {"r1.json": path},
+        source_labels="annotator",
+        corrections="vote",
+        imports=[imp("round1", "r1.json", "label_studio", join="id", key="row_id", round=1)],
+    )
+    assert "r1" not in out and [r["reason"] for r in rejects if r["id"] == "r1"] == ["tie"]
+    assert metrics["annotations"]["duplicates"] == 1
+    assert metrics["rows_in"] == metrics["rows_out"] + sum(metrics["dropped"].values())

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
+import pytest
+from pydantic import ValidationError
 
 from schemas import load_params
 from schemas.audit import AuditParams
@@ -17,6 +19,7 @@ from schemas.paths import AuditPaths, MonitorPaths
 from schemas.review import ReviewParams
 from stages import audit
 from stages import monitor as stage
+from stages.lib.core.errors import StageError
 from stages.lib.model.tfidf import vectorizer
 from stages.lib.monitor import drift
 from stages.lib.monitor.batch import read_batch
@@ -136,8 +139,55 @@ def test_the_batch_is_masked_like_the_training_rows_and_joins_several_fields(tmp
     )
     source = Source(name="mail", path="data/incoming/*.jsonl", format="jsonl", text_field=["subject", "body"])
     clean = load_params(REPO / "params.yaml").clean  # phone.region GB, as the shipped training rows were made
-    rows, rejects, read = read_batch({"mail": source}, clean, tmp_path)
+    rows, rejects, read = read_batch({"mail": source}, clean, tmp_path, max_reject_fraction=0.5)
     assert read == 2 and [r["text"] for r in rows] == ["Call <PHONE>\n\nor mail <EMAIL> & win"]
     assert [(r["stage"], r["reason"], r["location"]) for r in rejects] == [
         ("monitor", "empty_text", "data/incoming/a.jsonl:2")
     ]
+
+
+def _outputs(tmp_path: Path) -> dict[str, bytes]:
+    return {str(p): p.read_bytes() for p in tmp_path.rglob("*") if p.is_file() and "monitor" in (*p.parts, p.name)}
+
+
+def test_a_refused_file_beside_a_good_one_is_an_error_not_no_batch(tmp_path):
+    """Regression: a symlink leading outside the repository made resolve_files raise, and monitor took any
+    StageError for "nothing arrived": the good file beside it was skipped too, reported as batch false, rows_in 0."""
+    run(tmp_path)  # a first, no-batch run: its outputs must survive the failed one byte for byte
+    before = _outputs(tmp_path)
+    incoming = tmp_path / "data/incoming"
+    incoming.mkdir(parents=True)
+    (incoming / "good.txt").write_text("\n".join(messages(50, skip=3000)) + "\n", encoding="utf-8")
+    outside = tmp_path.parent / f"{tmp_path.name}-outside.txt"
+    outside.write_text("secret\n", encoding="utf-8")
+    (incoming / "leak.txt").symlink_to(outside)
+    with pytest.raises(StageError, match="outside"):
+        run(tmp_path)
+    assert _outputs(tmp_path) == before
+
+
+def test_a_batch_of_undecodable_lines_is_an_error_not_no_batch(tmp_path):
+    """Regression: every line of the batch failed to decode, so no row was kept and monitor reported "no
+    incoming batch", drift false, exit 0; now the reject share is checked as ingest checks it."""
+    run(tmp_path)
+    before = _outputs(tmp_path)
+    incoming = tmp_path / "data/incoming"
+    incoming.mkdir(parents=True)
+    (incoming / "batch.txt").write_bytes(b"abc\x80\xff def\n" * 3 + "\n".join(messages(3, skip=3000)).encode() + b"\n")
+    with pytest.raises(StageError, match=r"monitor.max_reject_fraction.*decode_error"):
+        run(tmp_path)
+    assert _outputs(tmp_path) == before
+    # raising the threshold lets the readable half through, every reject counted
+    metrics = run(tmp_path, max_reject_fraction=0.5)
+    assert metrics["batch"] and metrics["rows_in"] == 6
+    assert metrics["rows_in"] == metrics["rows_out"] + sum(metrics["dropped"].values())
+    assert metrics["dropped"] == {"decode_error": 3}
+    # a source whose every record is rejected fails even at max_reject_fraction 1
+    (incoming / "batch.txt").write_bytes(b"\xff\x80\n" * 4)
+    with pytest.raises(StageError, match="4 of 4 records"):
+        run(tmp_path, max_reject_fraction=1.0)
+
+
+def test_monitor_max_reject_fraction_is_bounded():
+    with pytest.raises(ValidationError, match="max_reject_fraction"):
+        MonitorParams(max_reject_fraction=1.5)

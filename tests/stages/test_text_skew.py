@@ -133,7 +133,9 @@ def assert_no_skew(root: Path, source: Source, input_path: Path, work: Path) -> 
     out = work / "predicted.parquet"
     predict.run("tfidf_logreg", source, input_path, out, params)
     served = texts_by_location(pq.read_table(out).to_pylist())
-    scored, _, _ = monitor.read_batch({source.name: source}, PARAMS.clean, root)
+    scored, _, _ = monitor.read_batch(
+        {source.name: source}, PARAMS.clean, root, max_reject_fraction=PARAMS.monitor.max_reject_fraction
+    )
 
     relocated = {_relative(loc, input_path, root): text for loc, text in served.items()}
     for location, text in trained.items():

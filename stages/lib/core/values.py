@@ -15,8 +15,9 @@ from typing import Any
 def as_text(value: Any) -> str | None:
     """The value as a nullable string.
 
-    None, "" and NaN become None (missing); booleans 'true'/'false'; integral floats lose
-    their '.0' (Parquet and pandas turn integer labels with gaps into floats: 1.0 -> '1');
+    None, "" and NaN become None (missing); booleans 'true'/'false' (a JSON `true` label is the class
+    "true", the same class as a CSV cell `true`; ingest refuses a list or object label before this);
+    integral floats lose their '.0' (Parquet and pandas turn integer labels with gaps into floats: 1.0 -> '1');
     other floats keep Python's shortest repr; lists and objects become sorted JSON.
     """
     if value is None or value == "":
@@ -32,3 +33,11 @@ def as_text(value: Any) -> str | None:
     if isinstance(value, (dict, list, tuple)):
         return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
     return str(value)
+
+
+def printable(text: str, limit: int = 200) -> str:
+    """`text` safe to show in a message: control characters, undecodable bytes and other unprintable ones
+    escaped as repr does (a binary file read as CSV must not put raw control bytes on the terminal), cut to
+    `limit` characters."""
+    shown = text if text.isprintable() else repr(text)[1:-1]
+    return shown if len(shown) <= limit else shown[:limit] + "..."

@@ -44,8 +44,15 @@ def glob(base: Path, pattern: str, what: str) -> list[Path]:
         ) from None
 
 
+class NoFiles(StageError):
+    """A source names no file at all (nothing arrived); a refused file is a plain StageError, never this."""
+
+
 def resolve_files(source: Source, root: Path) -> list[Path]:
-    """The files a source names (file, folder or glob), sorted, each checked to stay inside `root`."""
+    """The files a source names (file, folder or glob), sorted, each checked to stay inside `root`.
+
+    Raises NoFiles when nothing matches, StageError when a match is refused (outside `root`).
+    """
     root = root.resolve()
     if any(ch in source.path for ch in "*?["):
         found = glob(root, source.path, f"source '{source.name}'")
@@ -53,13 +60,13 @@ def resolve_files(source: Source, root: Path) -> list[Path]:
     else:
         target = root / source.path
         if not target.exists():
-            raise StageError(f"source '{source.name}': {source.path} does not exist (relative to {root})")
+            raise NoFiles(f"source '{source.name}': {source.path} does not exist (relative to {root})")
         if target.is_dir() and source.format not in ("text_dir", "hf_disk"):
             matches = sorted(p for p in target.rglob("*") if p.is_file() and not p.name.startswith("."))
         else:
             matches = [target]
     if not matches:
-        raise StageError(f"source '{source.name}': no file matches {source.path} (relative to {root})")
+        raise NoFiles(f"source '{source.name}': no file matches {source.path} (relative to {root})")
     for path in matches:
         inside_repo(path, f"ingest source '{source.name}' (path: {source.path})", root)
         if source.format == "hf_disk" and path.is_dir():  # the dataset's own files are opened too

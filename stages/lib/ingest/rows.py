@@ -10,7 +10,7 @@ from schemas.ingest import IMPLICIT_TEXT_FORMATS, Source
 from stages.lib.core.errors import StageError
 from stages.lib.core.ids import content_key, row_id, source_id_key
 from stages.lib.core.rejects import reject, storable
-from stages.lib.core.values import as_text
+from stages.lib.core.values import as_text, printable
 from stages.lib.ingest.readers import Record
 from stages.lib.text.prepare import select_text
 
@@ -21,6 +21,7 @@ REASONS = (
     "duplicate_id",
     "empty_text",
     "invalid_unicode",
+    "label_not_scalar",
     "malformed_json",
     "missing_id",
     "missing_text",
@@ -51,7 +52,7 @@ def check_fields(source: Source, records: list[Record]) -> None:
         if name is not None and name not in present:
             raise StageError(
                 f"source '{source.name}': field '{name}' ({key}) is not in {source.path}; "
-                f"fields present: {', '.join(sorted(present))}"
+                f"fields present: {', '.join(printable(f) for f in sorted(present))}"
             )
 
 
@@ -80,7 +81,16 @@ def to_rows(source: Source, records: list[Record]) -> tuple[list[dict[str, Any]]
         if text is None:
             drop(record, *why)
             continue
-        label = as_text(fields.get(label_field)) if label_field else None
+        raw_label = fields.get(label_field) if label_field else None
+        if isinstance(raw_label, (dict, list, tuple)):  # `[1]` is no class: as_text would make it the string "[1]"
+            drop(
+                record,
+                "label_not_scalar",
+                f"field '{label_field}' holds a {type(raw_label).__name__}, not one label (a string, number or "
+                "boolean); write one label per row, or split multi-label rows before ingest",
+            )
+            continue
+        label = as_text(raw_label)
         kept_values = {name: as_text(fields.get(name)) for name in source.keep_fields}
         bad = _first_unencodable({"label": label, **kept_values})
         if bad is not None:

@@ -28,6 +28,9 @@ from stages.lib.core.values import as_text
 SKIP_REASONS = ("cancelled", "rejected_answer", "ignored", "discarded", "draft")
 # Why an annotation is unusable; each becomes a reject with this reason.
 PROBLEMS = ("malformed", "missing_key", "no_label")
+# Annotator names that stand for nobody in particular (an export without annotator, doccano's merged
+# all.jsonl): their votes may come from several people, so they are never merged as one annotator's repeats.
+ANONYMOUS = frozenset({"unknown", "all"})
 
 
 @dataclass

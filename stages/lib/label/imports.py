@@ -20,7 +20,7 @@ from stages.lib.core.errors import StageError
 from stages.lib.core.log import get_logger, progress
 from stages.lib.core.rejects import reject, storable
 from stages.lib.label import votes
-from stages.lib.label.annotations import PROBLEMS, SKIP_REASONS, Annotation, read_import
+from stages.lib.label.annotations import ANONYMOUS, PROBLEMS, SKIP_REASONS, Annotation, read_import
 
 log = get_logger("label")
 
@@ -156,11 +156,26 @@ def _classify(
         for row_id in row_ids:
             found.rejects.append(_reject(reason, imp.name, ann.location, row_id, detail, ann.raw))
         return
-    counts["votes"] += 1
+    # One vote per named annotator per row and import (a review round is one import): an identical repeat (the
+    # same export saved twice in the folder, an annotation repeated in a task) is counted in `duplicates`, not
+    # voted again, and a differing later one replaces the earlier, as a later import from the same annotator does.
+    # An anonymous annotator (ANONYMOUS) may be several people, so each of its annotations stays a vote.
+    vote = votes.Vote(ann.annotator, labels[0], imp.name, ann.ground_truth)
+    if ann.annotator in ANONYMOUS:
+        counts["votes"] += 1
+        for row_id in row_ids:
+            mine[row_id].setdefault((imp.name, ann.annotator), []).append(vote)
+        return
+    fresh = False
     for row_id in row_ids:
-        mine[row_id].setdefault((imp.name, ann.annotator), []).append(
-            votes.Vote(ann.annotator, labels[0], imp.name, ann.ground_truth)
-        )
+        held = mine[row_id].get((imp.name, ann.annotator))
+        if held and vote in held:
+            continue
+        fresh = True
+        if held:
+            found.replaced += len(held)
+        mine[row_id][(imp.name, ann.annotator)] = [vote]
+    counts["votes" if fresh else "duplicates"] += 1
 
 
 def flat_votes(found: Found, ids: list[str]) -> dict[str, list[votes.Vote]]:
@@ -215,7 +230,7 @@ def metrics(
 ) -> dict[str, Any]:
     total = _new_counts()
     for c in found.per_import.values():
-        for k in ("read", "votes", "unmatched"):
+        for k in ("read", "votes", "duplicates", "unmatched"):
             total[k] += c[k]
         for k in ("rejected", "skipped"):
             total[k].update(c[k])
@@ -237,13 +252,14 @@ def metrics(
 
 
 def _new_counts() -> dict[str, Any]:
-    return {"read": 0, "votes": 0, "unmatched": 0, "rejected": Counter(), "skipped": Counter()}
+    return {"read": 0, "votes": 0, "duplicates": 0, "unmatched": 0, "rejected": Counter(), "skipped": Counter()}
 
 
 def _plain(counts: dict[str, Any]) -> dict[str, Any]:
     return {
         "read": counts["read"],
         "votes": counts["votes"],
+        "duplicates": counts["duplicates"],
         "unmatched": counts["unmatched"],
         "rejected": {r: counts["rejected"].get(r, 0) for r in VOTE_REASONS},
         "skipped": {r: counts["skipped"].get(r, 0) for r in SKIP_REASONS},
