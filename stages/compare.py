@@ -134,8 +134,8 @@ def run(
 def main() -> None:
     params = load_params()
     p = params.paths
-    if params.task == "sft":  # causal LMs against the untuned and retrieval baselines: stages/lib/compare/sft.py
-        from stages.lib.compare import sft
+    if params.task == "sft":  # against the untuned and retrieval baselines: stages/lib/model/causal/compare.py
+        from stages.lib.model.causal import compare as sft
 
         try:
             metrics = sft.run_compare(params)

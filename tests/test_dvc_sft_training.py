@@ -14,8 +14,8 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from stages.lib.compare.sft import mean_interval, paired_mean_difference
 from stages.lib.core.errors import StageError
+from stages.lib.model.causal.compare import mean_interval, paired_mean_difference
 from stages.lib.model.causal.predict import check_drift
 from stages.lib.render.templates import source_of
 
