@@ -13,12 +13,15 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from schemas.base import StrictModel
+from schemas.causal import CausalApproaches, CausalEvalParams, CausalModelParams, default_causal_approaches
 from schemas.chat import ChatCleanParams, ChatIngestParams, ChatSplitParams
+from schemas.compare import Bootstrap
 from schemas.decontam import DecontamParams
 from schemas.engine import EngineParams
 from schemas.export import ExportParams, ExportPaths
 from schemas.paths import CleanPaths, IngestPaths, PathsModel, SplitPaths
 from schemas.render import RenderParams, RenderPaths, TokenizerParams, TokenizerPaths
+from schemas.train import TrainParams
 
 
 class ChatCleanPaths(CleanPaths):
@@ -40,6 +43,45 @@ class DecontamPaths(PathsModel):
     benchmarks: str = Field("data/benchmarks", description="Folder of the benchmark files; the stage depends on it.")
 
 
+class SftBaseModelPaths(PathsModel):
+    train: str = Field(
+        "data/decontaminated/train.parquet",
+        description="The train split whose message contents pre-train a scratch model (never validation or test).",
+    )
+    tokenizer: str = Field("models/tokenizer", description="The chat tokenizer a scratch model is built with.")
+    out: str = Field("models/base", description="The base model folder every approach fine-tunes.")
+    metrics: str = Field("metrics/base_model.json", description="base_model headline metrics.")
+    details: str = Field("metrics/details/base_model.json", description="Every counter of base_model.")
+
+
+class SftTrainPaths(PathsModel):
+    rendered: str = Field("data/rendered", description="render's output: <split>.parquet and packed/<split>.parquet.")
+    models_dir: str = Field("models", description="Each approach writes models/<approach>/.")
+    metrics_dir: str = Field("metrics/train", description="Each approach writes metrics/train/<approach>.json.")
+    details_dir: str = Field("metrics/details/train", description="Every counter of train@<approach>.")
+    live_dir: str = Field("dvclive/train", description="dvclive curves per approach (<live_dir>/<approach>/plots).")
+    checkpoints_dir: str = Field(
+        "checkpoints", description="Resumable Trainer checkpoints per approach (ignored by git and DVC)."
+    )
+
+
+class SftEvaluatePaths(PathsModel):
+    metrics_dir: str = Field("metrics/eval", description="Each approach writes metrics/eval/<approach>.json.")
+    details_dir: str = Field("metrics/details/eval", description="Every counter of evaluate@<approach>.")
+    predictions_dir: str = Field(
+        "data/predictions", description="Test predictions per approach and baseline (<name>.parquet)."
+    )
+
+
+class SftComparePaths(PathsModel):
+    baselines: str = Field(
+        "data/baselines", description="Test predictions of the untuned base model and the retrieval baseline."
+    )
+    report: str = Field("reports/comparison.md", description="The comparison report (git-tracked).")
+    metrics: str = Field("metrics/compare.json", description="compare headline metrics.")
+    details: str = Field("metrics/details/compare.json", description="Every row of the comparison.")
+
+
 class SftPaths(StrictModel):
     ingest: IngestPaths = Field(default_factory=IngestPaths, description="ingest inputs and outputs.")
     clean: ChatCleanPaths = Field(default_factory=ChatCleanPaths, description="clean outputs.")
@@ -48,6 +90,23 @@ class SftPaths(StrictModel):
     tokenizer: TokenizerPaths = Field(default_factory=TokenizerPaths, description="tokenizer input and output.")
     render: RenderPaths = Field(default_factory=RenderPaths, description="render inputs and outputs.")
     export: ExportPaths = Field(default_factory=ExportPaths, description="export inputs and outputs.")
+    base_model: SftBaseModelPaths = Field(default_factory=SftBaseModelPaths, description="base_model stage.")
+    train: SftTrainPaths = Field(default_factory=SftTrainPaths, description="train@<approach> stages.")
+    evaluate: SftEvaluatePaths = Field(default_factory=SftEvaluatePaths, description="evaluate@<approach>.")
+    compare: SftComparePaths = Field(default_factory=SftComparePaths, description="compare stage.")
+    timings: str = Field(
+        "reports/timings",
+        description="Wall-clock seconds and peak memory per stage: ignored by git and DVC (not versioned metrics).",
+    )
+
+
+class SftCompareParams(StrictModel):
+    """How compare ranks the causal-LM approaches and judges them against the baselines."""
+
+    metric: Literal["token_f1", "rouge_l", "exact_match"] = Field(
+        "token_f1", description="Per-answer test score that ranks the approaches and the paired verdicts use."
+    )
+    bootstrap: Bootstrap = Field(default_factory=Bootstrap, description="Confidence intervals and verdicts.")
 
 
 class SftParams(StrictModel):
@@ -71,6 +130,15 @@ class SftParams(StrictModel):
     export: ExportParams = Field(
         default_factory=ExportParams, description="export: DatasetDict with a card, trainer formats."
     )
+    model: CausalModelParams = Field(
+        default_factory=CausalModelParams, description="base_model: the causal LM every approach fine-tunes."
+    )
+    approaches: CausalApproaches = Field(
+        default_factory=default_causal_approaches, description="train@<approach>: full, adapter, feature."
+    )
+    train: TrainParams = Field(default_factory=TrainParams, description="Training options every approach shares.")
+    eval: CausalEvalParams = Field(default_factory=CausalEvalParams, description="evaluate@<approach>: loss, answers.")
+    compare: SftCompareParams = Field(default_factory=SftCompareParams, description="compare: the report.")
 
     @model_validator(mode="after")
     def _cross_section(self) -> SftParams:
@@ -97,6 +165,16 @@ class SftParams(StrictModel):
                     f"decontaminate.benchmarks.{name}.path: {bench.path} is outside "
                     f"{self.paths.decontaminate.benchmarks}, the folder decontaminate depends on; move it there"
                 )
+        if self.train.early_stopping.metric != "loss":
+            problems.append(
+                f"train.early_stopping.metric: {self.train.early_stopping.metric} is a classifier metric; a causal LM "
+                "keeps the checkpoint with the lowest validation loss: set it to loss"
+            )
+        if self.model.source == "scratch" and self.model.scratch.max_length < self.render.max_length:
+            problems.append(
+                f"model.scratch.max_length ({self.model.scratch.max_length}) is below render.max_length "
+                f"({self.render.max_length}): rendered rows would not fit the model's positions; raise it"
+            )
         if problems:
             raise ValueError("\n".join(problems))
         return self

@@ -88,6 +88,15 @@ def _local_path(name_or_path: str) -> bool:
 
 def main() -> None:
     params = load_params()
+    if params.task == "sft":  # a causal LM: stages/lib/model/causal/stage.py
+        from stages.lib.core.metrics import write_timings
+        from stages.lib.model.causal import stage as sft
+
+        p = params.paths.base_model
+        metrics, timings = sft.run_base_model(params.model, p)
+        write_metrics(metrics, sft.BASE_HEADLINE, p.metrics, p.details, params.paths.timings, "base_model")
+        write_timings(timings, params.paths.timings, "base_model_tokens")
+        return
     metrics = run(params.model, params.paths.base_model, params.paths.split.dir)
     p = params.paths.base_model
     headline = HEADLINE + (("mlm_loss_last",) if "mlm_loss_last" in metrics else ())

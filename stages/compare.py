@@ -134,6 +134,16 @@ def run(
 def main() -> None:
     params = load_params()
     p = params.paths
+    if params.task == "sft":  # against the untuned and retrieval baselines: stages/lib/model/causal/compare.py
+        from stages.lib.model.causal import compare as sft
+
+        try:
+            metrics = sft.run_compare(params)
+        except (FileNotFoundError, ValueError) as exc:
+            raise StageError(str(exc)) from None
+        write_metrics(metrics, ("best.name", f"best.{params.compare.metric}", "best.margin_over_baseline",
+                                "recommended"), p.compare.metrics, p.compare.details)  # fmt: skip
+        return
     text = text_fingerprint(params.clean.normalize.model_dump(), params.clean.pii.model_dump())
     metrics = run(list(params.approaches), params.compare, p.compare, p.train, p.evaluate, p.split.dir, p.timings, text)
     headline = (f"best.{params.compare.metric}", "best.margin_over_baseline", "best.margin_over_tfidf")

@@ -104,6 +104,13 @@ def main() -> None:
     if name not in params.approaches:
         raise StageError(f"approach '{name}' is not in params.yaml approaches: {', '.join(params.approaches)}")
     p = params.paths
+    if params.task == "sft":  # loss, greedy answers and their scores: stages/lib/model/causal/stage.py
+        from stages.lib.model.causal import stage as sft
+
+        metrics = sft.run_evaluate(name, params)
+        write_metrics(metrics, sft.EVAL_HEADLINE, Path(p.evaluate.metrics_dir) / f"{name}.json",
+                      Path(p.evaluate.details_dir) / f"{name}.json", p.timings, f"eval/{name}")  # fmt: skip
+        return
     metrics = run(name, params.train, params.model, p.evaluate, p.train, p.base_model)
     target = f"{name}.json"
     write_metrics(

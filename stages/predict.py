@@ -86,6 +86,15 @@ def main() -> None:
     # journal keyed by OUTPUT and its rejects, not the command line; a killed predict's pair is repaired first
     with stage_outputs("predict", outputs=outputs(args.output)):
         params = load_params(check_peft=True)
+        if params.task == "sft":  # a causal LM answers prompts: stages/lib/model/causal/predict.py
+            from stages.lib.model.causal import predict as sft
+
+            if args.approach not in params.approaches:
+                raise StageError(f"approach '{args.approach}' is not in approaches: {', '.join(params.approaches)}")
+            source = pick_source(params.ingest.sources, args.source)
+            source = source.model_copy(update={"format": args.format}) if args.format else source
+            log.info("%s", sft.run(args.approach, source, args.input.resolve(), args.output, params))
+            return
         if args.approach not in params.approaches and args.approach != TFIDF:
             raise StageError(
                 f"approach '{args.approach}' is not in params.yaml approaches: {', '.join(params.approaches)} "

@@ -118,6 +118,14 @@ def main() -> None:
     name = sys.argv[1]
     if name not in params.approaches:
         raise StageError(f"approach '{name}' is not in params.yaml approaches: {', '.join(params.approaches)}")
+    if params.task == "sft":  # a causal LM on render's rows: stages/lib/model/causal/stage.py
+        from stages.lib.model.causal import stage as sft
+
+        p = params.paths.train
+        metrics = sft.run_train(name, params)
+        write_metrics(metrics, sft.TRAIN_HEADLINE, Path(p.metrics_dir) / f"{name}.json",
+                      Path(p.details_dir) / f"{name}.json", params.paths.timings, f"train/{name}")  # fmt: skip
+        return
     check_class_settings(params, params.paths.split.dir)  # what compare, audit, review need: fail before training
     text = text_fingerprint(params.clean.normalize.model_dump(), params.clean.pii.model_dump())
     p = params.paths

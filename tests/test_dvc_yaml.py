@@ -31,7 +31,15 @@ VALIDATION_ONLY = {
 
 # The shared data stages hand conversations to these when the params file says `task: sft` (sft/dvc.yaml lists
 # them); the classification graph never runs them, so its stages need not rerun when they change.
-SFT_ONLY = ("stages/lib/chat/", "stages/lib/decontam/", "schemas/chat.py", "schemas/decontam.py", "schemas/sft.py")
+SFT_ONLY = (
+    "stages/lib/chat/",
+    "stages/lib/decontam/",
+    "stages/lib/model/causal/",
+    "schemas/causal.py",
+    "schemas/chat.py",
+    "schemas/decontam.py",
+    "schemas/sft.py",
+)
 
 # collect depends on its params only, on purpose: a fix to the crawler must not re-download every site
 # (docs/collect.md); it reruns when its params change or on `make collect`.

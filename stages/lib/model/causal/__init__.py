@@ -12,6 +12,9 @@
     evaluation.py  loss and perplexity on trained tokens, greedy generation, answer scores, predictions
     scoring.py     exact match, token F1, ROUGE-L
     retrieval.py   the retrieval baseline (reference answer of the nearest train prompt by TF-IDF cosine)
+    stage.py       what the SFT pipeline's base_model, train@<approach> and evaluate@<approach> stages do
+    compare.py     the SFT compare stage: both baselines, bootstrap intervals, paired verdicts, the report
+    predict.py     predict for SFT: the model's own template (drift refused), greedy answers
 
 The kinds are registered once, in schemas/causal.py (`CAUSAL_REGISTERED`): each params model names its module.
 """
