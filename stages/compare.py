@@ -35,7 +35,7 @@ from stages.lib.compare.rows import approach_row, plot_row, tfidf_baseline, vali
 from stages.lib.core.errors import StageError, cli
 from stages.lib.core.io import atomic_path, write_json
 from stages.lib.core.log import get_logger
-from stages.lib.core.metrics import write_metrics, write_timings
+from stages.lib.core.metrics import read_previous, settle, write_metrics, write_timings
 from stages.lib.model.baselines import majority_scores, split_train
 from stages.lib.model.evaluation import rounded
 from stages.lib.model.textclf import label_set, read_split
@@ -83,6 +83,7 @@ def run(
     tfidf, predicted[TFIDF], timed, fitted = tfidf_baseline(
         cfg.baseline, train_texts, train_labels, test_texts, test_labels
     )
+    tfidf["compute"] = settle(tfidf["compute"], read_previous(paths.details).get("tfidf", {}).get("compute"))
     majority = majority_scores(train_labels, actual)
     predicted[MAJORITY] = [majority["label"]] * len(actual)
     boot = cfg.bootstrap

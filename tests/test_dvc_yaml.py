@@ -178,3 +178,45 @@ def test_derived_paths_in_dvc_yaml_use_the_folder_contract_names():
     derived = re.findall(r"\$\{paths\.(?:train\.data_dir|split\.dir|balance\.dir|augment\.dir)\}/([\w.]+)", text)
     assert derived and set(derived) <= allowed
     assert not re.search(r"\$\{paths\.(evaluate\.test|train\.class_weights|base_model\.(train|unlabeled))\}", text)
+
+
+@pytest.mark.parametrize("graph", ["dvc.yaml", "sft/dvc.yaml"])
+def test_details_with_measured_compute_persist(graph):
+    """A stage whose committed details hold measured `compute` settles it against its previous details file
+    (stages/lib/core/metrics.py: settle): DVC must leave that file in place (`persist: true`), or every rerun
+    starts from nothing and a fresh clone's `git status` is dirty. The committed files say which stages measure."""
+    import json
+
+    folder = (REPO / graph).parent
+    params = yaml.safe_load((folder / "params.yaml").read_text())
+    for name, stage in yaml.safe_load((REPO / graph).read_text())["stages"].items():
+        body = stage.get("do", stage)
+        keys = params["approaches"] if stage.get("foreach") == "${approaches}" else {None: None}
+        checked = 0
+        for out in body.get("outs", []):
+            if not isinstance(out, dict):
+                continue
+            ((template, flags),) = out.items()
+            for key in keys:
+                path = folder / resolve(template.replace("${key}", str(key)), params)
+                if path.suffix != ".json" or not path.is_file():
+                    continue
+                if '"compute"' in path.read_text():
+                    assert flags.get("persist") is True, f"{graph} {name}: {template} holds compute"
+                    assert flags.get("cache") is False, f"{graph} {name}: {template}"
+                    assert "compute" in json.loads(path.read_text()) or name == "compare", path
+                    checked += 1
+        if name in ("train", "evaluate"):
+            assert checked == len(params["approaches"]), (graph, name)
+
+
+def resolve(template: str, params: dict) -> str:
+    """`${paths.x.y}` in a dvc.yaml path, from params.yaml."""
+
+    def value(match: re.Match) -> str:
+        node: object = params
+        for part in match.group(1).split("."):
+            node = node[part]  # type: ignore[index]
+        return str(node)
+
+    return re.sub(r"\$\{([\w.]+)\}", value, template)

@@ -7,9 +7,13 @@
 - `reports/timings/<stage>.json` (ignored by git, no DVC output): wall-clock seconds and peak memory as
   measured, which differ on every run and would otherwise dirty `dvc.lock` and every fresh clone;
 - `compute` in the details file: the figures a decision needs (training time, peak memory, inference time per
-  1,000 rows; COMPUTE_KEYS) rounded to two significant figures, so that a rerun on the same machine almost
-  always writes the same bytes while another machine's figures show as a change. compare's table and
-  recommendation read them from there.
+  1,000 rows; COMPUTE_KEYS) rounded to two significant figures and *settled*: a new measurement replaces the
+  versioned one only when it is more than COMPUTE_TOLERANCE times off (`settle`). Timings on shared cores
+  move by 5-20% between identical runs (full fine-tuning measured 300 s then 320 s), which two significant
+  figures alone do not absorb; settled, a rerun on the same machine writes the same bytes (a fresh clone's
+  `git status` stays clean) while another machine, device or batch size shows as a change. The stages that
+  write `compute` declare their details file `persist: true` in dvc.yaml, so DVC leaves the previous file in
+  place for the stage to read. compare's table and recommendation read the settled figures.
 """
 
 from __future__ import annotations
@@ -75,6 +79,47 @@ def significant(value: float | None, digits: int = COMPUTE_DIGITS) -> float | No
     return None if value is None else float(f"{value:.{digits}g}")
 
 
+# A measurement within this factor of the versioned figure (either way) keeps the versioned figure.
+COMPUTE_TOLERANCE = 1.5
+
+
+def settle(measured: Mapping[str, Any], previous: Any, tolerance: float = COMPUTE_TOLERANCE) -> dict[str, Any]:
+    """A `compute` mapping to version: each measured figure rounded (`significant`), or the `previous` one (the
+    versioned `compute` the stage wrote last) where both are positive and within `tolerance` times of each
+    other. Keys missing from `measured` are dropped; a non-mapping `previous` (none yet) keeps nothing."""
+    before = previous if isinstance(previous, Mapping) else {}
+    out: dict[str, Any] = {}
+    for key, value in measured.items():
+        old = before.get(key)
+        numbers = [v for v in (value, old) if isinstance(v, int | float) and not isinstance(v, bool) and v > 0]
+        keep = len(numbers) == 2 and max(numbers) <= tolerance * min(numbers)
+        out[key] = old if keep else significant(value) if isinstance(value, int | float) else value
+    return out
+
+
+def settle_all(details: Any, previous: Any) -> Any:
+    """`details` with every nested `compute` mapping settled against the same path in `previous` (a stage's
+    previous details), e.g. compare's `tfidf.compute` and each approach's."""
+    if not isinstance(details, Mapping):
+        return details
+    before = previous if isinstance(previous, Mapping) else {}
+    return {
+        k: settle(v, before.get(k)) if k == "compute" and isinstance(v, Mapping) else settle_all(v, before.get(k))
+        for k, v in details.items()
+    }
+
+
+def read_previous(details_path: str | Path) -> dict[str, Any]:
+    """The details a stage wrote last (kept by `persist: true`), or {} (none yet, or unreadable)."""
+    import json
+
+    try:
+        found = json.loads(Path(details_path).read_text())
+    except (OSError, ValueError):
+        return {}
+    return found if isinstance(found, dict) else {}
+
+
 def write_metrics(
     metrics: Mapping[str, Any],
     headline: Iterable[str],
@@ -87,13 +132,15 @@ def write_metrics(
 
     `headline` lists the dotted keys `dvc metrics show` should list (`rows_out`, `leakage.near`). Keys in
     TIMING_KEYS are taken out of the details and written to `<timings_dir>/<name>.json` instead; those in
-    COMPUTE_KEYS also go to the details' `compute`, rounded to COMPUTE_DIGITS significant figures.
+    COMPUTE_KEYS also go to the details' `compute`. Every `compute` in the details, nested ones included, is
+    settled against the details file the stage wrote last (`settle_all`).
     """
     details = {k: v for k, v in metrics.items() if k not in TIMING_KEYS}
     timings = {k: v for k, v in metrics.items() if k in TIMING_KEYS}
-    compute = {k: significant(v) for k, v in timings.items() if k in COMPUTE_KEYS}
+    compute = {k: v for k, v in timings.items() if k in COMPUTE_KEYS}
     if compute:
         details["compute"] = compute
+    details = settle_all(details, read_previous(details_path))
     top = pick(details, headline)
     if timings and timings_dir is not None and name is not None:
         write_timings(timings, timings_dir, name)

@@ -21,7 +21,7 @@ from scipy import stats
 
 from stages.lib.compare.intervals import VERDICTS
 from stages.lib.core.io import atomic_path, write_parquet
-from stages.lib.core.metrics import significant
+from stages.lib.core.metrics import read_previous, settle, significant
 from stages.lib.model.causal.data import read_prompts
 from stages.lib.model.causal.evaluation import score_answers
 from stages.lib.model.causal.retrieval import retrieval_answers
@@ -70,8 +70,10 @@ def run_compare(params: Any) -> dict[str, Any]:
     metric, options = cfg.metric, cfg.bootstrap.model_dump()
     base_rows, base_tables = baselines(params)
     rows: dict[str, dict[str, Any]] = {}
+    before = read_previous(p.compare.details).get("rows", {})  # measured here: settled against the last run
     for name, details in base_rows.items():
-        rows[name] = {"kind": "baseline", **{k: details.get(k) for k in SHOWN}, "compute": _compute(details)}
+        measured = settle(_compute(details), before.get(name, {}).get("compute"))
+        rows[name] = {"kind": "baseline", **{k: details.get(k) for k in SHOWN}, "compute": measured}
     for name, approach in params.approaches.items():
         train = _read(Path(p.train.details_dir) / f"{name}.json", f"train@{name}")
         ev = _read(Path(p.evaluate.details_dir) / f"{name}.json", f"evaluate@{name}")
@@ -165,7 +167,11 @@ def render(ranked, rows, strongest, metric, sentence, confidence, n) -> str:
             f"{r['stopped_share']:.2f} | {r['mean_generated_tokens']:.1f} | {_int(r.get('trainable_params'))} | "
             f"{_f(c.get('train_seconds'), 0)} | {_f(c.get('peak_memory_mb'), 0)} | {_f(gen and gen / 10, 2)} |"
         )
-    lines += ["", "Times and memory are measured on the machine that ran the stage (two significant figures)."]
+    lines += [
+        "",
+        "Times and memory are measured on the machine that ran the stage (two significant figures; a rerun within "
+        "1.5x of the versioned figure keeps it, so only a real change of machine or settings shows in a diff).",
+    ]
     return "\n".join(lines) + "\n"
 
 
