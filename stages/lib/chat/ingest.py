@@ -22,7 +22,7 @@ from stages.lib.chat.conversation import MESSAGES_TYPE, BadConversation, check_t
 from stages.lib.chat.conversation import REASONS as SHAPE_REASONS
 from stages.lib.chat.formats import read_turns
 from stages.lib.core.errors import StageError
-from stages.lib.core.ids import content_key, row_id, source_id_key
+from stages.lib.core.ids import row_id, row_key
 from stages.lib.core.io import write_parquets
 from stages.lib.core.rejects import reject, rejects_table, storable
 from stages.lib.core.values import as_text
@@ -110,20 +110,11 @@ def to_rows(source: ChatSource, records: list[Record], cfg: ChatIngestParams) ->
         if any(storable(v) != v for v in (text, *kept_values.values())):
             drop(record, "invalid_unicode", "a value holds a lone surrogate (e.g. a JSON escape \\ud800)")
             continue
-        if source.id_field is not None:
-            own = as_text(fields.get(source.id_field))
-            if own is None:
-                drop(record, "missing_id", f"no value in '{source.id_field}'")
-                continue
-            key = source_id_key(own)
-            if seen[key]:
-                drop(record, "duplicate_id", f"{source.id_field}={own} seen before")
-                continue
-        else:
-            base = content_key(text, None, 0)
-            key = content_key(text, None, seen[base])
-            seen[base] += 1
-        seen[key] += 1
+        own_id = as_text(fields.get(source.id_field)) if source.id_field else None
+        key, why = row_key(own_id, source.id_field, text, None, seen)
+        if key is None:
+            drop(record, *why)
+            continue
         row = {
             "id": row_id(source.name, key),
             "text": text,

@@ -7,6 +7,7 @@ for the hot dedup path where speed matters and collisions are re-checked.
     row_id(source, key) -> str           the join key of the pipeline (blake2b, 16 hex)
     source_id_key(own_id) -> str         what row_id hashes when a source has ids of its own
     content_key(text, label, n) -> str   what row_id hashes when a source has no id of its own
+    row_key(own, id_field, text, label, seen)  one of those two for an ingested row, or why it has none
     augmented_key / copy_key             what row_id hashes for a generated row or a resampled copy
     check_sorted_ids(ids, after, path)   the check that a rows file is sorted by unique id
     text_hash(text) -> int               exact-duplicate key of a text as it is (xxh3, 64 bits)
@@ -20,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -52,6 +54,31 @@ def content_key(text: str, label: str | None, occurrence: int) -> str:
     the file it sits.
     """
     return f"text:{text}{SEP}label:{label}{SEP}{occurrence}"
+
+
+def row_key(
+    own: str | None, id_field: str | None, text: str, label: str | None, seen: Counter[str]
+) -> tuple[str | None, tuple[str, str] | None]:
+    """What `row_id` hashes for an ingested row (`(key, None)`), or why the row has no key (`(None, (reason,
+    detail))`: `missing_id`, `invalid_unicode`, `duplicate_id`). With an `id_field`, the record's own id in
+    that field (`own`, None when empty), unique within the source; without, the content key, numbered by
+    occurrence. `seen` counts the keys (and content bases) given so far in this source and is updated."""
+    if id_field is not None:
+        if own is None:
+            return None, ("missing_id", f"no value in '{id_field}'")
+        try:
+            own.encode("utf-8")
+        except UnicodeEncodeError:
+            return None, ("invalid_unicode", f"field '{id_field}' holds a lone surrogate")
+        key = source_id_key(own)
+        if seen[key]:
+            return None, ("duplicate_id", f"{id_field}={own} seen before")
+    else:
+        base = content_key(text, label, 0)
+        key = content_key(text, label, seen[base])
+        seen[base] += 1
+    seen[key] += 1
+    return key, None
 
 
 def augmented_key(origin_id: str, chain: str, text: str) -> str:

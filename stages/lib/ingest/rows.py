@@ -8,7 +8,7 @@ from typing import Any
 
 from schemas.ingest import IMPLICIT_TEXT_FORMATS, Source
 from stages.lib.core.errors import StageError
-from stages.lib.core.ids import content_key, row_id, source_id_key
+from stages.lib.core.ids import row_id, row_key
 from stages.lib.core.rejects import reject, storable
 from stages.lib.core.values import as_text, printable
 from stages.lib.ingest.readers import Record
@@ -96,23 +96,11 @@ def to_rows(source: Source, records: list[Record]) -> tuple[list[dict[str, Any]]
         if bad is not None:
             drop(record, "invalid_unicode", f"field '{bad}' holds a lone surrogate (e.g. a JSON escape \\ud800)")
             continue
-        if source.id_field is not None:
-            own_id = as_text(fields.get(source.id_field))
-            if own_id is None:
-                drop(record, "missing_id", f"no value in '{source.id_field}'")
-                continue
-            if _first_unencodable({source.id_field: own_id}) is not None:
-                drop(record, "invalid_unicode", f"field '{source.id_field}' holds a lone surrogate")
-                continue
-            key = source_id_key(own_id)
-            if seen_keys[key]:
-                drop(record, "duplicate_id", f"{source.id_field}={own_id} seen before")
-                continue
-        else:
-            base = content_key(text, label, 0)
-            key = content_key(text, label, seen_keys[base])
-            seen_keys[base] += 1
-        seen_keys[key] += 1
+        own_id = as_text(fields.get(source.id_field)) if source.id_field else None
+        key, why = row_key(own_id, source.id_field, text, label, seen_keys)
+        if key is None:
+            drop(record, *why)
+            continue
         row = {
             "id": row_id(source.name, key),
             "text": text,

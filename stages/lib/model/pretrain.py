@@ -94,7 +94,7 @@ def pretrain_mlm(
     The vocabulary projection runs on masked positions only (about 15% of
     tokens): on a tiny model it is otherwise half of every step.
     """
-    from transformers import BertConfig, BertForMaskedLM, DataCollatorForLanguageModeling, get_scheduler
+    from transformers import BertConfig, BertForMaskedLM, DataCollatorForLanguageModeling
 
     torch.manual_seed(seed)
     config = BertConfig(
@@ -112,38 +112,20 @@ def pretrain_mlm(
     if not examples:
         raise ValueError("no pre-training text: the train split and unlabeled rows are empty")
     collate = DataCollatorForLanguageModeling(tokenizer, mlm_probability=mlm_probability)
-    no_decay = ("bias", "LayerNorm.weight")
-    groups = [
-        {"params": [p for n, p in model.named_parameters() if not n.endswith(no_decay)], "weight_decay": weight_decay},
-        {"params": [p for n, p in model.named_parameters() if n.endswith(no_decay)], "weight_decay": 0.0},
-    ]
-    optimizer = torch.optim.AdamW(groups, lr=learning_rate)
-    schedule = get_scheduler("linear", optimizer, num_warmup_steps=warmup_steps, num_training_steps=steps)
-    order = torch.Generator().manual_seed(seed)
-    losses: list[float] = []
-    start = time.perf_counter()
-    model.train()
-    perm: list[int] = []
-    for step in range(steps):
-        if len(perm) < batch_size:
-            perm += torch.randperm(len(examples), generator=order).tolist()
-        batch = collate([examples[i] for i in perm[:batch_size]])
-        del perm[:batch_size]
+
+    def mlm_loss(picked: list[int]) -> torch.Tensor:
+        batch = collate([examples[i] for i in picked])
         hidden = model.bert(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
         masked = batch["labels"] != -100
         logits = model.cls(hidden[masked])
-        loss = torch.nn.functional.cross_entropy(logits, batch["labels"][masked])
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        schedule.step()
-        optimizer.zero_grad(set_to_none=True)
-        losses.append(loss.item())
-        if (step + 1) % max(1, steps // 10) == 0:
-            log.info("step %d/%d: masked-LM loss %.3f", step + 1, steps, sum(losses[-10:]) / len(losses[-10:]))
-    seconds = time.perf_counter() - start
-    tenth = max(1, steps // 10)
-    first, last = sum(losses[:tenth]) / tenth, sum(losses[-tenth:]) / tenth
+        return torch.nn.functional.cross_entropy(logits, batch["labels"][masked])
+
+    losses, seconds = pretrain_steps(
+        model, len(examples), mlm_loss, ("bias", "LayerNorm.weight"), "masked-LM", steps=steps,
+        batch_size=batch_size, learning_rate=learning_rate, warmup_steps=warmup_steps, weight_decay=weight_decay,
+        seed=seed,
+    )  # fmt: skip
+    first, last = first_and_last(losses)
     stats = {
         "mlm_loss_first": round(first, 4),
         "mlm_loss_last": round(last, 4),
@@ -153,6 +135,61 @@ def pretrain_mlm(
         "seconds_per_step": round(seconds / steps, 4),
     }
     return model, stats
+
+
+def pretrain_steps(
+    model: Any,
+    n_examples: int,
+    batch_loss: Any,
+    no_decay: tuple[str, ...],
+    what: str,
+    *,
+    steps: int,
+    batch_size: int,
+    learning_rate: float,
+    warmup_steps: int,
+    weight_decay: float,
+    seed: int,
+) -> tuple[list[float], float]:
+    """The one pre-training loop of a scratch model (masked-LM encoder, causal LM): AdamW without weight decay
+    on `no_decay` parameters, linear warm-up and decay, gradient clipping at 1.0, and batches of `batch_size`
+    example indices drawn from seeded permutations of `n_examples`; `batch_loss(indices)` returns a batch's loss.
+    Returns the loss of every step and the seconds it took; the model is left in eval mode."""
+    from transformers import get_scheduler
+
+    groups = [
+        {"params": [p for n, p in model.named_parameters() if not n.endswith(no_decay)], "weight_decay": weight_decay},
+        {"params": [p for n, p in model.named_parameters() if n.endswith(no_decay)], "weight_decay": 0.0},
+    ]
+    optimizer = torch.optim.AdamW(groups, lr=learning_rate)
+    schedule = get_scheduler("linear", optimizer, num_warmup_steps=warmup_steps, num_training_steps=steps)
+    order = torch.Generator().manual_seed(seed)
+    losses: list[float] = []
+    perm: list[int] = []
+    start = time.perf_counter()
+    model.train()
+    for step in range(steps):
+        if len(perm) < batch_size:
+            perm += torch.randperm(n_examples, generator=order).tolist()
+        loss = batch_loss(perm[:batch_size])
+        del perm[:batch_size]
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        schedule.step()
+        optimizer.zero_grad(set_to_none=True)
+        losses.append(loss.item())
+        if (step + 1) % max(1, steps // 10) == 0:
+            log.info("step %d/%d: %s loss %.3f", step + 1, steps, what, sum(losses[-10:]) / len(losses[-10:]))
+    seconds = time.perf_counter() - start
+    model.eval()
+    return losses, seconds
+
+
+def first_and_last(losses: list[float]) -> tuple[float, float]:
+    """The mean loss of the first and of the last tenth of the steps."""
+    tenth = max(1, len(losses) // 10)
+    return sum(losses[:tenth]) / tenth, sum(losses[-tenth:]) / tenth
 
 
 def pretraining_corpus(split_dir: str) -> list[str]:

@@ -10,7 +10,6 @@ import json
 import math
 import shutil
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ import torch
 from stages.lib.core.errors import StageError
 from stages.lib.core.log import get_logger
 from stages.lib.core.safety import from_pretrained
+from stages.lib.model.pretrain import first_and_last, pretrain_steps
 
 log = get_logger("base_model")
 
@@ -118,7 +118,7 @@ def pretrain_causal(
     `texts` must come from the train split only: validation and test text seen in pre-training would flatter
     every approach's scores. Returns the model and a summary of its loss curve.
     """
-    from transformers import LlamaForCausalLM, get_scheduler
+    from transformers import LlamaForCausalLM
 
     torch.manual_seed(seed)
     config = scratch_config(
@@ -133,36 +133,12 @@ def pretrain_causal(
     )
     model = LlamaForCausalLM(config)
     blocks = lm_blocks(texts, tokenizer, max_length)
-    no_decay = ("bias", "norm.weight")
-    groups = [
-        {"params": [p for n, p in model.named_parameters() if not n.endswith(no_decay)], "weight_decay": weight_decay},
-        {"params": [p for n, p in model.named_parameters() if n.endswith(no_decay)], "weight_decay": 0.0},
-    ]
-    optimizer = torch.optim.AdamW(groups, lr=learning_rate)
-    schedule = get_scheduler("linear", optimizer, num_warmup_steps=warmup_steps, num_training_steps=steps)
-    order = torch.Generator().manual_seed(seed)
-    losses: list[float] = []
-    perm: list[int] = []
-    start = time.perf_counter()
-    model.train()
-    for step in range(steps):
-        if len(perm) < batch_size:
-            perm += torch.randperm(len(blocks), generator=order).tolist()
-        batch = blocks[perm[:batch_size]]
-        del perm[:batch_size]
-        loss = model(input_ids=batch, labels=batch).loss
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        schedule.step()
-        optimizer.zero_grad(set_to_none=True)
-        losses.append(loss.item())
-        if (step + 1) % max(1, steps // 10) == 0:
-            log.info("step %d/%d: causal-LM loss %.3f", step + 1, steps, sum(losses[-10:]) / len(losses[-10:]))
-    seconds = time.perf_counter() - start
-    model.eval()
-    tenth = max(1, steps // 10)
-    first, last = sum(losses[:tenth]) / tenth, sum(losses[-tenth:]) / tenth
+    losses, seconds = pretrain_steps(
+        model, len(blocks), lambda picked: model(input_ids=blocks[picked], labels=blocks[picked]).loss,
+        ("bias", "norm.weight"), "causal-LM", steps=steps, batch_size=batch_size, learning_rate=learning_rate,
+        warmup_steps=warmup_steps, weight_decay=weight_decay, seed=seed,
+    )  # fmt: skip
+    first, last = first_and_last(losses)
     stats = {
         "lm_loss_first": round(first, 4),
         "lm_loss_last": round(last, 4),

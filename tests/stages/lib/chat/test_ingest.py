@@ -96,3 +96,23 @@ def test_rows_carry_the_contract_columns(tmp_path):
     assert {"id", "source", "messages", "text", "label", "location", "format"} <= set(rows.column_names)
     assert rows.schema.field("messages").type.equals(MESSAGES_TYPE)
     assert rows.column("text").to_pylist() == [conversation_text(GOOD["messages"])]
+
+
+def test_own_ids_missing_duplicate_or_not_unicode_are_counted_rejects(tmp_path):
+    """One definition of a row's key (stages/lib/core/ids.py: row_key) for both ingests: a conversation's own
+    id that is a lone surrogate (`"\\ud800"` in JSON) was stored and crashed the Parquet write; now a reject."""
+    records = [
+        GOOD | {"uid": "a"},
+        GOOD | {"uid": "a"},
+        GOOD,
+        '{"uid": "\\ud800", "messages": [{"role": "user", "content": "Q?"}, {"role": "assistant", "content": "A."}]}',
+        GOOD | {"uid": "b"},
+    ]
+    write_jsonl(tmp_path / "data" / "c.jsonl", records)
+    cfg = ingest_params({"chat": {"path": "data/c.jsonl", "format": "messages", "id_field": "uid"}})
+    paths = IngestPaths(rows=str(tmp_path / "rows.parquet"), rejects=str(tmp_path / "rejects.parquet"))
+    metrics = ingest.run(cfg, paths, root=tmp_path)
+    reasons = sorted(pq.read_table(paths.rejects).column("reason").to_pylist())
+    assert reasons == ["duplicate_id", "invalid_unicode", "missing_id"]
+    assert pq.read_table(paths.rows).num_rows == 2
+    assert metrics["rows_in"] == metrics["rows_out"] + sum(metrics["dropped"].values())
