@@ -3,7 +3,7 @@ ingest through balance) on the bundled sample and gets the committed dvc.lock en
 
 The model stages take minutes: the slow suite reruns each whole pipeline (classification about 15 minutes on two
 cores, SFT about 5) in a fresh copy and checks the same (and tests/test_dvc_fresh_clone.py does so on tiny data).
-Models are byte-identical run to run on one machine; measured `compute` settles within 1.5x of the committed
+Models are byte-identical run to run on one machine; measured `compute` settles within 2x of the committed
 figure (stages/lib/core/metrics.py), so timings on a loaded machine do not dirty the copy either.
 """
 

@@ -114,9 +114,9 @@ def test_write_metrics_splits_headline_details_and_timings(tmp_path):
 
 
 def test_a_rerun_within_the_tolerance_keeps_the_versioned_compute(tmp_path):
-    """Timings on shared cores move 5-20% between identical runs (full fine-tuning: 300 s, then 320 s; two
+    """Timings on shared cores move between identical runs (full fine-tuning: 300 s, then 320 s; two
     significant figures alone would write 300.0 then 320.0 and dirty a fresh clone). A measurement within
-    1.5x of the versioned figure keeps it; a real change (another machine, batch size) replaces it."""
+    2x of the versioned figure keeps it; a real change (another machine, batch size) replaces it."""
     first = {"train_seconds": 301.2, "peak_memory_mb": 1487.2, "predict_seconds_per_1000": 26.3, "steps": 306}
     details = tmp_path / "details/train/full.json"
     write_metrics(first, ("steps",), tmp_path / "m.json", details, tmp_path / "t", "train/full")
@@ -128,9 +128,9 @@ def test_a_rerun_within_the_tolerance_keeps_the_versioned_compute(tmp_path):
     write_metrics(noisy, ("steps",), tmp_path / "m.json", details, tmp_path / "t", "train/full")
     assert details.read_bytes() == versioned  # the raw figures are in the timings file
     assert json.loads((tmp_path / "t/train/full.json").read_text())["train_seconds"] == 322.7
-    faster = first | {"train_seconds": 150.4}  # half the time: a GPU, fewer steps, or another machine
+    faster = first | {"train_seconds": 140.4}  # under half the time: a GPU, fewer steps, or another machine
     write_metrics(faster, ("steps",), tmp_path / "m.json", details, tmp_path / "t", "train/full")
-    assert json.loads(details.read_text())["compute"]["train_seconds"] == 150.0
+    assert json.loads(details.read_text())["compute"]["train_seconds"] == 140.0
     assert json.loads(details.read_text())["compute"]["peak_memory_mb"] == 1500.0
     # the other quality figures are never settled: a changed step count is written as it is
     write_metrics(first | {"steps": 250}, ("steps",), tmp_path / "m.json", details, tmp_path / "t", "train/full")
@@ -141,9 +141,10 @@ def test_a_rerun_within_the_tolerance_keeps_the_versioned_compute(tmp_path):
     ("measured", "previous", "expected"),
     [
         ({"train_seconds": 320.0}, {"train_seconds": 300.0}, {"train_seconds": 300.0}),
-        ({"train_seconds": 449.0}, {"train_seconds": 300.0}, {"train_seconds": 300.0}),
-        ({"train_seconds": 451.0}, {"train_seconds": 300.0}, {"train_seconds": 450.0}),
-        ({"train_seconds": 199.0}, {"train_seconds": 300.0}, {"train_seconds": 200.0}),
+        ({"train_seconds": 599.0}, {"train_seconds": 300.0}, {"train_seconds": 300.0}),
+        ({"train_seconds": 601.0}, {"train_seconds": 300.0}, {"train_seconds": 600.0}),
+        ({"train_seconds": 151.0}, {"train_seconds": 300.0}, {"train_seconds": 300.0}),
+        ({"train_seconds": 149.0}, {"train_seconds": 300.0}, {"train_seconds": 150.0}),
         ({"train_seconds": 320.0}, None, {"train_seconds": 320.0}),
         ({"train_seconds": 320.0}, {"peak_memory_mb": 9.0}, {"train_seconds": 320.0}),
         ({"train_seconds": 0.0}, {"train_seconds": 300.0}, {"train_seconds": 0.0}),

@@ -146,7 +146,7 @@ def render(
     lines.append(
         "Cost columns: measured by the run that trained and evaluated each approach (metrics/details/train and "
         "eval, `compute`) and by compare for TF-IDF, rounded to two significant figures; they depend on the "
-        "machine and its load ('-': not measured), and a rerun within 1.5x of a versioned figure keeps it. "
+        "machine and its load ('-': not measured), and a rerun within 2x of a versioned figure keeps it. "
         "Peak MB: peak GPU memory allocated, or the process's peak "
         "resident memory on CPU (libraries included). TF-IDF trainable params: the logistic regression's "
         "coefficients."

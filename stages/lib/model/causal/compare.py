@@ -170,7 +170,7 @@ def render(ranked, rows, strongest, metric, sentence, confidence, n) -> str:
     lines += [
         "",
         "Times and memory are measured on the machine that ran the stage (two significant figures; a rerun within "
-        "1.5x of the versioned figure keeps it, so only a real change of machine or settings shows in a diff).",
+        "2x of the versioned figure keeps it, so only a real change of machine or settings shows in a diff).",
     ]
     return "\n".join(lines) + "\n"
 
