@@ -6,14 +6,14 @@
   counters the stage computed, including the headline;
 - `reports/timings/<stage>.json` (ignored by git, no DVC output): wall-clock seconds and peak memory as
   measured, which differ on every run and would otherwise dirty `dvc.lock` and every fresh clone;
-- `compute` in the details file: the figures a decision needs (training time, peak memory, inference time per
-  1,000 rows; COMPUTE_KEYS) rounded to two significant figures and *settled*: a new measurement replaces the
-  versioned one only when it is more than COMPUTE_TOLERANCE (2) times off (`settle`). Timings on shared
-  cores move between identical runs (full fine-tuning 300 s then 320 s; with other jobs on the cores, an SFT
-  run 42 s then 65 s), which two significant figures alone do not absorb; settled, a rerun on the same machine writes the same bytes (a fresh clone's
-  `git status` stays clean) while another machine, device or batch size shows as a change. The stages that
-  write `compute` declare their details file `persist: true` in dvc.yaml, so DVC leaves the previous file in
-  place for the stage to read. compare's table and recommendation read the settled figures.
+- `compute` in the details file: the figures a decision needs (training time, peak memory, inference time per 1,000
+  rows; COMPUTE_KEYS) rounded to two significant figures and *settled*: a new measurement replaces the versioned one
+  only when it is more than COMPUTE_TOLERANCE (2) times off (`settle`). Timings on shared cores move between
+  identical runs (full fine-tuning 300 s then 320 s; with other jobs on the cores, an SFT run 42 s then 65 s), which
+  two significant figures alone do not absorb; settled, a rerun on the same machine writes the same bytes (a fresh
+  clone's `git status` stays clean) while another machine, device or batch size shows as a change. The stages that
+  write `compute` declare their details file `persist: true` in dvc.yaml, so DVC leaves the previous file in place
+  for the stage to read. compare's table and recommendation read the settled figures.
 """
 
 from __future__ import annotations
