@@ -77,9 +77,14 @@ def row_mean_losses(
     out = {}
     for split in splits:
         path = rendered_dir / f"{split}.parquet"
+        if not path.is_file():
+            raise StageError(f"{path} not found; run render first (paths.render.rendered)")
         ids = pq.read_table(path, columns=["id"]).column("id").to_pylist()
-        for id_, (total, count) in zip(ids, row_losses(model, read_rendered(path, packed=False), pad_token_id,
-                                                       batch_size), strict=True):  # fmt: skip
+        try:
+            rows = read_rendered(path, packed=False)
+        except ValueError as exc:
+            raise StageError(str(exc)) from None
+        for id_, (total, count) in zip(ids, row_losses(model, rows, pad_token_id, batch_size), strict=True):
             if count:
                 out[id_] = total / count
     return out

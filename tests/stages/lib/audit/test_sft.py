@@ -95,3 +95,13 @@ def test_metrics_count_every_row_and_drop_none(audited):
     # render dropped one row for length: it has no loss, every other row has
     assert metrics["loss"]["rows_scored"] == metrics["rows"] - 1 and metrics["loss"]["rows_not_rendered"] == 1
     json.dumps(metrics)  # plain JSON for write_metrics
+
+
+def test_a_missing_model_or_render_names_the_stage_to_run(tmp_path):
+    from stages.lib.audit.sft import load_scorer, row_mean_losses
+    from stages.lib.core.errors import StageError
+
+    with pytest.raises(StageError, match=r"run train@full first \(audit\.approach\)"):
+        load_scorer(tmp_path / "models", "full", "full", tmp_path / "base", False)
+    with pytest.raises(StageError, match="run render first"):
+        row_mean_losses(tmp_path, ["train"], None, 0, 1)
