@@ -105,3 +105,24 @@ def test_a_missing_model_or_render_names_the_stage_to_run(tmp_path):
         load_scorer(tmp_path / "models", "full", "full", tmp_path / "base", False)
     with pytest.raises(StageError, match="run render first"):
         row_mean_losses(tmp_path, ["train"], None, 0, 1)
+
+
+def test_left_truncation_flags_the_cut_prompt_and_the_dropped_answer(tmp_path):
+    from pathlib import Path
+
+    from stages.lib.audit.conversations import truncations
+    from stages.lib.audit.sft import length_rows, read_conversations
+
+    paths = setup(tmp_path)
+    write_split(tmp_path / "split", rows(CONVERSATIONS + PLANTED[:2]))
+    left = RenderParams(max_length=128, truncation="left", packing=False)
+    render.run(left, paths)
+    conversations = read_conversations(paths.split, ["train"])
+    lengths = length_rows(conversations, Path(paths.rendered), ["train"], paths.tokenizer, left.model_dump())
+    found = {f["id"]: f for f in truncations(lengths, prompt_cut=True)}
+    n = len(CONVERSATIONS)
+    long_answer, long_prompt = f"r{n:03d}", f"r{n + 1:03d}"
+    assert set(found) == {long_answer, long_prompt}
+    assert found[long_answer]["detail"].startswith("dropped by render:")  # the answer alone exceeds 128 tokens
+    assert found[long_prompt]["detail"].startswith("prompt cut:") and 0.5 < found[long_prompt]["score"] < 1
+    assert truncations(lengths, prompt_cut=False) == [found[long_answer]]
