@@ -21,6 +21,7 @@ from schemas.engine import EngineParams
 from schemas.export import ExportParams, ExportPaths
 from schemas.paths import CleanPaths, IngestPaths, PathsModel, SplitPaths
 from schemas.render import RenderParams, RenderPaths, TokenizerParams, TokenizerPaths
+from schemas.sft_audit import SftAuditParams
 from schemas.train import TrainParams
 
 
@@ -82,6 +83,18 @@ class SftComparePaths(PathsModel):
     details: str = Field("metrics/details/compare.json", description="Every row of the comparison.")
 
 
+class SftAuditPaths(PathsModel):
+    issues: str = Field(
+        "data/audit/issues.parquet",
+        description="One row per (conversation, issue kind): id, split, source, kind, score, detail; by kind, worst "
+        "first (review reads it).",
+    )
+    metrics: str = Field("metrics/audit.json", description="audit headline: problem_share.")
+    details: str = Field(
+        "metrics/details/audit.json", description="Every counter of audit: issues by kind and source, the interval."
+    )
+
+
 class SftPaths(StrictModel):
     ingest: IngestPaths = Field(default_factory=IngestPaths, description="ingest inputs and outputs.")
     clean: ChatCleanPaths = Field(default_factory=ChatCleanPaths, description="clean outputs.")
@@ -94,6 +107,7 @@ class SftPaths(StrictModel):
     train: SftTrainPaths = Field(default_factory=SftTrainPaths, description="train@<approach> stages.")
     evaluate: SftEvaluatePaths = Field(default_factory=SftEvaluatePaths, description="evaluate@<approach>.")
     compare: SftComparePaths = Field(default_factory=SftComparePaths, description="compare stage.")
+    audit: SftAuditPaths = Field(default_factory=SftAuditPaths, description="audit stage.")
     timings: str = Field(
         "reports/timings",
         description="Wall-clock seconds and peak memory per stage: ignored by git and DVC (not versioned metrics).",
@@ -139,6 +153,9 @@ class SftParams(StrictModel):
     train: TrainParams = Field(default_factory=TrainParams, description="Training options every approach shares.")
     eval: CausalEvalParams = Field(default_factory=CausalEvalParams, description="evaluate@<approach>: loss, answers.")
     compare: SftCompareParams = Field(default_factory=SftCompareParams, description="compare: the report.")
+    audit: SftAuditParams = Field(
+        default_factory=SftAuditParams, description="audit: conversations that look wrong, and their share."
+    )
 
     @model_validator(mode="after")
     def _cross_section(self) -> SftParams:
@@ -174,6 +191,11 @@ class SftParams(StrictModel):
             problems.append(
                 f"model.scratch.max_length ({self.model.scratch.max_length}) is below render.max_length "
                 f"({self.render.max_length}): rendered rows would not fit the model's positions; raise it"
+            )
+        if self.audit.approach not in self.approaches:
+            problems.append(
+                f"audit.approach: {self.audit.approach} is not an entry of approaches "
+                f"({', '.join(self.approaches)}); name the approach whose model scores the losses"
             )
         if problems:
             raise ValueError("\n".join(problems))

@@ -1,4 +1,4 @@
-"""audit: which labels look wrong, and how many are wrong overall.
+"""audit: which labels look wrong, and how many are wrong overall (conversations: stages/lib/audit/sft.py).
 
 Reads split's train and validation rows (never test). Each labelled row gets
 out-of-fold class probabilities from TF-IDF (or frozen base-model embeddings)
@@ -140,6 +140,11 @@ def _r(values: Any) -> Any:
 
 def main() -> None:
     params = load_params()
+    if params.task == "sft":  # conversations, not labels
+        from stages.lib.audit import sft
+
+        write_metrics(sft.run_stage(params), sft.HEADLINE, params.paths.audit.metrics, params.paths.audit.details)
+        return
     metrics = run(params.audit, params.paths.audit, params.paths.split.dir, params.paths.base_model.out)
     p = params.paths.audit
     write_metrics(metrics, headline(metrics), p.metrics, p.counts)

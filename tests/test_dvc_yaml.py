@@ -32,6 +32,8 @@ VALIDATION_ONLY = {
 # The shared data stages hand conversations to these when the params file says `task: sft` (sft/dvc.yaml lists
 # them); the classification graph never runs them, so its stages need not rerun when they change.
 SFT_ONLY = (
+    "stages/lib/audit/sft.py",
+    "stages/lib/audit/conversations.py",
     "stages/lib/chat/",
     "stages/lib/decontam/",
     "stages/lib/model/causal/",
@@ -39,6 +41,7 @@ SFT_ONLY = (
     "schemas/chat.py",
     "schemas/decontam.py",
     "schemas/sft.py",
+    "schemas/sft_audit.py",
 )
 
 # collect depends on its params only, on purpose: a fix to the crawler must not re-download every site

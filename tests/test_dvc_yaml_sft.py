@@ -19,6 +19,7 @@ ENTRY = {
     "clean": "stages/lib/chat/clean.py",
     "split": "stages/lib/chat/split.py",
     "decontaminate": "stages/decontaminate.py",
+    "audit": "stages/lib/audit/sft.py",
 }
 
 
