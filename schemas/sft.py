@@ -19,8 +19,9 @@ from schemas.compare import Bootstrap
 from schemas.decontam import DecontamParams
 from schemas.engine import EngineParams
 from schemas.export import ExportParams, ExportPaths
-from schemas.paths import CleanPaths, IngestPaths, PathsModel, SplitPaths
+from schemas.paths import CleanPaths, IngestPaths, LabelPaths, PathsModel, SplitPaths
 from schemas.render import RenderParams, RenderPaths, TokenizerParams, TokenizerPaths
+from schemas.sft_refine import SftLabelParams, SftReviewParams, SftReviewPaths
 from schemas.train import TrainParams
 
 
@@ -85,6 +86,9 @@ class SftComparePaths(PathsModel):
 class SftPaths(StrictModel):
     ingest: IngestPaths = Field(default_factory=IngestPaths, description="ingest inputs and outputs.")
     clean: ChatCleanPaths = Field(default_factory=ChatCleanPaths, description="clean outputs.")
+    label: LabelPaths = Field(
+        default_factory=LabelPaths, description="label: corrections in, corrected rows, rejects, history out."
+    )
     split: SplitPaths = Field(default_factory=SplitPaths, description="split outputs.")
     decontaminate: DecontamPaths = Field(default_factory=DecontamPaths, description="decontaminate outputs.")
     tokenizer: TokenizerPaths = Field(default_factory=TokenizerPaths, description="tokenizer input and output.")
@@ -94,6 +98,7 @@ class SftPaths(StrictModel):
     train: SftTrainPaths = Field(default_factory=SftTrainPaths, description="train@<approach> stages.")
     evaluate: SftEvaluatePaths = Field(default_factory=SftEvaluatePaths, description="evaluate@<approach>.")
     compare: SftComparePaths = Field(default_factory=SftComparePaths, description="compare stage.")
+    review: SftReviewPaths = Field(default_factory=SftReviewPaths, description="review inputs and outputs.")
     timings: str = Field(
         "reports/timings",
         description="Wall-clock seconds and peak memory per stage: ignored by git and DVC (not versioned metrics).",
@@ -117,6 +122,9 @@ class SftParams(StrictModel):
     engine: EngineParams = Field(default_factory=EngineParams, description="Where the data stages run.")
     ingest: ChatIngestParams = Field(description="ingest: raw conversations in any supported format to rows.")
     clean: ChatCleanParams = Field(default_factory=ChatCleanParams, description="clean: per turn, then dedup.")
+    label: SftLabelParams = Field(
+        default_factory=SftLabelParams, description="label: reviewed answers and ratings back into the rows."
+    )
     split: ChatSplitParams = Field(default_factory=ChatSplitParams, description="split: grouped by cluster.")
     decontaminate: DecontamParams = Field(
         default_factory=DecontamParams, description="decontaminate: train against evaluation text."
@@ -139,6 +147,9 @@ class SftParams(StrictModel):
     train: TrainParams = Field(default_factory=TrainParams, description="Training options every approach shares.")
     eval: CausalEvalParams = Field(default_factory=CausalEvalParams, description="evaluate@<approach>: loss, answers.")
     compare: SftCompareParams = Field(default_factory=SftCompareParams, description="compare: the report.")
+    review: SftReviewParams = Field(
+        default_factory=SftReviewParams, description="review: conversations and draft answers for annotators."
+    )
 
     @model_validator(mode="after")
     def _cross_section(self) -> SftParams:
@@ -169,6 +180,11 @@ class SftParams(StrictModel):
             problems.append(
                 f"train.early_stopping.metric: {self.train.early_stopping.metric} is a classifier metric; a causal LM "
                 "keeps the checkpoint with the lowest validation loss: set it to loss"
+            )
+        if self.review.approach not in self.approaches:
+            problems.append(
+                f"review.approach: {self.review.approach} is not a key of approaches "
+                f"({', '.join(self.approaches) or 'none'}); name the approach whose answers annotators should see"
             )
         if self.model.source == "scratch" and self.model.scratch.max_length < self.render.max_length:
             problems.append(

@@ -106,9 +106,46 @@ def active_tasks(cfg: ReviewParams, split_dir: str | Path, model_dir: str | Path
     ]
 
 
+def run_sft(params: Any) -> dict[str, Any]:
+    """The SFT pipeline's review (`task: sft`): conversations with an answer to rate and edit
+    (stages/lib/review/conversations.py); the corrections come back through label (docs/sft_refine.md).
+
+    Raises StageError when the audit's issues file or, with an active budget, the approach's model is missing.
+    """
+    from stages.lib.review import conversations as conv
+
+    cfg, p = params.review, params.paths.review
+    if not Path(p.issues).is_file():
+        raise StageError(f"review: {p.issues} is missing (paths.review.issues); run dvc repro audit")
+    issues = conv.read_issues(p.issues)
+    found = conv.conversations(p.conversations, {i["id"] for i in issues})
+    issue_tasks, by_kind = conv.issue_tasks(issues, found, cfg.issues.kinds, cfg.issues.per_kind)
+    pool = conv.read_pool(Path(p.conversations) / "unlabeled.parquet", p.pool)[: cfg.active.max_pool]
+    active: list[dict[str, Any]] = []
+    if pool and cfg.active.budget:
+        log.info("drafting answers to %d pool prompts with approach %s", len(pool), cfg.approach)
+        active = conv.active_tasks(pool, conv.draft_answers(cfg.approach, pool, params), cfg.active.budget)
+    version = params_hash(cfg, params.approaches[cfg.approach], params.eval)
+    tasks = {"issues": issue_tasks, "active": active}
+    with atomic_path(p.dir) as tmp:  # the folder is one DVC output: replaced as a whole
+        for name in QUEUES:
+            exports.write_answer_queue(tmp / name, tasks[name], cfg.formats, cfg.rating_scale, version)
+            log.info("queue %s: %d tasks in %s", name, len(tasks[name]), Path(p.dir) / name)
+    return {
+        "model_version": version,
+        "queues": {name: len(tasks[name]) for name in QUEUES},
+        "issues_by_kind": by_kind,
+        "pool": len(pool),
+    }
+
+
 def main() -> None:
     params = load_params()
     p = params.paths
+    if params.task == "sft":
+        metrics = run_sft(params)
+        write_metrics(metrics, ("queues.issues", "queues.active"), p.review.metrics, p.review.details)
+        return
     metrics = run(params.review, params.audit, p.review, p.audit.issues, p.split.dir, p.audit.model)
     write_metrics(metrics, ("queues.issues", "queues.active"), p.review.metrics, p.review.details)
 

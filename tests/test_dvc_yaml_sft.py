@@ -19,6 +19,8 @@ ENTRY = {
     "clean": "stages/lib/chat/clean.py",
     "split": "stages/lib/chat/split.py",
     "decontaminate": "stages/decontaminate.py",
+    "label": "stages/lib/label/conversations.py",
+    "review": "stages/lib/review/conversations.py",
 }
 
 
