@@ -6,7 +6,7 @@ model is confident about. Queue `active`: unlabelled rows (split's
 unlabeled.parquet) the model is least sure about, at most one per
 near-duplicate cluster, optionally spread over k-means clusters. Each queue
 goes to `<dir>/<queue>/` in every format of `review.formats`; the answers come
-back through the label stage (docs/refine.md).
+back through the label stage (docs/refine.md). With `task: sft`: `run_sft`.
 """
 
 from __future__ import annotations
@@ -107,10 +107,9 @@ def active_tasks(cfg: ReviewParams, split_dir: str | Path, model_dir: str | Path
 
 
 def run_sft(params: Any) -> dict[str, Any]:
-    """The SFT pipeline's review (`task: sft`): conversations with an answer to rate and edit
-    (stages/lib/review/conversations.py); the corrections come back through label (docs/sft_refine.md).
+    """review for `task: sft`: conversations with an answer to rate and edit (docs/sft_refine.md).
 
-    Raises StageError when the audit's issues file or, with an active budget, the approach's model is missing.
+    Raises StageError when the audit's issues file or, with pool prompts to draft, the approach's model is missing.
     """
     from stages.lib.review import conversations as conv
 
@@ -125,9 +124,9 @@ def run_sft(params: Any) -> dict[str, Any]:
     if pool and cfg.active.budget:
         log.info("drafting answers to %d pool prompts with approach %s", len(pool), cfg.approach)
         active = conv.active_tasks(pool, conv.draft_answers(cfg.approach, pool, params), cfg.active.budget)
-    version = params_hash(cfg, params.approaches[cfg.approach], params.eval)
+    version = params_hash(cfg, params.approaches[cfg.approach], params.eval.max_new_tokens)
     tasks = {"issues": issue_tasks, "active": active}
-    with atomic_path(p.dir) as tmp:  # the folder is one DVC output: replaced as a whole
+    with atomic_path(p.dir) as tmp:
         for name in QUEUES:
             exports.write_answer_queue(tmp / name, tasks[name], cfg.formats, cfg.rating_scale, version)
             log.info("queue %s: %d tasks in %s", name, len(tasks[name]), Path(p.dir) / name)
