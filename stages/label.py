@@ -81,10 +81,12 @@ def run(cfg: LabelParams, paths: LabelPaths, rows_path: str | Path, root: Path =
     return metrics
 
 
-def run_sft(cfg: Any, paths: LabelPaths, rows_path: str | Path, root: Path = Path(".")) -> dict[str, Any]:
+def run_sft(
+    cfg: Any, paths: LabelPaths, rows_path: str | Path, normalize: dict, pii: dict, root: Path = Path(".")
+) -> dict[str, Any]:
     """The SFT pipeline's label (`task: sft`): reviewed answers and ratings from the annotations folder applied
-    to clean's conversations (stages/lib/label/conversations.py). No correction file: the rows pass unchanged,
-    byte for byte.
+    to clean's conversations (stages/lib/label/conversations.py); an edited answer takes clean's text path
+    (`normalize`, `pii`: clean's settings). No correction file: the rows pass unchanged, byte for byte.
 
     Raises StageError, before writing anything, when more than `label.max_unmatched_fraction` of the
     corrections name no conversation.
@@ -93,7 +95,8 @@ def run_sft(cfg: Any, paths: LabelPaths, rows_path: str | Path, root: Path = Pat
 
     table = read_rows(rows_path)
     files = [(f.as_posix(), f) for f in conv.correction_files(paths.annotations, root)]
-    result = conv.apply(table.to_pylist(), [(rel, conv.read_corrections(f, rel)) for rel, f in files], cfg.min_rating)
+    corrections = [(rel, conv.read_corrections(f, rel)) for rel, f in files]
+    result = conv.apply(table.to_pylist(), corrections, cfg.min_rating, conv.text_path(normalize, pii))
     read, unmatched = result["counts"]["read"], result["counts"]["unmatched"]
     if read and unmatched / read > cfg.max_unmatched_fraction:
         raise StageError(
@@ -118,13 +121,18 @@ def run_sft(cfg: Any, paths: LabelPaths, rows_path: str | Path, root: Path = Pat
     return conv.metrics(table.num_rows, result, len(files))
 
 
+def main_sft(params: Any) -> None:
+    """label for `task: sft` (it also reads clean's text settings: sft/dvc.yaml declares them)."""
+    p = params.paths.label
+    text = {"normalize": params.clean.normalize.model_dump(), "pii": params.clean.pii.model_dump()}
+    metrics = run_sft(params.label, p, params.paths.clean.rows, **text)
+    write_metrics(metrics, ("rows_in", "rows_out", "edited", "dropped.low_rating"), p.metrics, p.details)
+
+
 def main() -> None:
     params = load_params()
     if params.task == "sft":
-        p = params.paths.label
-        metrics = run_sft(params.label, p, params.paths.clean.rows)
-        write_metrics(metrics, ("rows_in", "rows_out", "edited", "dropped.low_rating"), p.metrics, p.details)
-        return
+        return main_sft(params)
     metrics = run(params.label, params.paths.label, params.paths.clean.rows)
     p = params.paths.label
     headline = HEADLINE + (("relabeled.rows",) if metrics.get("relabeled", {}).get("rows") else ())

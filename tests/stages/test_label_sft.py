@@ -11,14 +11,22 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from schemas.chat import ChatCleanParams
 from schemas.paths import LabelPaths
 from schemas.sft_refine import SftLabelParams
-from stages.label import run_sft
+from stages import label
 from stages.lib.chat.conversation import conversation_text
 from stages.lib.core.errors import StageError
 from stages.lib.core.io import write_parquet
 from stages.lib.review import exports
 from tests.render_helpers import CONVERSATIONS, MESSAGES_TYPE
+
+CLEAN = ChatCleanParams()
+
+
+def run_sft(cfg, paths, rows_path):
+    return label.run_sft(cfg, paths, rows_path, CLEAN.normalize.model_dump(), CLEAN.pii.model_dump())
+
 
 SCHEMA = pa.schema([("id", pa.string()), ("source", pa.string()), ("messages", MESSAGES_TYPE), ("text", pa.string())])
 
@@ -66,7 +74,7 @@ def test_csv_edits_replace_the_last_answer_and_low_ratings_drop_the_row(project,
     write_csv(
         tmp_path / "annotations" / "round1.csv",
         [
-            ["c0", "p", "A domesticated canid.", "4"],  # edited
+            ["c0", "p", "A domesticated  canid; ask bob@example.com", "4"],  # edited: clean's text path
             ["c1", "p", "They pulled the canoe up on the bank.", "5"],  # unchanged
             ["c2", "p", "spam", "1"],  # dropped
             ["nope", "p", "x", "5"],  # unmatched
@@ -82,7 +90,7 @@ def test_csv_edits_replace_the_last_answer_and_low_ratings_drop_the_row(project,
     assert c["rejected"]["missing_key"] == 1 and c["rejected"]["bad_rating"] == 1
     rows = {r["id"]: r for r in pq.read_table(project.rows).to_pylist()}
     assert "c2" not in rows
-    assert rows["c0"]["messages"][-1] == {"role": "assistant", "content": "A domesticated canid."}
+    assert rows["c0"]["messages"][-1] == {"role": "assistant", "content": "A domesticated canid; ask <EMAIL>"}
     assert rows["c0"]["text"] == conversation_text(rows["c0"]["messages"])
     assert rows["c1"]["messages"] == CONVERSATIONS[1]
     rejects = pq.read_table(project.rejects).to_pylist()

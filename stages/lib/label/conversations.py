@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,7 @@ from stages.lib.label.annotations import (
     _scalar,
 )
 from stages.lib.review.exports import ANSWER_QUESTION, KEY, RATING_QUESTION
+from stages.lib.text.prepare import build_text_prep
 
 SUFFIXES = (".csv", ".jsonl", ".json")
 PROBLEMS = ("malformed", "missing_key", "nothing_to_apply", "bad_rating")
@@ -186,8 +188,22 @@ def _rated(c: Correction, rating: Any) -> Correction:
     return c
 
 
-def apply(rows: list[dict[str, Any]], files: list[tuple[str, list[Correction]]], min_rating: int | None) -> dict:
-    """The corrected rows and everything the stage writes and counts: kept, rejects, unmatched, history, counts."""
+def text_path(normalize: dict[str, Any], pii: dict[str, Any]) -> Callable[[str], str]:
+    """Clean's text path for a turn (normalise, then mask PII; `clean.normalize`, `clean.pii` as dicts)."""
+    prep = build_text_prep(normalize, pii)
+    return lambda text: prep.mask(prep.normalize(text)[0])[0]
+
+
+def apply(
+    rows: list[dict[str, Any]],
+    files: list[tuple[str, list[Correction]]],
+    min_rating: int | None,
+    prepare: Callable[[str], str],
+) -> dict:
+    """The corrected rows and everything the stage writes and counts: kept, rejects, unmatched, history, counts.
+
+    `prepare` is clean's text path (normalise, mask PII) for an edited answer, so the corrected rows hold the
+    same kind of text as the rest."""
     by_id = {r["id"]: r for r in rows}
     answers = {r["id"]: last_answer(r["messages"]) for r in rows}
     rating: dict[str, int] = {}
@@ -215,7 +231,7 @@ def apply(rows: list[dict[str, Any]], files: list[tuple[str, list[Correction]]],
             else:
                 counts["matched"] += 1
                 old = answers[c.key]
-                answers[c.key] = c.answer if c.answer is not None else old
+                answers[c.key] = prepare(c.answer) if c.answer is not None else old
                 if c.rating is not None:
                     rating[c.key] = c.rating
                 low = min_rating is not None and c.rating is not None and c.rating < min_rating
