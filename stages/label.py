@@ -6,7 +6,7 @@ truth) and `label_agreement` (share of votes for the chosen label, or its
 Dawid-Skene posterior). Annotations that match no row go to the unmatched
 file; unusable ones (unknown label, no key...) and dropped rows to rejects,
 each with its reason. `rows_in == rows_out + sum(dropped)` always. The import
-plumbing is in stages/lib/label/imports.py.
+plumbing is in stages/lib/label/imports.py. With `task: sft`: reviewed answers and ratings (`run_sft`).
 """
 
 from __future__ import annotations
