@@ -19,9 +19,10 @@ from schemas.compare import Bootstrap
 from schemas.decontam import DecontamParams
 from schemas.engine import EngineParams
 from schemas.export import ExportParams, ExportPaths
-from schemas.paths import CleanPaths, IngestPaths, PathsModel, SplitPaths
+from schemas.paths import CleanPaths, IngestPaths, LabelPaths, PathsModel, SplitPaths
 from schemas.render import RenderParams, RenderPaths, TokenizerParams, TokenizerPaths
 from schemas.sft_audit import SftAuditParams
+from schemas.sft_refine import SftLabelParams, SftReviewParams, SftReviewPaths
 from schemas.train import TrainParams
 
 
@@ -98,6 +99,9 @@ class SftAuditPaths(PathsModel):
 class SftPaths(StrictModel):
     ingest: IngestPaths = Field(default_factory=IngestPaths, description="ingest inputs and outputs.")
     clean: ChatCleanPaths = Field(default_factory=ChatCleanPaths, description="clean outputs.")
+    label: LabelPaths = Field(
+        default_factory=LabelPaths, description="label: corrections in, corrected rows, rejects, history out."
+    )
     split: SplitPaths = Field(default_factory=SplitPaths, description="split outputs.")
     decontaminate: DecontamPaths = Field(default_factory=DecontamPaths, description="decontaminate outputs.")
     tokenizer: TokenizerPaths = Field(default_factory=TokenizerPaths, description="tokenizer input and output.")
@@ -108,6 +112,7 @@ class SftPaths(StrictModel):
     evaluate: SftEvaluatePaths = Field(default_factory=SftEvaluatePaths, description="evaluate@<approach>.")
     compare: SftComparePaths = Field(default_factory=SftComparePaths, description="compare stage.")
     audit: SftAuditPaths = Field(default_factory=SftAuditPaths, description="audit stage.")
+    review: SftReviewPaths = Field(default_factory=SftReviewPaths, description="review inputs and outputs.")
     timings: str = Field(
         "reports/timings",
         description="Wall-clock seconds and peak memory per stage: ignored by git and DVC (not versioned metrics).",
@@ -131,6 +136,9 @@ class SftParams(StrictModel):
     engine: EngineParams = Field(default_factory=EngineParams, description="Where the data stages run.")
     ingest: ChatIngestParams = Field(description="ingest: raw conversations in any supported format to rows.")
     clean: ChatCleanParams = Field(default_factory=ChatCleanParams, description="clean: per turn, then dedup.")
+    label: SftLabelParams = Field(
+        default_factory=SftLabelParams, description="label: reviewed answers and ratings back into the rows."
+    )
     split: ChatSplitParams = Field(default_factory=ChatSplitParams, description="split: grouped by cluster.")
     decontaminate: DecontamParams = Field(
         default_factory=DecontamParams, description="decontaminate: train against evaluation text."
@@ -155,6 +163,9 @@ class SftParams(StrictModel):
     compare: SftCompareParams = Field(default_factory=SftCompareParams, description="compare: the report.")
     audit: SftAuditParams = Field(
         default_factory=SftAuditParams, description="audit: conversations that look wrong, and their share."
+    )
+    review: SftReviewParams = Field(
+        default_factory=SftReviewParams, description="review: conversations and draft answers for annotators."
     )
 
     @model_validator(mode="after")
@@ -186,6 +197,11 @@ class SftParams(StrictModel):
             problems.append(
                 f"train.early_stopping.metric: {self.train.early_stopping.metric} is a classifier metric; a causal LM "
                 "keeps the checkpoint with the lowest validation loss: set it to loss"
+            )
+        if self.review.approach not in self.approaches:
+            problems.append(
+                f"review.approach: {self.review.approach} is not a key of approaches "
+                f"({', '.join(self.approaches) or 'none'}); name the approach whose answers annotators should see"
             )
         if self.model.source == "scratch" and self.model.scratch.max_length < self.render.max_length:
             problems.append(

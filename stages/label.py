@@ -6,11 +6,12 @@ truth) and `label_agreement` (share of votes for the chosen label, or its
 Dawid-Skene posterior). Annotations that match no row go to the unmatched
 file; unusable ones (unknown label, no key...) and dropped rows to rejects,
 each with its reason. `rows_in == rows_out + sum(dropped)` always. The import
-plumbing is in stages/lib/label/imports.py.
+plumbing is in stages/lib/label/imports.py. With `task: sft`: reviewed answers and ratings (`run_sft`).
 """
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +20,8 @@ import pyarrow as pa
 from schemas import load_params
 from schemas.label import LabelParams
 from schemas.paths import LabelPaths
-from stages.lib.core.errors import cli
-from stages.lib.core.io import read_rows, write_parquets
+from stages.lib.core.errors import StageError, cli
+from stages.lib.core.io import atomic_path, read_rows, together, write_parquet, write_parquets
 from stages.lib.core.log import get_logger
 from stages.lib.core.metrics import write_metrics
 from stages.lib.core.rejects import rejects_table
@@ -80,8 +81,58 @@ def run(cfg: LabelParams, paths: LabelPaths, rows_path: str | Path, root: Path =
     return metrics
 
 
+def run_sft(
+    cfg: Any, paths: LabelPaths, rows_path: str | Path, normalize: dict, pii: dict, root: Path = Path(".")
+) -> dict[str, Any]:
+    """The SFT pipeline's label (`task: sft`): reviewed answers and ratings from the annotations folder applied
+    to clean's conversations (stages/lib/label/conversations.py); an edited answer takes clean's text path
+    (`normalize`, `pii`: clean's settings). No correction file: the rows pass unchanged, byte for byte.
+
+    Raises StageError, before writing anything, when more than `label.max_unmatched_fraction` of the
+    corrections name no conversation.
+    """
+    from stages.lib.label import conversations as conv
+
+    table = read_rows(rows_path)
+    files = [(f.as_posix(), f) for f in conv.correction_files(paths.annotations, root)]
+    corrections = [(rel, conv.read_corrections(f, rel)) for rel, f in files]
+    result = conv.apply(table.to_pylist(), corrections, cfg.min_rating, conv.text_path(normalize, pii))
+    read, unmatched = result["counts"]["read"], result["counts"]["unmatched"]
+    if read and unmatched / read > cfg.max_unmatched_fraction:
+        raise StageError(
+            f"label: {unmatched} of {read} corrections name no conversation (> label.max_unmatched_fraction="
+            f"{cfg.max_unmatched_fraction}); are the files in {paths.annotations} from this project's review?"
+        )
+    with together():
+        if not result["edited"] and len(result["kept"]) == table.num_rows:
+            with atomic_path(paths.rows) as tmp:
+                shutil.copyfile(rows_path, tmp)  # nothing changed: the same bytes, so split does not rerun
+        else:
+            write_parquet(pa.Table.from_pylist(result["kept"], schema=table.schema), paths.rows)
+        write_parquets(
+            {
+                paths.rejects: rejects_table(result["rejects"]),
+                paths.unmatched: pa.Table.from_pylist(result["unmatched"], schema=conv.UNMATCHED_SCHEMA),
+                paths.history: pa.Table.from_pylist(result["history"], schema=conv.HISTORY_SCHEMA),
+            }
+        )
+    log.info("%d corrections from %d files: %d edited, %d dropped", read, len(files), result["edited"],
+             table.num_rows - len(result["kept"]))  # fmt: skip
+    return conv.metrics(table.num_rows, result, len(files))
+
+
+def main_sft(params: Any) -> None:
+    """label for `task: sft` (it also reads clean's text settings: sft/dvc.yaml declares them)."""
+    p = params.paths.label
+    text = {"normalize": params.clean.normalize.model_dump(), "pii": params.clean.pii.model_dump()}
+    metrics = run_sft(params.label, p, params.paths.clean.rows, **text)
+    write_metrics(metrics, ("rows_in", "rows_out", "edited", "dropped.low_rating"), p.metrics, p.details)
+
+
 def main() -> None:
     params = load_params()
+    if params.task == "sft":
+        return main_sft(params)
     metrics = run(params.label, params.paths.label, params.paths.clean.rows)
     p = params.paths.label
     headline = HEADLINE + (("relabeled.rows",) if metrics.get("relabeled", {}).get("rows") else ())

@@ -6,7 +6,7 @@ model is confident about. Queue `active`: unlabelled rows (split's
 unlabeled.parquet) the model is least sure about, at most one per
 near-duplicate cluster, optionally spread over k-means clusters. Each queue
 goes to `<dir>/<queue>/` in every format of `review.formats`; the answers come
-back through the label stage (docs/refine.md).
+back through the label stage (docs/refine.md). With `task: sft`: `run_sft`.
 """
 
 from __future__ import annotations
@@ -106,9 +106,45 @@ def active_tasks(cfg: ReviewParams, split_dir: str | Path, model_dir: str | Path
     ]
 
 
+def run_sft(params: Any) -> dict[str, Any]:
+    """review for `task: sft`: conversations with an answer to rate and edit (docs/sft_refine.md).
+
+    Raises StageError when the audit's issues file or, with pool prompts to draft, the approach's model is missing.
+    """
+    from stages.lib.review import conversations as conv
+
+    cfg, p, issues_path = params.review, params.paths.review, params.paths.audit.issues
+    if not Path(issues_path).is_file():
+        raise StageError(f"review: {issues_path} is missing (paths.audit.issues); run dvc repro audit")
+    issues = conv.read_issues(issues_path)
+    found = conv.conversations(p.conversations, {i["id"] for i in issues})
+    issue_tasks, by_kind = conv.issue_tasks(issues, found, cfg.issues.kinds, cfg.issues.per_kind)
+    pool = conv.read_pool(Path(p.conversations) / "unlabeled.parquet", p.pool)[: cfg.active.max_pool]
+    active: list[dict[str, Any]] = []
+    if pool and cfg.active.budget:
+        log.info("drafting answers to %d pool prompts with approach %s", len(pool), cfg.approach)
+        active = conv.active_tasks(pool, conv.draft_answers(cfg.approach, pool, params), cfg.active.budget)
+    version = params_hash(cfg, params.approaches[cfg.approach], params.eval.max_new_tokens)
+    tasks = {"issues": issue_tasks, "active": active}
+    with atomic_path(p.dir) as tmp:
+        for name in QUEUES:
+            exports.write_answer_queue(tmp / name, tasks[name], cfg.formats, cfg.rating_scale, version)
+            log.info("queue %s: %d tasks in %s", name, len(tasks[name]), Path(p.dir) / name)
+    return {
+        "model_version": version,
+        "queues": {name: len(tasks[name]) for name in QUEUES},
+        "issues_by_kind": by_kind,
+        "pool": len(pool),
+    }
+
+
 def main() -> None:
     params = load_params()
     p = params.paths
+    if params.task == "sft":
+        metrics = run_sft(params)
+        write_metrics(metrics, ("queues.issues", "queues.active"), p.review.metrics, p.review.details)
+        return
     metrics = run(params.review, params.audit, p.review, p.audit.issues, p.split.dir, p.audit.model)
     write_metrics(metrics, ("queues.issues", "queues.active"), p.review.metrics, p.review.details)
 

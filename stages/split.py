@@ -89,7 +89,7 @@ def main() -> None:
         from stages.lib.chat import split as chat
 
         nd = params.clean
-        metrics = chat.run(params.split, nd.near_dup, nd.prompt_near_dup, params.paths.clean.rows, p.dir)
+        metrics = chat.run(params.split, nd.near_dup, nd.prompt_near_dup, params.paths.label.rows, p.dir)
     else:
         metrics = run(params.split, p, params.paths.label.rows, params.clean.near_dup, params.engine)
     write_metrics(metrics, HEADLINE, p.metrics, p.details)

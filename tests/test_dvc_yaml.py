@@ -37,11 +37,14 @@ SFT_ONLY = (
     "stages/lib/chat/",
     "stages/lib/decontam/",
     "stages/lib/model/causal/",
+    "stages/lib/label/conversations.py",
+    "stages/lib/review/conversations.py",
     "schemas/causal.py",
     "schemas/chat.py",
     "schemas/decontam.py",
     "schemas/sft.py",
     "schemas/sft_audit.py",
+    "schemas/sft_refine.py",
 )
 
 # collect depends on its params only, on purpose: a fix to the crawler must not re-download every site

@@ -20,6 +20,8 @@ ENTRY = {
     "split": "stages/lib/chat/split.py",
     "decontaminate": "stages/decontaminate.py",
     "audit": "stages/lib/audit/sft.py",
+    "label": "stages/lib/label/conversations.py",
+    "review": "stages/lib/review/conversations.py",
 }
 
 

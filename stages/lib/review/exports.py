@@ -123,3 +123,128 @@ def write_queue(
 
 def _line(obj: dict[str, Any]) -> str:
     return json.dumps(obj, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+# ---------------------------------------------------------------- conversations (SFT)
+# A conversation task shows the prompt turns and one answer (the row's last assistant turn, or the model's draft
+# for an unanswered prompt) to rate and edit. The answers come back through the label stage of the SFT pipeline
+# (stages/lib/label/conversations.py), which reads these question names.
+
+ANSWER_QUESTION = "answer"
+RATING_QUESTION = "rating"
+ANSWER_FILES = {"label_studio": "label_studio.json", "argilla": "argilla.json", "csv": "tasks.csv"}
+ANSWER_CSV_COLUMNS = (KEY, "prompt", ANSWER_QUESTION, RATING_QUESTION, "reason", "score")
+
+
+def prompt_display(turns: Sequence[dict[str, str]]) -> str:
+    """The prompt turns as an annotator reads them: `role: content`, turns separated by a blank line."""
+    return "\n\n".join(f"{t['role']}: {t['content']}" for t in turns)
+
+
+def label_studio_config(rating_scale: int) -> str:
+    """The Label Studio labeling config the conversation tasks are made for (a TextArea and a Rating)."""
+    return (
+        "<View>\n"
+        '  <Header value="$reason"/>\n'
+        '  <Text name="prompt" value="$prompt"/>\n'
+        f'  <TextArea name="{ANSWER_QUESTION}" toName="prompt" editable="true" maxSubmissions="1" rows="6"/>\n'
+        f'  <Rating name="{RATING_QUESTION}" toName="prompt" maxRating="{rating_scale}"/>\n'
+        "</View>\n"
+    )
+
+
+def label_studio_answers(tasks: Sequence[dict[str, Any]], model_version: str) -> list[dict[str, Any]]:
+    """Label Studio import JSON: `data` plus a prediction that pre-fills the TextArea with the answer."""
+    return [
+        {
+            "data": {KEY: t["id"], "prompt": t["prompt"], "reason": t["reason"]},
+            "predictions": [
+                {
+                    "model_version": model_version,
+                    "score": t["score"],
+                    "result": [
+                        {
+                            "from_name": ANSWER_QUESTION,
+                            "to_name": "prompt",
+                            "type": "textarea",
+                            "value": {"text": [t["answer"]]},
+                        }
+                    ],
+                }
+            ],
+        }
+        for t in tasks
+    ]
+
+
+def argilla_settings(rating_scale: int) -> dict[str, Any]:
+    """Argilla v2 dataset settings for the records (the shape of `rg.Settings.serialize()`, ids left out)."""
+    return {
+        "guidelines": "Rate the answer, and correct it in the text question when it is wrong.",
+        "allow_extra_metadata": True,
+        "fields": [{"name": "prompt", "title": "Prompt", "required": True, "settings": {"type": "text"}}],
+        "questions": [
+            {
+                "name": RATING_QUESTION,
+                "title": "How good is the answer?",
+                "required": True,
+                "settings": {"type": "rating", "options": [{"value": v} for v in range(1, rating_scale + 1)]},
+            },
+            {
+                "name": ANSWER_QUESTION,
+                "title": "The answer (edit it when it is wrong)",
+                "required": False,
+                "settings": {"type": "text", "use_markdown": False},
+            },
+        ],
+        "metadata": [{"name": name, "settings": {"type": "terms"}} for name in (KEY, "reason")],
+        "vectors": [],
+    }
+
+
+def argilla_answers(tasks: Sequence[dict[str, Any]], model_version: str) -> list[dict[str, Any]]:
+    """Argilla v2 records: the prompt field, and the answer as a suggestion that pre-fills the text question."""
+    return [
+        {
+            "id": t["id"],
+            "fields": {"prompt": t["prompt"]},
+            "metadata": {KEY: t["id"], "reason": t["reason"]},
+            "responses": {},
+            "suggestions": {ANSWER_QUESTION: {"value": t["answer"], "score": t["score"], "agent": model_version}},
+        }
+        for t in tasks
+    ]
+
+
+def answers_csv_text(tasks: Sequence[dict[str, Any]]) -> str:
+    """The tasks as CSV with an empty rating column; spreadsheet-safe like `csv_text`."""
+    buf = io.StringIO(newline="")
+    writer = csv.writer(buf, lineterminator="\n", quoting=csv.QUOTE_ALL)
+    writer.writerow(ANSWER_CSV_COLUMNS)
+    for t in tasks:
+        writer.writerow(neutralise_row([t["id"], t["prompt"], t["answer"], "", t["reason"], t["score"]]))
+    return buf.getvalue()
+
+
+def write_answer_queue(
+    folder: Path, tasks: Sequence[dict[str, Any]], formats: Sequence[str], rating_scale: int, model_version: str
+) -> None:
+    """Write one queue of conversation tasks in every requested format into `folder` (the caller makes it atomic).
+
+    Each task: id, prompt (display text), answer, score (float or None), reason. Label Studio also gets its
+    label_config.xml, Argilla its settings.json.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    for fmt in formats:
+        path = folder / ANSWER_FILES[fmt]
+        if fmt == "csv":
+            path.write_text(answers_csv_text(tasks), encoding="utf-8")
+            continue
+        if fmt == "label_studio":
+            data = label_studio_answers(tasks, model_version)
+            (folder / "label_config.xml").write_text(label_studio_config(rating_scale), encoding="utf-8")
+        else:
+            data = argilla_answers(tasks, model_version)
+            settings = json.dumps(argilla_settings(rating_scale), indent=1, sort_keys=True)
+            (folder / "settings.json").write_text(settings + "\n", encoding="utf-8")
+        path.write_text(json.dumps(data, indent=1, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
