@@ -16,6 +16,7 @@ from schemas.base import StrictModel
 from schemas.causal import CausalApproaches, CausalEvalParams, CausalModelParams, default_causal_approaches
 from schemas.chat import ChatCleanParams, ChatIngestParams, ChatSplitParams
 from schemas.compare import Bootstrap
+from schemas.curve import SftCurveParams
 from schemas.decontam import DecontamParams
 from schemas.engine import EngineParams
 from schemas.export import ExportParams, ExportPaths
@@ -82,6 +83,15 @@ class SftComparePaths(PathsModel):
     details: str = Field("metrics/details/compare.json", description="Every row of the comparison.")
 
 
+class SftCurvePaths(PathsModel):
+    metrics: str = Field("metrics/curve.json", description="Fits, exponent intervals, crossings, rows needed.")
+    runs: str = Field(
+        "plots/curve.json", description="One row per (approach, train conversations): the mean test score."
+    )
+    report: str = Field("reports/curve.md", description="Which approach for how many conversations, and the fits.")
+    work: str = Field("checkpoints/curve", description="Scratch space for the checkpoints (removed at the end).")
+
+
 class SftPaths(StrictModel):
     ingest: IngestPaths = Field(default_factory=IngestPaths, description="ingest inputs and outputs.")
     clean: ChatCleanPaths = Field(default_factory=ChatCleanPaths, description="clean outputs.")
@@ -94,6 +104,7 @@ class SftPaths(StrictModel):
     train: SftTrainPaths = Field(default_factory=SftTrainPaths, description="train@<approach> stages.")
     evaluate: SftEvaluatePaths = Field(default_factory=SftEvaluatePaths, description="evaluate@<approach>.")
     compare: SftComparePaths = Field(default_factory=SftComparePaths, description="compare stage.")
+    curve: SftCurvePaths = Field(default_factory=SftCurvePaths, description="curve stage.")
     timings: str = Field(
         "reports/timings",
         description="Wall-clock seconds and peak memory per stage: ignored by git and DVC (not versioned metrics).",
@@ -139,6 +150,9 @@ class SftParams(StrictModel):
     train: TrainParams = Field(default_factory=TrainParams, description="Training options every approach shares.")
     eval: CausalEvalParams = Field(default_factory=CausalEvalParams, description="evaluate@<approach>: loss, answers.")
     compare: SftCompareParams = Field(default_factory=SftCompareParams, description="compare: the report.")
+    curve: SftCurveParams = Field(
+        default_factory=SftCurveParams, description="curve: learning curves over nested subsets of conversations."
+    )
 
     @model_validator(mode="after")
     def _cross_section(self) -> SftParams:
