@@ -25,6 +25,7 @@ from stages.lib.core.folders import split_file
 from stages.lib.core.io import atomic_path
 from stages.lib.core.log import get_logger
 from stages.lib.core.metrics import write_metrics
+from stages.lib.model.baselines import majority_on_validation
 from stages.lib.model.manifest import write_manifest
 from stages.lib.model.preflight import check_class_settings
 from stages.lib.model.textclf import count_params, peak_memory_mb
@@ -76,7 +77,7 @@ def run(
     if train.seeds > 1:
         spread = classifier_spread(
             approach, data, train, model_cfg, base_dir, lambda seed: checkpoints / f"{name}-seed{seed}", fit,
-            fingerprint, split_file(split_dir or paths.data_dir, "train"),
+            fingerprint, majority_on_validation(data, metric, split_file(split_dir or paths.data_dir, "train")),
         )  # fmt: skip
     seconds = time.perf_counter() - start
     if not is_main_process():

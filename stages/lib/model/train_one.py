@@ -24,9 +24,8 @@ from schemas.train import TrainParams
 from stages.lib.core.log import get_logger
 from stages.lib.model.approaches import KINDS
 from stages.lib.model.approaches.common import Data
-from stages.lib.model.baselines import majority_score
 from stages.lib.model.data import prepare_data
-from stages.lib.model.textclf import META_FILE, count_params, hidden_size, load_backbone, read_split
+from stages.lib.model.textclf import META_FILE, count_params, hidden_size, load_backbone
 from stages.lib.model.training import FitResult, options_for, seed_everything
 
 log = get_logger("train")
@@ -136,10 +135,10 @@ def classifier_spread(
     checkpoint_dir: Callable[[int], Path],
     first: FitResult,
     fingerprint: dict[str, Any],
-    split_train: str,
+    majority: float | None,
 ) -> dict[str, Any]:
     """`seed_spread` of a classifier approach: train_one with each extra seed in `checkpoint_dir(seed)`, failures
-    judged against the majority label of the split's train rows (`split_train`)."""
+    judged against `majority` (stages.lib.model.baselines.majority_on_validation)."""
 
     def fit_seed(seed: int) -> FitResult:
         run_train = train.model_copy(update={"seed": seed})
@@ -148,15 +147,7 @@ def classifier_spread(
             fingerprint | {"seed": seed},
         ).fit  # fmt: skip
 
-    majority = majority_on_validation(data, train.early_stopping.metric, split_train)
     return seed_spread(train, first, fit_seed, majority)
-
-
-def majority_on_validation(data: Data, metric: str, split_train: str) -> float | None:
-    """The validation `metric` of always predicting the majority label of the split's train rows (before augment
-    and balance: the one majority baseline, stages/lib/model/baselines.py); None for loss."""
-    actual = [data.labels[r["labels"]] for r in data.val_rows]
-    return majority_score(read_split(split_train)[2], actual, metric)
 
 
 def save_trained(
