@@ -29,6 +29,7 @@ from .conftest import REPO
 from .dvc_helpers import dvc_bin, sh
 from .test_dvc_sft import sft_repo
 from .test_dvc_sft_training import tiny_settings
+from .test_dvc_yaml import NO_OUTPUT_EFFECT, module_imports
 
 SFT_MEASURE = Measure("token_f1", "token-F1", "train conversations", "stratified by source, conversations whole")
 
@@ -124,6 +125,19 @@ def test_curve_traces_each_approach_and_the_retrieval_baseline_the_same_bytes_tw
     before = {p: (sft / p).read_bytes() for p in ("metrics/curve.json", "plots/curve.json", "reports/curve.md")}
     sh([dvc_bin(), "repro", "-f", "-s", "curve"], sft)
     assert {p: (sft / p).read_bytes() for p in before} == before
+
+
+def test_the_curve_stage_lists_its_code_and_params():
+    stage = yaml.safe_load((REPO / "sft" / "dvc.yaml").read_text())["stages"]["curve"]
+    assert stage["cmd"] == "PYTHONPATH=.. python -m stages.curve"
+    deps = {str(d).removeprefix("../") for d in stage["deps"]}
+    imported = module_imports(REPO / "stages" / "curve.py", skip=("schemas/sft.py",))
+    wanted = {m for m in imported if not m.endswith("__init__.py")} - NO_OUTPUT_EFFECT
+    covered = {w for w in wanted if w in deps or any(w.startswith(d.rstrip("/") + "/") for d in deps)}
+    assert wanted - covered == set()
+    # what stages/lib/model/causal/curve.py reads: the rendered rows' packing and every training setting
+    assert set(stage["params"]) == {"curve", "model", "train", "eval", "compare.metric", "render.packing",
+                                    "render.max_length"}  # fmt: skip
 
 
 def test_curve_off_trains_nothing_and_says_how_to_run_it(tmp_path):
