@@ -16,6 +16,7 @@ from schemas.base import StrictModel
 from schemas.causal import CausalApproaches, CausalEvalParams, CausalModelParams, default_causal_approaches
 from schemas.chat import ChatCleanParams, ChatIngestParams, ChatSplitParams
 from schemas.compare import Bootstrap
+from schemas.curve import SftCurveParams
 from schemas.decontam import DecontamParams
 from schemas.engine import EngineParams
 from schemas.export import ExportParams, ExportPaths
@@ -96,6 +97,15 @@ class SftAuditPaths(PathsModel):
     )
 
 
+class SftCurvePaths(PathsModel):
+    metrics: str = Field("metrics/curve.json", description="Fits, exponent intervals, crossings, rows needed.")
+    runs: str = Field(
+        "plots/curve.json", description="One row per (approach, train conversations): the mean test score."
+    )
+    report: str = Field("reports/curve.md", description="Which approach for how many conversations, and the fits.")
+    work: str = Field("checkpoints/curve", description="Scratch space for the checkpoints (removed at the end).")
+
+
 class SftPaths(StrictModel):
     ingest: IngestPaths = Field(default_factory=IngestPaths, description="ingest inputs and outputs.")
     clean: ChatCleanPaths = Field(default_factory=ChatCleanPaths, description="clean outputs.")
@@ -113,6 +123,7 @@ class SftPaths(StrictModel):
     compare: SftComparePaths = Field(default_factory=SftComparePaths, description="compare stage.")
     audit: SftAuditPaths = Field(default_factory=SftAuditPaths, description="audit stage.")
     review: SftReviewPaths = Field(default_factory=SftReviewPaths, description="review inputs and outputs.")
+    curve: SftCurvePaths = Field(default_factory=SftCurvePaths, description="curve stage.")
     timings: str = Field(
         "reports/timings",
         description="Wall-clock seconds and peak memory per stage: ignored by git and DVC (not versioned metrics).",
@@ -166,6 +177,9 @@ class SftParams(StrictModel):
     )
     review: SftReviewParams = Field(
         default_factory=SftReviewParams, description="review: conversations and draft answers for annotators."
+    )
+    curve: SftCurveParams = Field(
+        default_factory=SftCurveParams, description="curve: learning curves over nested subsets of conversations."
     )
 
     @model_validator(mode="after")

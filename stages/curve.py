@@ -8,7 +8,8 @@ and peak memory per run; fits error = a*n^b + c per approach with a bootstrap
 interval on b; reports where the curves cross, the rows each approach would
 need for `curve.target_macro_f1`, and checks the fit by predicting the largest
 subset from the smaller ones. Writes metrics/curve.json, plots/curve.json (one
-line per approach, log x) and reports/curve.md.
+line per approach, log x) and reports/curve.md. With `task: sft` the same for
+causal LMs on nested subsets of the train conversations (stages/lib/model/causal/curve.py).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from stages.lib.core.folders import split_file
 from stages.lib.core.io import atomic_path, write_json
 from stages.lib.core.log import get_logger
 from stages.lib.curve.analysis import analyse
-from stages.lib.curve.report import OFF_NOTE, plot_rows, render
+from stages.lib.curve.report import OFF_NOTE, plot_rows, render, write_off
 from stages.lib.curve.runs import approach_run, tfidf_run, write_subset
 from stages.lib.curve.subsets import nested_subsets
 from stages.lib.model.baselines import majority_score
@@ -56,7 +57,8 @@ def run(
     `dvc repro` stays cheap and leaves the committed outputs unchanged).
     """
     if not cfg.enabled:
-        return _off(paths)
+        log.info("curve.enabled is false: nothing trained")
+        return write_off(paths.report, paths.runs, OFF_NOTE, paths.base)
     import torch
 
     torch.set_num_threads(model_cfg.num_threads)
@@ -101,17 +103,6 @@ def run(
     return metrics
 
 
-def _off(paths: CurvePaths) -> dict[str, Any]:
-    with atomic_path(paths.base) as tmp:
-        tmp.mkdir(parents=True)
-        (tmp / "README.md").write_text(OFF_NOTE)
-    with atomic_path(paths.report) as tmp:
-        tmp.write_text("# Learning curves\n\n" + OFF_NOTE)
-    write_json([], paths.runs)
-    log.info("curve.enabled is false: nothing trained")
-    return {"enabled": False, "runs": []}
-
-
 def _base(
     cfg: CurveParams, model_cfg: ModelParams, paths: CurvePaths, base_paths: BaseModelPaths, split_dir: str
 ) -> Path:
@@ -132,6 +123,11 @@ def _base(
 def main() -> None:
     params = load_params(check_peft=True)
     p = params.paths
+    if params.task == "sft":  # causal LMs on nested subsets of render's conversations: stages/lib/model/causal/curve.py
+        from stages.lib.model.causal.curve import run_sft_curve
+
+        write_json(run_sft_curve(params), p.curve.metrics)
+        return
     metrics = run(
         params.curve, params.train, params.model, params.compare.baseline, p.curve, p.train, p.base_model, p.split.dir
     )

@@ -25,11 +25,11 @@ from stages.lib.core.folders import split_file
 from stages.lib.core.io import atomic_path
 from stages.lib.core.log import get_logger
 from stages.lib.core.metrics import write_metrics
-from stages.lib.model.baselines import majority_score
+from stages.lib.model.baselines import majority_on_validation
 from stages.lib.model.manifest import write_manifest
 from stages.lib.model.preflight import check_class_settings
-from stages.lib.model.textclf import count_params, peak_memory_mb, read_split
-from stages.lib.model.train_one import digest, is_main_process, load_data, save_trained, seed_spread, train_one
+from stages.lib.model.textclf import count_params, peak_memory_mb
+from stages.lib.model.train_one import classifier_spread, digest, is_main_process, load_data, save_trained, train_one
 from stages.lib.model.training import precision_flags
 from stages.lib.text.fingerprint import text_fingerprint
 
@@ -75,7 +75,7 @@ def run(
     fit, metric = trained.fit, train.early_stopping.metric
     spread = None
     if train.seeds > 1:
-        spread = seed_spread(
+        spread = classifier_spread(
             approach, data, train, model_cfg, base_dir, lambda seed: checkpoints / f"{name}-seed{seed}", fit,
             fingerprint, majority_on_validation(data, metric, split_file(split_dir or paths.data_dir, "train")),
         )  # fmt: skip
@@ -104,13 +104,6 @@ def run(
     } | ({"seeds": spread} if spread is not None else {})
 
 
-def majority_on_validation(data: Any, metric: str, split_train: str) -> float | None:
-    """The validation `metric` of always predicting the majority label of the split's train rows (before augment
-    and balance: the one majority baseline, stages/lib/model/baselines.py); None for loss."""
-    actual = [data.labels[r["labels"]] for r in data.val_rows]
-    return majority_score(read_split(split_train)[2], actual, metric)
-
-
 def main() -> None:
     if len(sys.argv) != 2:
         raise StageError("usage: python -m stages.train <approach>")
@@ -123,8 +116,10 @@ def main() -> None:
 
         p = params.paths.train
         metrics = sft.run_train(name, params)
-        write_metrics(metrics, sft.TRAIN_HEADLINE, Path(p.metrics_dir) / f"{name}.json",
-                      Path(p.details_dir) / f"{name}.json", params.paths.timings, f"train/{name}")  # fmt: skip
+        if metrics:  # empty on every process but the first under torchrun/accelerate
+            write_metrics(metrics, sft.TRAIN_HEADLINE, Path(p.metrics_dir) / f"{name}.json",
+                          Path(p.details_dir) / f"{name}.json", params.paths.timings, f"train/{name}")  # fmt: skip
+            log.info("wrote models and metrics of %s", name)
         return
     check_class_settings(params, params.paths.split.dir)  # what compare, audit, review need: fail before training
     text = text_fingerprint(params.clean.normalize.model_dump(), params.clean.pii.model_dump())

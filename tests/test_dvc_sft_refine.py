@@ -7,7 +7,6 @@ from __future__ import annotations
 import csv
 import json
 
-import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import yaml
@@ -21,17 +20,6 @@ def ran(stdout: str) -> set[str]:
     return {line.split("'")[1] for line in stdout.splitlines() if line.startswith("Running stage")}
 
 
-def write_issues(sft, ids: list[str]) -> None:
-    """The audit's issues file, by its contract (the audit stage writes it in the full pipeline)."""
-    rows = [
-        {"id": i, "split": "train", "source": "fixture", "kind": "loss_outlier", "score": float(10 - n),
-         "detail": f"trained-token loss {10 - n:.2f} vs source median 2.00"}
-        for n, i in enumerate(ids)
-    ]  # fmt: skip
-    (sft / "data" / "audit").mkdir(parents=True, exist_ok=True)
-    pq.write_table(pa.Table.from_pylist(rows), sft / "data" / "audit" / "issues.parquet")
-
-
 @pytest.mark.slow
 def test_a_refine_round_reruns_from_label_on_and_shows_in_metrics_diff(tmp_path):
     repo = sft_repo(tmp_path)
@@ -40,18 +28,20 @@ def test_a_refine_round_reruns_from_label_on_and_shows_in_metrics_diff(tmp_path)
     params["train"]["max_steps"] = 2
     params["approaches"] = {"full": params["approaches"]["full"]}
     params["review"]["active"]["budget"] = 2
+    params["audit"]["loss_outlier"]["k"] = 0.5  # a 2-step model: flag every row a little above its source's median
+    params["audit"]["loss_outlier"]["min_rows"] = 3
     (sft / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     (sft / "data" / "pool" / "prompts.txt").write_text("What does 'cat' mean?\nIs this message spam? Hi mum\n")
 
     first = sh([dvc_bin(), "repro", "render"], sft)
     assert {"ingest", "clean", "label", "split", "render"} <= ran(first.stdout)
     assert (sft / "data/labeled/rows.parquet").read_bytes() == (sft / "data/cleaned/rows.parquet").read_bytes()
-    train_ids = pq.read_table(sft / "data/split/train.parquet", columns=["id"]).column("id").to_pylist()
-    write_issues(sft, train_ids[:3])
     review = sh([dvc_bin(), "repro", "review"], sft)
-    assert {"base_model", "train@full", "review"} <= ran(review.stdout)
+    assert {"base_model", "train@full", "audit", "review"} <= ran(review.stdout)
+    flagged = set(pq.read_table(sft / "data/audit/issues.parquet", columns=["id"]).column("id").to_pylist())
     counts = json.loads((sft / "metrics/details/review.json").read_text())
-    assert counts["queues"] == {"issues": 3, "active": 2} and counts["pool"] == 2
+    assert counts["queues"]["issues"] == min(len(flagged), params["review"]["issues"]["per_kind"]) >= 3, counts
+    assert counts["queues"]["active"] == 2 and counts["pool"] == 2
     drafts = json.loads((sft / "data/review/active/label_studio.json").read_text())
     assert all(t["predictions"][0]["result"][0]["type"] == "textarea" for t in drafts)
     sh(["git", "add", "-A"], repo)

@@ -22,7 +22,7 @@ from stages.lib.render.templates import source_of
 from .conftest import REPO
 from .dvc_helpers import dvc_bin, sh
 from .test_dvc_sft import sft_repo
-from .test_dvc_yaml import NO_OUTPUT_EFFECT, module_imports
+from .test_dvc_yaml import NO_OUTPUT_EFFECT, launcher_modules, module_imports
 
 SFT = yaml.safe_load((REPO / "sft" / "dvc.yaml").read_text())["stages"]
 STAGES = ("base_model", "train", "evaluate", "compare")
@@ -31,9 +31,11 @@ STAGES = ("base_model", "train", "evaluate", "compare")
 @pytest.mark.parametrize("name", STAGES)
 def test_sft_training_stage_deps_list_its_code(name):
     stage = SFT[name].get("do", SFT[name])
-    assert stage["cmd"] == f"PYTHONPATH=.. python -m stages.{name}" + (" ${key}" if "do" in SFT[name] else "")
+    command = "launch train" if name == "train" else name  # train runs under train.launcher, as in the root
+    assert stage["cmd"] == f"PYTHONPATH=.. python -m stages.{command}" + (" ${key}" if "do" in SFT[name] else "")
     deps = {str(d).removeprefix("../") for d in stage["deps"]}
     imported = module_imports(REPO / "stages" / f"{name}.py", skip=("schemas/sft.py",))
+    imported |= launcher_modules(stage)
     wanted = {f"stages/{name}.py"} | {m for m in imported if not m.endswith("__init__.py")}
     wanted -= NO_OUTPUT_EFFECT
     covered = {w for w in wanted if w in deps or any(w.startswith(d.rstrip("/") + "/") for d in deps)}

@@ -16,6 +16,7 @@ from typing import Any
 from stages.lib.core.errors import StageError
 from stages.lib.core.folders import split_file
 from stages.lib.model.evaluation import classification_report
+from stages.lib.model.textclf import read_split
 
 SCORES = ("macro_f1", "accuracy", "weighted_f1", "mcc")
 
@@ -49,3 +50,10 @@ def majority_score(train_labels: Sequence[str | None], actual: Sequence[str], me
     if metric == "loss":
         return None
     return majority_scores(train_labels, actual)[metric]
+
+
+def majority_on_validation(data: Any, metric: str, split_train: str) -> float | None:
+    """The validation `metric` of always predicting the majority label of the split's train rows (before augment
+    and balance: the one majority baseline); None for loss."""
+    actual = [data.labels[r["labels"]] for r in data.val_rows]
+    return majority_score(read_split(split_train)[2], actual, metric)

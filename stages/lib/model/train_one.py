@@ -2,7 +2,7 @@
 
     load_data(approach, train, model_cfg, data_dir, base_dir, class_weights) -> Data
     train_one(approach, data, train, model_cfg, base_dir, checkpoint_dir, ...) -> Trained
-    seed_spread(approach, data, train, model_cfg, base_dir, ...) -> dict      the extra seeds of train.seeds
+    seed_spread(train, first, fit_seed, majority) -> dict               the extra seeds of train.seeds
     save_trained(name, approach, trained, data, base_dir, out_dir)           models/<approach>/ as evaluate reads it
 
 Each run seeds python, numpy and torch and pins the thread count first, so the same params and data give
@@ -92,33 +92,23 @@ def train_one(
 
 
 def seed_spread(
-    approach: Any,
-    data: Data,
-    train: TrainParams,
-    model_cfg: ModelParams,
-    base_dir: Path,
-    checkpoint_dir: Callable[[int], Path],
-    first: FitResult,
-    fingerprint: dict[str, Any],
-    majority: float | None,
+    train: TrainParams, first: FitResult, fit_seed: Callable[[int], FitResult], majority: float | None
 ) -> dict[str, Any]:
     """Train `train.seeds - 1` more times (seeds seed+1, ...) and summarise the best validation metric of all
     the runs: mean, standard deviation, range, and the runs at or below the majority class (failed).
 
-    The extra runs keep no model and write no learning curves; each has its own checkpoint folder
-    (`checkpoint_dir(seed)`), so an interrupted run resumes where it stopped. `majority` is the validation
-    metric of always predicting the most frequent class (None for loss).
+    `fit_seed(seed)` trains a fresh model with that seed and returns its FitResult; the extra runs keep no
+    model and write no learning curves, each in its own checkpoint folder, so an interrupted run resumes where
+    it stopped (`classifier_spread` for the classifiers; the causal LMs train through
+    stages.lib.model.causal.training.train_approach). `majority` is the validation metric of always predicting
+    the most frequent class (None for loss, the causal LMs' metric).
     """
     import numpy as np
 
     metric = train.early_stopping.metric
     values = [float("nan") if first.best_metric is None else first.best_metric]
     for seed in range(train.seed + 1, train.seed + train.seeds):
-        run_train = train.model_copy(update={"seed": seed})
-        fit = train_one(
-            approach, data, run_train, model_cfg, base_dir, checkpoint_dir(seed), None, train.resume,
-            fingerprint | {"seed": seed},
-        ).fit  # fmt: skip
+        fit = fit_seed(seed)
         values.append(float("nan") if fit.best_metric is None else fit.best_metric)
         log.info("seed %d: best validation %s %.4f", seed, metric, values[-1])
     worse = (lambda v: v >= majority) if metric == "loss" else (lambda v: v <= majority)
@@ -134,6 +124,30 @@ def seed_spread(
         "majority_class": None if majority is None else round(majority, 6),
         "failed": 0 if majority is None else sum(1 for v in values if worse(v)),
     }
+
+
+def classifier_spread(
+    approach: Any,
+    data: Data,
+    train: TrainParams,
+    model_cfg: ModelParams,
+    base_dir: Path,
+    checkpoint_dir: Callable[[int], Path],
+    first: FitResult,
+    fingerprint: dict[str, Any],
+    majority: float | None,
+) -> dict[str, Any]:
+    """`seed_spread` of a classifier approach: train_one with each extra seed in `checkpoint_dir(seed)`, failures
+    judged against `majority` (stages.lib.model.baselines.majority_on_validation)."""
+
+    def fit_seed(seed: int) -> FitResult:
+        run_train = train.model_copy(update={"seed": seed})
+        return train_one(
+            approach, data, run_train, model_cfg, base_dir, checkpoint_dir(seed), None, train.resume,
+            fingerprint | {"seed": seed},
+        ).fit  # fmt: skip
+
+    return seed_spread(train, first, fit_seed, majority)
 
 
 def save_trained(

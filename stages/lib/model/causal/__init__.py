@@ -14,6 +14,7 @@
     retrieval.py   the retrieval baseline (reference answer of the nearest train prompt by TF-IDF cosine)
     stage.py       what the SFT pipeline's base_model, train@<approach> and evaluate@<approach> stages do
     compare.py     the SFT compare stage: both baselines, bootstrap intervals, paired verdicts, the report
+    curve.py       the SFT curve stage: the approaches and the retrieval baseline on nested subsets
     predict.py     predict for SFT: the model's own template (drift refused), greedy answers
 
 The kinds are registered once, in schemas/causal.py (`CAUSAL_REGISTERED`): each params model names its module.

@@ -25,10 +25,10 @@ from stages.lib.model.causal import KINDS
 from stages.lib.model.causal.base import copy_local, load_causal_lm, load_tokenizer, pretrain_causal, save_model
 from stages.lib.model.causal.data import read_rendered
 from stages.lib.model.causal.evaluation import evaluate_rendered, token_loss
-from stages.lib.model.causal.training import fit_causal
+from stages.lib.model.causal.training import train_approach
 from stages.lib.model.textclf import count_params, peak_memory_mb
-from stages.lib.model.train_one import digest
-from stages.lib.model.training import options_for, precision_flags, seed_everything
+from stages.lib.model.train_one import digest, is_main_process, seed_spread
+from stages.lib.model.training import precision_flags
 
 log = get_logger("sft")
 
@@ -76,19 +76,21 @@ def run_base_model(cfg: Any, paths: Any) -> tuple[dict[str, Any], dict[str, Any]
 
 
 def run_train(name: str, params: Any) -> dict[str, Any]:
-    """Fine-tune models/base/ with approach `name` on render's rows; write models/<name>/ atomically."""
+    """Fine-tune models/base/ with approach `name` on render's rows; write models/<name>/ atomically.
+
+    With `train.seeds` > 1 the approach trains again with seeds seed+1, ... (no model kept, no curves) and the
+    spread of their best validation losses is reported under `seeds`. Under torchrun/accelerate every process
+    trains and only the first writes the model; the others return {} (and write no metrics).
+    """
     approach, train, cfg, p = params.approaches[name], params.train, params.model, params.paths
     try:
         precision_flags(train.mixed_precision)
     except ValueError as exc:
         raise StageError(str(exc)) from None
-    seed_everything(train.seed, cfg.num_threads)
     base_dir, rendered = Path(p.base_model.out), Path(p.train.rendered)
     template = _template_record(rendered)
     tok = load_tokenizer(base_dir, cfg.trust_remote_code)
     tok.chat_template = template["source"]  # the folder's tokenizer renders exactly as render did
-    module = KINDS[approach.kind]
-    model = module.build(approach, load_causal_lm(base_dir, cfg.trust_remote_code, cfg.attn_implementation))
     packed = params.render.packing
     train_file = rendered / "packed" / "train.parquet" if packed else rendered / "train.parquet"
     try:
@@ -102,15 +104,31 @@ def run_train(name: str, params: Any) -> dict[str, Any]:
         "model": cfg.model_dump(mode="json"),
         "data": digest([train_file, rendered / "validation.parquet", base_dir / "model.safetensors"]),
     }
-    start = time.perf_counter()
-    fit = fit_causal(
-        model, train_rows, val_rows, pad_token_id=tok.pad_token_id,
-        options=options_for(approach, train, cfg.num_threads), checkpoint_dir=Path(p.train.checkpoints_dir) / name,
-        live_dir=Path(p.train.live_dir) / name, resume=train.resume, fingerprint=fingerprint,
-    )  # fmt: skip
-    seconds = time.perf_counter() - start
+    checkpoints = Path(p.train.checkpoints_dir)
+    options = {
+        "base_dir": base_dir, "trust_remote_code": cfg.trust_remote_code,
+        "attn_implementation": cfg.attn_implementation, "num_threads": cfg.num_threads,
+        "pad_token_id": tok.pad_token_id, "train_rows": train_rows, "val_rows": val_rows, "resume": train.resume,
+    }  # fmt: skip
+    trained = train_approach(approach, train, checkpoint_dir=checkpoints / name, live_dir=Path(p.train.live_dir) / name,
+                             fingerprint=fingerprint, **options)  # fmt: skip
+    model, fit, seconds = trained.model, trained.fit, trained.seconds  # the training loop's time, as before
+    spread = None
+    if train.seeds > 1:
+        start = time.perf_counter()
+
+        def fit_seed(seed: int) -> Any:
+            return train_approach(
+                approach, train.model_copy(update={"seed": seed}), checkpoint_dir=checkpoints / f"{name}-seed{seed}",
+                live_dir=None, fingerprint=fingerprint | {"seed": seed}, **options,
+            ).fit  # fmt: skip
+
+        spread = seed_spread(train, fit, fit_seed, None)  # no majority class for a language model
+        seconds += time.perf_counter() - start
+    if not is_main_process():
+        return {}
     with atomic_path(Path(p.train.models_dir) / name) as tmp:
-        module.save(model, approach, tmp, tok)
+        KINDS[approach.kind].save(model, approach, tmp, tok)
         shutil.copyfile(rendered / TEMPLATE_FILE, tmp / TEMPLATE_FILE)
     trainable, total = count_params(model)
     return {
@@ -128,7 +146,7 @@ def run_train(name: str, params: Any) -> dict[str, Any]:
         "packed": packed,
         "validation_rows": len(val_rows),
         "resumed_from_step": fit.resumed_from_step,
-    }
+    } | ({"seeds": spread} if spread is not None else {})
 
 
 def load_for_eval(name: str | None, params: Any) -> tuple[Any, Any]:
