@@ -72,7 +72,6 @@ def project(root: Path, base: Path) -> Path:
     params["paths"]["base_model"]["out"] = "models/base"
     params["paths"]["train"] = {
         "data_dir": "data",
-        "class_weights": "data/class_weights.json",
         "models_dir": "models",
         "metrics_dir": "metrics/train",
         "live_dir": "dvclive/train",
