@@ -24,7 +24,8 @@ from stages.lib.render.templates import source_of
 
 log = get_logger("export")
 
-HEADLINE = ["rows_out", "tokens"]
+# its rows are render's rows_out (the details count them per file)
+HEADLINE = ["tokens"]
 
 
 def run(cfg: ExportParams, paths: ExportPaths, template: str, train_on_eos: bool) -> dict[str, Any]:

@@ -126,7 +126,7 @@ def main_sft(params: Any) -> None:
     p = params.paths.label
     text = {"normalize": params.clean.normalize.model_dump(), "pii": params.clean.pii.model_dump()}
     metrics = run_sft(params.label, p, params.paths.clean.rows, **text)
-    write_metrics(metrics, ("rows_in", "rows_out", "edited", "dropped.low_rating"), p.metrics, p.details)
+    write_metrics(metrics, ("rows_out", "edited", "dropped.low_rating"), p.metrics, p.details)
 
 
 def main() -> None:
