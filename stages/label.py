@@ -82,11 +82,18 @@ def run(cfg: LabelParams, paths: LabelPaths, rows_path: str | Path, root: Path =
 
 
 def run_sft(
-    cfg: Any, paths: LabelPaths, rows_path: str | Path, normalize: dict, pii: dict, root: Path = Path(".")
+    cfg: Any,
+    paths: LabelPaths,
+    rows_path: str | Path,
+    normalize: dict,
+    pii: dict,
+    filters: dict | None = None,
+    root: Path = Path("."),
 ) -> dict[str, Any]:
     """The SFT pipeline's label (`task: sft`): reviewed answers and ratings from the annotations folder applied
-    to clean's conversations (stages/lib/label/conversations.py); an edited answer takes clean's text path
-    (`normalize`, `pii`: clean's settings). No correction file: the rows pass unchanged, byte for byte.
+    to clean's conversations (stages/lib/label/conversations.py); an edited answer takes clean's path for an
+    assistant turn (`normalize`, `pii`, `filters`: clean's settings), and one its filters refuse is a counted
+    reject (`answer_filtered`). No correction file: the rows pass unchanged, byte for byte.
 
     Raises StageError, before writing anything, when more than `label.max_unmatched_fraction` of the
     corrections name no conversation.
@@ -96,7 +103,7 @@ def run_sft(
     table = read_rows(rows_path)
     files = [(f.as_posix(), f) for f in conv.correction_files(paths.annotations, root)]
     corrections = [(rel, conv.read_corrections(f, rel)) for rel, f in files]
-    result = conv.apply(table.to_pylist(), corrections, cfg.min_rating, conv.text_path(normalize, pii))
+    result = conv.apply(table.to_pylist(), corrections, cfg.min_rating, conv.answer_path(normalize, pii, filters or {}))
     read, unmatched = result["counts"]["read"], result["counts"]["unmatched"]
     if read and unmatched / read > cfg.max_unmatched_fraction:
         raise StageError(
@@ -124,7 +131,12 @@ def run_sft(
 def main_sft(params: Any) -> None:
     """label for `task: sft` (it also reads clean's text settings: sft/dvc.yaml declares them)."""
     p = params.paths.label
-    text = {"normalize": params.clean.normalize.model_dump(), "pii": params.clean.pii.model_dump()}
+    clean = params.clean
+    text = {
+        "normalize": clean.normalize.model_dump(),
+        "pii": clean.pii.model_dump(),
+        "filters": {role: f.model_dump() for role, f in clean.filters.items()},
+    }
     metrics = run_sft(params.label, p, params.paths.clean.rows, **text)
     write_metrics(metrics, ("rows_out", "edited", "dropped.low_rating"), p.metrics, p.details)
 

@@ -24,8 +24,9 @@ from tests.render_helpers import CONVERSATIONS, MESSAGES_TYPE
 CLEAN = ChatCleanParams()
 
 
-def run_sft(cfg, paths, rows_path):
-    return label.run_sft(cfg, paths, rows_path, CLEAN.normalize.model_dump(), CLEAN.pii.model_dump())
+def run_sft(cfg, paths, rows_path, clean=CLEAN):
+    filters = {role: f.model_dump() for role, f in clean.filters.items()}
+    return label.run_sft(cfg, paths, rows_path, clean.normalize.model_dump(), clean.pii.model_dump(), filters)
 
 
 SCHEMA = pa.schema([("id", pa.string()), ("source", pa.string()), ("messages", MESSAGES_TYPE), ("text", pa.string())])
@@ -141,3 +142,27 @@ def test_mostly_unmatched_corrections_fail_before_writing(project, tmp_path):
     with pytest.raises(StageError, match=r"label\.max_unmatched_fraction"):
         run_sft(SftLabelParams(), project, "cleaned.parquet")
     assert not (tmp_path / project.rows).exists()
+
+
+def test_an_edit_clean_would_refuse_is_a_counted_reject_and_the_answer_stays(project, tmp_path):
+    """An edited answer meets clean's assistant filters, as every other answer did: one that is empty once
+    normalised (a zero-width space) or longer than `clean.filters.assistant.max_chars` keeps the whole
+    correction aside (`answer_filtered`, its rating too), and the conversation keeps its answer."""
+    clean = ChatCleanParams.model_validate({"filters": {"assistant": {"min_chars": 1, "max_chars": 40}}})
+    write_csv(
+        tmp_path / "annotations" / "round1.csv",
+        [
+            ["c0", "p", "A dog " * 20, "1"],  # too long: refused, its low rating with it
+            ["c1", "p", "\u200b", "5"],  # empty once normalised
+            ["c2", "p", "A short fix.", "5"],  # fine
+        ],
+    )
+    metrics = run_sft(SftLabelParams(min_rating=3), project, "cleaned.parquet", clean)
+    assert metrics["corrections"]["rejected"]["answer_filtered"] == 2
+    assert metrics["edited"] == 1 and metrics["rows_in"] == metrics["rows_out"]
+    rejects = pq.read_table(project.rejects).to_pylist()
+    assert sorted(r["reason"] for r in rejects) == ["answer_filtered", "answer_filtered"]
+    assert any("max_chars" in (r["detail"] or "") or "long" in (r["detail"] or "") for r in rejects), rejects
+    rows = {r["id"]: r for r in pq.read_table(project.rows).to_pylist()}
+    assert rows["c0"]["messages"] == CONVERSATIONS[0] and rows["c1"]["messages"] == CONVERSATIONS[1]
+    assert rows["c2"]["messages"][-1]["content"] == "A short fix."

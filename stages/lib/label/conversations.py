@@ -24,7 +24,9 @@ from typing import Any
 import pyarrow as pa
 
 from schemas.label import LabelImport
+from stages.lib.chat.clean import clean_turns
 from stages.lib.chat.conversation import conversation_text, last_answer
+from stages.lib.clean.filters import build_filters
 from stages.lib.core.errors import StageError
 from stages.lib.core.rejects import reject, storable
 from stages.lib.core.safety import inside_repo
@@ -42,7 +44,9 @@ from stages.lib.review.exports import ANSWER_QUESTION, KEY, RATING_QUESTION
 from stages.lib.text.prepare import build_text_prep
 
 SUFFIXES = (".csv", ".jsonl", ".json")
-PROBLEMS = ("malformed", "missing_key", "nothing_to_apply", "bad_rating")
+# `answer_filtered`: the edited answer fails clean's filters for an assistant turn (e.g. empty once normalised,
+# over `clean.filters.assistant.max_chars`); the whole correction is kept aside and the answer stays as it was.
+PROBLEMS = ("malformed", "missing_key", "nothing_to_apply", "bad_rating", "answer_filtered")
 
 UNMATCHED_SCHEMA = pa.schema(
     [pa.field(n, pa.string()) for n in ("file", "location", "annotator", "key", "answer", "rating", "raw")]
@@ -188,22 +192,40 @@ def _rated(c: Correction, rating: Any) -> Correction:
     return c
 
 
-def text_path(normalize: dict[str, Any], pii: dict[str, Any]) -> Callable[[str], str]:
-    """Clean's text path for a turn (normalise, then mask PII; `clean.normalize`, `clean.pii` as dicts)."""
+Prepared = tuple[str | None, tuple[str, str] | None]
+
+
+def answer_path(
+    normalize: dict[str, Any], pii: dict[str, Any], filters: dict[str, dict[str, Any]]
+) -> Callable[[str], Prepared]:
+    """What clean does to an assistant turn (stages/lib/chat/clean.py `clean_turns`: normalise, the assistant
+    role's filters, mask PII; `clean.normalize`, `clean.pii`, `clean.filters` as dicts): an edited answer gives
+    `(text, None)`, or `(None, (reason, detail))` when a filter refuses it."""
     prep = build_text_prep(normalize, pii)
-    return lambda text: prep.mask(prep.normalize(text)[0])[0]
+    rules = {role: build_filters(**f) for role, f in filters.items()}
+
+    def prepare(answer: str) -> Prepared:
+        turns, failed = clean_turns([{"role": "assistant", "content": answer}], prep, rules, _scratch())
+        return (None, failed) if failed else (turns[0]["content"], None)
+
+    return prepare
+
+
+def _scratch() -> dict[str, Counter[str]]:
+    """clean_turns' counters; label does not report normalisation or PII counts."""
+    return {"changed": Counter(), "pii": Counter()}
 
 
 def apply(
     rows: list[dict[str, Any]],
     files: list[tuple[str, list[Correction]]],
     min_rating: int | None,
-    prepare: Callable[[str], str],
+    prepare: Callable[[str], Prepared],
 ) -> dict:
     """The corrected rows and everything the stage writes and counts: kept, rejects, unmatched, history, counts.
 
-    `prepare` is clean's text path (normalise, mask PII) for an edited answer, so the corrected rows hold the
-    same kind of text as the rest."""
+    `prepare` is what clean does to an assistant turn (`answer_path`), so the corrected rows hold the same kind
+    of text as the rest; an edit it refuses keeps the whole correction aside (`answer_filtered`)."""
     by_id = {r["id"]: r for r in rows}
     answers = {r["id"]: last_answer(r["messages"]) for r in rows}
     rating: dict[str, int] = {}
@@ -229,9 +251,15 @@ def apply(
                     }
                 )
             else:
+                text, refused = prepare(c.answer) if c.answer is not None else (None, None)
+                if refused is not None:
+                    counts["answer_filtered"] += 1
+                    rejects.append(reject("label", "answer_filtered", source=rel, location=c.location, row_id=c.key,
+                                          detail=f"{refused[0]}: {refused[1]}", raw=c.raw))  # fmt: skip
+                    continue
                 counts["matched"] += 1
                 old = answers[c.key]
-                answers[c.key] = prepare(c.answer) if c.answer is not None else old
+                answers[c.key] = text if text is not None else old
                 if c.rating is not None:
                     rating[c.key] = c.rating
                 low = min_rating is not None and c.rating is not None and c.rating < min_rating
