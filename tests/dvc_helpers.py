@@ -66,3 +66,19 @@ def flat(data: dict, prefix: str = "") -> dict:
         else:
             out[f"{prefix}{key}"] = value
     return out
+
+
+def killed_after_first_rename(stage: str) -> str:
+    """A `python -c` script that runs `python -m stages.<stage>` but dies with SIGKILL right after the stage's
+    first output is renamed into place (the journal in .refinery/ is not an output)."""
+    return f"""
+import os, signal, sys, runpy
+real_replace = os.replace
+def replace(src, dst, *args, **kwargs):
+    real_replace(src, dst, *args, **kwargs)
+    if ".refinery" not in str(dst):
+        os.kill(os.getpid(), signal.SIGKILL)
+os.replace = replace
+sys.argv = ["stages/{stage}.py"]
+runpy.run_module("stages.{stage}", run_name="__main__")
+"""

@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 import yaml
 
 from ..conftest import REPO
+from ..dvc_helpers import killed_after_first_rename
 from ..refine_helpers import answer_label_studio
 from .test_label import SOURCE_LABELS, TEXTS, clean_rows
 
@@ -27,17 +28,7 @@ OUTPUTS = (
 )
 
 # Runs the label stage as `python -m stages.label` would, but dies with SIGKILL after its first output is renamed.
-KILLER = """
-import os, signal, sys, runpy
-real_replace = os.replace
-def replace(src, dst, *args, **kwargs):
-    real_replace(src, dst, *args, **kwargs)
-    if ".refinery" not in str(dst):
-        os.kill(os.getpid(), signal.SIGKILL)
-os.replace = replace
-sys.argv = ["stages/label.py"]
-runpy.run_module("stages.label", run_name="__main__")
-"""
+KILLER = killed_after_first_rename("label")
 
 
 def project(folder: Path, answers: dict[str, str]) -> Path:

@@ -16,22 +16,13 @@ from schemas.paths import AuditPaths
 from stages import audit
 
 from ..conftest import REPO
+from ..dvc_helpers import killed_after_first_rename
 from .test_audit import sms_rows, write_split
 
 OUTPUTS = ("plots/monitor.json", "metrics/details/monitor.json", "metrics/monitor.json")
 
 # Runs the monitor stage as `python -m stages.monitor` would, but dies with SIGKILL after its first output is renamed.
-KILLER = """
-import os, signal, sys, runpy
-real_replace = os.replace
-def replace(src, dst, *args, **kwargs):
-    real_replace(src, dst, *args, **kwargs)
-    if ".refinery" not in str(dst):
-        os.kill(os.getpid(), signal.SIGKILL)
-os.replace = replace
-sys.argv = ["stages/monitor.py"]
-runpy.run_module("stages.monitor", run_name="__main__")
-"""
+KILLER = killed_after_first_rename("monitor")
 
 
 def project(folder: Path) -> Path:

@@ -22,6 +22,7 @@ from stages.lib.label.annotations import read_import
 from stages.lib.review import exports
 from stages.lib.review.queues import active_queue, issue_queue, uncertainty
 
+from ..dvc_helpers import killed_after_first_rename
 from ..refine_helpers import answer_label_studio
 from .lib.fuzz import FUZZ
 from .test_audit import sms_rows, write_split
@@ -214,17 +215,7 @@ def test_fuzz_any_text_survives_tasks_csv_and_the_label_reader(tmp_path_factory,
 
 
 # Runs `python -m stages.review` but dies with SIGKILL right after its first output is renamed into place.
-KILLER = """
-import os, signal, sys, runpy
-real_replace = os.replace
-def replace(src, dst, *args, **kwargs):
-    real_replace(src, dst, *args, **kwargs)
-    if ".refinery" not in str(dst):
-        os.kill(os.getpid(), signal.SIGKILL)
-os.replace = replace
-sys.argv = ["stages/review.py"]
-runpy.run_module("stages.review", run_name="__main__")
-"""
+KILLER = killed_after_first_rename("review")
 REVIEW_OUTPUTS = ("metrics/review.json", "metrics/details/review.json")
 
 
