@@ -9,7 +9,9 @@ import json
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 
+from stages.lib.core.errors import StageError
 from stages.lib.review import conversations as conv
 from stages.lib.review import exports
 from tests.render_helpers import CONVERSATIONS, rows, write_split
@@ -86,3 +88,12 @@ def test_active_queue_puts_unsure_and_unstopped_drafts_first():
     tasks = conv.active_tasks(pool, drafts, budget=3)
     assert [t["id"] for t in tasks] == ["d", "c", "b"]
     assert tasks[0]["score"] is None and tasks[1]["reason"].startswith("draft: did not stop")
+
+
+@pytest.mark.parametrize("line", ['{"prompt": "Hi', '["a list"]'])
+def test_a_pool_line_that_is_not_a_json_object_names_its_file_and_line(tmp_path, line):
+    pool = tmp_path / "pool"
+    pool.mkdir()
+    (pool / "asks.jsonl").write_text('{"prompt": "What is a dog?"}\n' + line + "\n", encoding="utf-8")
+    with pytest.raises(StageError, match=r"asks\.jsonl:2"):
+        conv.read_pool(tmp_path / "none.parquet", pool)

@@ -101,7 +101,7 @@ def read_pool(unlabeled: str | Path, folder: str | Path) -> list[tuple[str, list
             records += [(rel, {"prompt": line.strip()}) for line in lines if line.strip()]
         elif path.suffix == ".jsonl":
             lines = path.read_text(encoding="utf-8").splitlines()
-            records += [(rel, json.loads(line)) for line in lines if line.strip()]
+            records += [(rel, _json_record(line, f"{rel}:{n}")) for n, line in enumerate(lines, 1) if line.strip()]
         else:
             records += [(rel, r) for r in pq.read_table(path).to_pylist()]
     pool: dict[str, list[dict[str, str]]] = {}
@@ -110,6 +110,17 @@ def read_pool(unlabeled: str | Path, folder: str | Path) -> list[tuple[str, list
         key = record.get("id") or row_id(f"pool:{rel}", json.dumps(turns, sort_keys=True, ensure_ascii=False))
         pool.setdefault(str(key), turns)
     return sorted(pool.items())
+
+
+def _json_record(line: str, where: str) -> dict[str, Any]:
+    """One JSON object of a pool `.jsonl` file; StageError naming the file and line when it is not one."""
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise StageError(f"review pool {where}: not JSON ({exc.msg}); one JSON object per line") from None
+    if not isinstance(record, dict):
+        raise StageError(f"review pool {where}: a JSON {type(record).__name__}, not an object with a prompt")
+    return record
 
 
 def _prompt(record: dict[str, Any], where: str) -> list[dict[str, str]]:
