@@ -57,12 +57,19 @@ def rendered(tmp_path_factory):
     return sft
 
 
-@pytest.mark.slow
-def test_seeds_report_the_spread_of_the_validation_loss(rendered, tmp_path):
+def own_copy(rendered, tmp_path):
+    """A copy of the rendered sft project under `tmp_path` (its code linked from the repository), for a test
+    that changes params and trains."""
     sft = tmp_path / "sft"
     shutil.copytree(rendered, sft, symlinks=True)
     (tmp_path / "stages").symlink_to(REPO / "stages")
     (tmp_path / "schemas").symlink_to(REPO / "schemas")
+    return sft
+
+
+@pytest.mark.slow
+def test_seeds_report_the_spread_of_the_validation_loss(rendered, tmp_path):
+    sft = own_copy(rendered, tmp_path)
     edit_params(sft, train={"seeds": 3})
     done = stage(["-m", "stages.train", "full"], sft)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -78,10 +85,7 @@ def test_seeds_report_the_spread_of_the_validation_loss(rendered, tmp_path):
 
 @pytest.mark.slow
 def test_torchrun_with_two_cpu_processes_trains_and_only_the_first_writes(rendered, tmp_path):
-    sft = tmp_path / "sft"
-    shutil.copytree(rendered, sft, symlinks=True)
-    (tmp_path / "stages").symlink_to(REPO / "stages")
-    (tmp_path / "schemas").symlink_to(REPO / "schemas")
+    sft = own_copy(rendered, tmp_path)
     edit_params(sft, train={"launcher": "torchrun", "num_processes": 2})
     done = stage(["-m", "stages.launch", "train", "adapter"], sft)
     assert done.returncode == 0, done.stderr[-3000:]
