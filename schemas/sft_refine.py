@@ -16,10 +16,7 @@ SftExportFormat = Literal["label_studio", "argilla", "csv"]
 
 
 class SftReviewPaths(ReviewPaths):
-    # the `issues` queue's input is the audit's issues file: paths.audit.issues
-    conversations: str = Field(
-        "data/split", description="The split folder whose conversations the issues' ids name (train, validation)."
-    )
+    # the `issues` queue reads paths.audit.issues, and the conversations its ids name from paths.split.dir
     pool: str = Field(
         "data/pool",
         description="Folder of unanswered prompts for the `active` queue (`.txt`: one prompt per line; `.parquet`/"

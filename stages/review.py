@@ -117,9 +117,10 @@ def run_sft(params: Any) -> dict[str, Any]:
     if not Path(issues_path).is_file():
         raise StageError(f"review: {issues_path} is missing (paths.audit.issues); run dvc repro audit")
     issues = conv.read_issues(issues_path)
-    found = conv.conversations(p.conversations, {i["id"] for i in issues})
+    split_dir = params.paths.split.dir  # the conversations the issues' ids name, and unlabeled.parquet
+    found = conv.conversations(split_dir, {i["id"] for i in issues})
     issue_tasks, by_kind = conv.issue_tasks(issues, found, cfg.issues.kinds, cfg.issues.per_kind)
-    pool = conv.read_pool(Path(p.conversations) / "unlabeled.parquet", p.pool)[: cfg.active.max_pool]
+    pool = conv.read_pool(Path(split_dir) / "unlabeled.parquet", p.pool)[: cfg.active.max_pool]
     active: list[dict[str, Any]] = []
     if pool and cfg.active.budget:
         log.info("drafting answers to %d pool prompts with approach %s", len(pool), cfg.approach)
